@@ -1,0 +1,84 @@
+"""The typed catalogue of audit events. Services emit only these."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    login = "auth.login"
+    login_failed = "auth.login_failed"
+    logout = "auth.logout"
+    account_locked = "auth.account_locked"
+    token_rejected = "auth.token_rejected"
+    access_denied = "access.denied"
+    password_changed = "user.password_changed"
+    password_reset = "user.password_reset"
+    user_created = "user.created"
+    user_updated = "user.updated"
+    user_unlocked = "user.unlocked"
+    role_granted = "user.role_granted"
+    role_revoked = "user.role_revoked"
+    user_offboarded = "user.offboarded"
+    session_revoked = "user.session_revoked"
+    registration_submitted = "registration.submitted"
+    registration_approved = "registration.approved"
+    registration_rejected = "registration.rejected"
+    registration_ended = "registration.ended"
+    org_created = "org.created"
+    org_updated = "org.updated"
+    org_credit_code_warning = "org.credit_code_warning"
+    system_created = "system.created"
+    system_updated = "system.updated"
+    system_disabled = "system.disabled"
+    system_token_issued = "system.token_issued"
+    system_token_revoked = "system.token_revoked"
+    system_token_used = "system.token_used"
+    system_address_refused = "system.address_refused"
+    task_reassigned = "task.reassigned"
+    audit_verified = "audit.verified"
+    audit_searched = "audit.searched"
+    audit_checkpoint = "audit.checkpoint"
+    demo_loaded = "platform.demo_loaded"
+
+    @property
+    def label(self) -> str:
+        return EVENT_LABELS.get(self, self.value)
+
+
+EVENT_LABELS: dict[EventType, str] = {
+    EventType.login: "登录",
+    EventType.login_failed: "登录失败",
+    EventType.logout: "退出登录",
+    EventType.account_locked: "账号锁定",
+    EventType.token_rejected: "令牌被拒绝",
+    EventType.access_denied: "越权访问被拒绝",
+    EventType.password_changed: "修改密码",
+    EventType.password_reset: "重置密码",
+    EventType.user_created: "新建人员",
+    EventType.user_updated: "修改人员",
+    EventType.user_unlocked: "解锁账号",
+    EventType.role_granted: "授予角色",
+    EventType.role_revoked: "收回角色",
+    EventType.user_offboarded: "离任办理",
+    EventType.session_revoked: "终止会话",
+    EventType.registration_submitted: "提交人员备案",
+    EventType.registration_approved: "备案通过",
+    EventType.registration_rejected: "备案退回",
+    EventType.registration_ended: "备案终止",
+    EventType.org_created: "新建单位",
+    EventType.org_updated: "修改单位",
+    EventType.org_credit_code_warning: "信用代码校验告警",
+    EventType.system_created: "登记业务系统",
+    EventType.system_updated: "修改业务系统",
+    EventType.system_disabled: "停用业务系统",
+    EventType.system_token_issued: "签发系统令牌",
+    EventType.system_token_revoked: "吊销系统令牌",
+    EventType.system_token_used: "系统令牌调用",
+    EventType.system_address_refused: "非授权地址调用被拒",
+    EventType.task_reassigned: "待办移交",
+    EventType.audit_verified: "校验审计链",
+    EventType.audit_searched: "查询审计日志",
+    EventType.audit_checkpoint: "审计检查点签名",
+    EventType.demo_loaded: "加载演示数据",
+}

@@ -1,0 +1,349 @@
+"""Append to, sign, verify and search the audit chain."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.orm import Session
+
+from govshare.audit.events import EventType
+from govshare.audit.models import AuditCheckpoint, AuditEvent, AuditHead
+from govshare.authz import Action, Actor, Scope, require, scope_of
+from govshare.crypto import SM2Signer, sm2_verify, sm3_hex
+from govshare.db import utcnow
+from govshare.settings import get_settings
+
+GENESIS_HASH = sm3_hex(b"govshare audit chain genesis")
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _ts(value: datetime) -> str:
+    return value.isoformat(timespec="microseconds")
+
+
+def event_hash(prev_hash: str, event: Any) -> str:
+    """SM3 over the previous hash and every stored field of the event except its id."""
+    content = canonical_json(
+        [
+            event.seq, _ts(event.occurred_at), event.event_type, event.outcome, event.actor_kind,
+            event.actor_id, event.actor_name, event.org_id, event.object_type, event.object_id,
+            event.source_ip, event.details, prev_hash,
+        ]
+    )
+    return sm3_hex(content.encode())
+
+
+def _checkpoint_message(seq: int, chain_hash: str, created_at: datetime) -> bytes:
+    return f"govshare-audit-checkpoint|{seq}|{chain_hash}|{_ts(created_at)}".encode()
+
+
+def signer() -> SM2Signer:
+    return SM2Signer(get_settings().secret("audit_signing_key"))
+
+
+def record(
+    db: Session,
+    event_type: EventType,
+    *,
+    actor: Actor,
+    obj: Any = None,
+    object_type: str | None = None,
+    object_id: str | int | None = None,
+    outcome: str = "success",
+    details: dict[str, Any] | None = None,
+    org_id: int | None = None,
+) -> AuditEvent:
+    """Append one event to the chain inside the caller's transaction.
+
+    `obj` (a model instance) fills object type and id; `org_id` defaults to the actor's
+    organisation. Never put secrets in `details`: they are stored and shown to auditors.
+    """
+    if obj is not None:
+        object_type = object_type or obj.__tablename__
+        object_id = object_id if object_id is not None else getattr(obj, "id", None)
+    # The UPDATE takes the head row's lock first: concurrent appenders queue here, so each one
+    # reads the hash the previous one committed.
+    row = db.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(last_seq=AuditHead.last_seq + 1)
+        .returning(AuditHead.last_seq, AuditHead.last_hash, AuditHead.last_checkpoint_seq,
+                   AuditHead.last_checkpoint_at)
+    ).one()
+    seq, prev_hash, checkpoint_seq, checkpoint_at = row
+    now = utcnow()
+    event = AuditEvent(
+        seq=seq,
+        occurred_at=now,
+        event_type=str(event_type),
+        outcome=outcome,
+        actor_kind=actor.kind,
+        actor_id=actor.user_id if actor.kind == "user" else actor.system_id,
+        actor_name=actor.name,
+        org_id=org_id if org_id is not None else actor.org_id,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        source_ip=actor.ip,
+        details=canonical_json(details or {}),
+        prev_hash=prev_hash,
+    )
+    event.hash = event_hash(prev_hash, event)
+    db.add(event)
+    db.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=event.hash))
+    settings = get_settings()
+    due_by_count = seq - checkpoint_seq >= settings.audit_checkpoint_every
+    due_by_time = checkpoint_at is None or now - checkpoint_at >= timedelta(
+        minutes=settings.audit_checkpoint_minutes
+    )
+    if due_by_count or due_by_time:
+        _sign_checkpoint(db, seq=seq, chain_hash=event.hash, now=now)
+    return event
+
+
+def _sign_checkpoint(db: Session, *, seq: int, chain_hash: str, now: datetime) -> AuditCheckpoint:
+    key = signer()
+    checkpoint = AuditCheckpoint(
+        seq=seq,
+        hash=chain_hash,
+        created_at=now,
+        public_key=key.public_key_hex,
+        signature=key.sign(_checkpoint_message(seq, chain_hash, now)),
+    )
+    db.add(checkpoint)
+    db.execute(
+        update(AuditHead).where(AuditHead.id == 1).values(last_checkpoint_seq=seq, last_checkpoint_at=now)
+    )
+    return checkpoint
+
+
+def checkpoint_now(db: Session) -> AuditCheckpoint | None:
+    """Sign the current end of the chain unless it is already signed."""
+    head = db.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
+    if head.last_seq == 0 or head.last_checkpoint_seq == head.last_seq:
+        return None
+    return _sign_checkpoint(db, seq=head.last_seq, chain_hash=head.last_hash, now=utcnow())
+
+
+@dataclass
+class Problem:
+    seq: int | None
+    kind: str
+    message: str
+    event_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "event_id": self.event_id, "kind": self.kind, "message": self.message}
+
+
+@dataclass
+class VerifyReport:
+    ok: bool
+    events: int
+    checkpoints: int
+    checkpoints_verified: int
+    last_seq: int
+    last_hash: str
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def first_broken(self) -> Problem | None:
+        return self.problems[0] if self.problems else None
+
+    def as_dict(self) -> dict[str, Any]:
+        first = self.first_broken
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "checkpoints": self.checkpoints,
+            "checkpoints_verified": self.checkpoints_verified,
+            "last_seq": self.last_seq,
+            "last_hash": self.last_hash,
+            "first_broken": first.as_dict() if first else None,
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+MAX_PROBLEMS = 50
+
+
+def verify_chain(db: Session, *, progress: Any = None) -> VerifyReport:
+    """Recompute the whole chain and every checkpoint signature; read-only.
+
+    Detects: an edited field (hash mismatch), a deleted event (sequence gap), an inserted or
+    reordered event (sequence or back-link mismatch), a truncated tail (head disagrees), and a
+    forged, moved or unsigned checkpoint. `progress(n)` is called every 1000 events.
+    """
+    problems: list[Problem] = []
+    trusted_key = signer().public_key_hex
+    checkpoints = {c.seq: c for c in db.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq))}
+    hashes_at_checkpoints: dict[int, str] = {}
+
+    def note(problem: Problem) -> None:
+        if len(problems) < MAX_PROBLEMS:
+            problems.append(problem)
+
+    expected_seq = 1
+    prev_hash = GENESIS_HASH
+    count = 0
+    for event in _stream(db):
+        count += 1
+        if event.seq != expected_seq:
+            kind = "gap" if event.seq > expected_seq else "order"
+            note(Problem(event.seq, kind, f"expected event #{expected_seq}, found #{event.seq}", event.id))
+            expected_seq = event.seq
+        if event.prev_hash != prev_hash:
+            note(Problem(event.seq, "link", "back-link does not match the previous event's hash", event.id))
+        recomputed = event_hash(event.prev_hash, event)
+        if recomputed != event.hash:
+            note(Problem(event.seq, "hash", "content changed after it was written", event.id))
+        if event.seq in checkpoints:
+            hashes_at_checkpoints[event.seq] = recomputed
+        prev_hash = event.hash
+        expected_seq += 1
+        if progress is not None and count % 1000 == 0:
+            progress(count)
+
+    verified = 0
+    for seq, checkpoint in checkpoints.items():
+        if checkpoint.public_key != trusted_key:
+            note(Problem(seq, "checkpoint_key", "checkpoint signed by a key the platform does not hold"))
+        elif not sm2_verify(
+            checkpoint.public_key, _checkpoint_message(seq, checkpoint.hash, checkpoint.created_at),
+            checkpoint.signature,
+        ):
+            note(Problem(seq, "checkpoint_signature", "checkpoint signature is not valid"))
+        elif hashes_at_checkpoints.get(seq) != checkpoint.hash:
+            note(Problem(seq, "checkpoint_mismatch", "events up to this signed checkpoint were changed"))
+        else:
+            verified += 1
+
+    head = db.get(AuditHead, 1)
+    last_seq = expected_seq - 1
+    if head is not None and (head.last_seq != last_seq or head.last_hash != prev_hash):
+        note(Problem(head.last_seq, "head", f"chain ends at #{last_seq}, head says #{head.last_seq}"))
+    problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
+    return VerifyReport(
+        ok=not problems,
+        events=count,
+        checkpoints=len(checkpoints),
+        checkpoints_verified=verified,
+        last_seq=last_seq,
+        last_hash=prev_hash,
+        problems=problems,
+    )
+
+
+_CHAIN_COLUMNS = [c for c in AuditEvent.__table__.columns]
+
+
+def _stream(db: Session) -> Iterator[Any]:
+    # Plain rows (not ORM objects, which would pile up in the identity map), ordered by seq and
+    # paged by keyset so memory stays flat on long chains.
+    last = 0
+    while True:
+        batch = db.execute(
+            select(*_CHAIN_COLUMNS).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(2000)
+        ).all()
+        if not batch:
+            return
+        yield from batch
+        last = batch[-1].seq
+
+
+def run_verification(db: Session, *, actor: Actor) -> VerifyReport:
+    """Verify the chain for `actor` (auditors only) and record that it was done."""
+    require(actor, Action.audit_verify)
+    report = verify_chain(db)
+    record(
+        db, EventType.audit_verified, actor=actor, outcome="success" if report.ok else "failure",
+        details={"ok": report.ok, "events": report.events,
+                 "first_broken": report.first_broken.as_dict() if report.first_broken else None},
+    )
+    return report
+
+
+@dataclass
+class AuditQuery:
+    actor: str | None = None
+    org_id: int | None = None
+    event_type: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    outcome: str | None = None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Times given without a zone are China Standard Time, as people on the platform mean them."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=timezone(timedelta(hours=8)))
+
+
+def _search_stmt(actor: Actor, query: AuditQuery) -> Select[tuple[AuditEvent]]:
+    since, until = _aware(query.since), _aware(query.until)
+    stmt = select(AuditEvent)
+    if scope_of(actor, Action.audit_read) is Scope.own_org:
+        stmt = stmt.where(AuditEvent.org_id == actor.org_id)
+    if query.actor:
+        stmt = stmt.where(AuditEvent.actor_name.contains(query.actor))
+    if query.org_id is not None:
+        stmt = stmt.where(AuditEvent.org_id == query.org_id)
+    if query.event_type:
+        stmt = stmt.where(AuditEvent.event_type == query.event_type)
+    if query.object_type:
+        stmt = stmt.where(AuditEvent.object_type == query.object_type)
+    if query.object_id:
+        stmt = stmt.where(AuditEvent.object_id == query.object_id)
+    if query.outcome:
+        stmt = stmt.where(AuditEvent.outcome == query.outcome)
+    if since is not None:
+        stmt = stmt.where(AuditEvent.occurred_at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEvent.occurred_at < until)
+    return stmt
+
+
+def search(
+    db: Session, *, actor: Actor, query: AuditQuery, page: int = 1, page_size: int = 50
+) -> tuple[list[AuditEvent], int]:
+    """Events matching `query`, newest first, that `actor` may read; the search itself is audited.
+
+    A security officer sees only events of their own organisation.
+    """
+    require(actor, Action.audit_read)
+    stmt = _search_stmt(actor, query)
+    total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = list(
+        db.scalars(stmt.order_by(AuditEvent.seq.desc()).offset((page - 1) * page_size).limit(page_size))
+    )
+    record(
+        db, EventType.audit_searched, actor=actor,
+        details={k: v for k, v in vars(query).items() if v is not None} | {"page": page},
+    )
+    return rows, total
+
+
+def daily_counts(db: Session, *, actor: Actor, query: AuditQuery) -> list[tuple[str, int]]:
+    """Events per day for the search's filters (for the chart above the results)."""
+    require(actor, Action.audit_read)
+    sub = _search_stmt(actor, query).subquery()
+    day = _beijing_day(db, sub.c.occurred_at)
+    rows = db.execute(select(day, func.count()).group_by(day).order_by(day)).all()
+    return [(str(d), int(n)) for d, n in rows]
+
+
+def _beijing_day(db: Session, column: Any) -> Any:
+    """The calendar day in China Standard Time (UTC+8, no DST) of a UTC timestamp column."""
+    if db.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("Asia/Shanghai", column), "YYYY-MM-DD")
+    return func.substr(func.datetime(column, "+8 hours"), 1, 10)

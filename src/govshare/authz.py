@@ -1,0 +1,229 @@
+"""The one authorization module: who may do what, to which objects.
+
+Every decision goes through `allowed` / `require` (one object) or `visible` (a list query). The
+role → permission table below is the whole policy; a role either holds an action city-wide, only
+for objects of its own organisation, or only for itself. An object an actor may not even view is
+reported as missing (404), never as forbidden, so that its existence does not leak.
+
+Regulations: S25 (one identity and access process, least privilege), S9 (metadata access control),
+M21/S7 (data administrators act for their own department only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, false
+
+from govshare.errors import Forbidden, NotFound, Unauthorized
+
+
+class Role(StrEnum):
+    bureau_admin = "bureau_admin"
+    bureau_reviewer = "bureau_reviewer"
+    auditor = "auditor"
+    data_admin = "data_admin"
+    catalog_compiler = "catalog_compiler"
+    approver = "approver"
+    security_officer = "security_officer"
+    destruction_supervisor = "destruction_supervisor"
+    business_user = "business_user"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.bureau_admin: "市数据资源管理局管理员",
+    Role.bureau_reviewer: "市数据资源管理局审核员",
+    Role.auditor: "审计员",
+    Role.data_admin: "数据资源管理员",
+    Role.catalog_compiler: "目录编制员",
+    Role.approver: "审批人",
+    Role.security_officer: "安全管理员",
+    Role.destruction_supervisor: "销毁监督员",
+    Role.business_user: "业务人员",
+}
+
+# Roles that exist only at the Bureau, and roles given only through a registration (备案) the
+# Bureau approves (M21, S7).
+BUREAU_ROLES = frozenset({Role.bureau_admin, Role.bureau_reviewer, Role.auditor})
+REGISTERED_ROLES = frozenset({Role.data_admin, Role.security_officer})
+
+
+class Action(StrEnum):
+    org_view = "org.view"
+    org_manage = "org.manage"
+    user_view = "user.view"
+    user_manage = "user.manage"
+    role_assign = "user.role_assign"
+    user_offboard = "user.offboard"
+    registration_view = "registration.view"
+    registration_submit = "registration.submit"
+    registration_decide = "registration.decide"
+    system_view = "system.view"
+    system_manage = "system.manage"
+    audit_read = "audit.read"
+    audit_verify = "audit.verify"
+
+    @property
+    def label(self) -> str:
+        return ACTION_LABELS[self]
+
+
+ACTION_LABELS: dict[Action, str] = {
+    Action.org_view: "查看单位",
+    Action.org_manage: "管理单位",
+    Action.user_view: "查看人员",
+    Action.user_manage: "管理人员",
+    Action.role_assign: "分配角色",
+    Action.user_offboard: "办理离任",
+    Action.registration_view: "查看备案",
+    Action.registration_submit: "提交人员备案",
+    Action.registration_decide: "审批人员备案",
+    Action.system_view: "查看业务系统",
+    Action.system_manage: "管理业务系统",
+    Action.audit_read: "查阅审计日志",
+    Action.audit_verify: "校验审计链",
+}
+
+
+class Scope(Enum):
+    """How far a permission reaches; ordered from widest to narrowest."""
+
+    city = 3
+    own_org = 2
+    own_self = 1
+
+
+_C, _O = Scope.city, Scope.own_org
+
+PERMISSIONS: dict[Role, dict[Action, Scope]] = {
+    Role.bureau_admin: {
+        Action.org_view: _C, Action.org_manage: _C, Action.user_view: _C, Action.user_manage: _C,
+        Action.role_assign: _C, Action.user_offboard: _C, Action.registration_view: _C,
+        Action.registration_submit: _C, Action.registration_decide: _C, Action.system_view: _C,
+        Action.system_manage: _C,
+    },
+    Role.bureau_reviewer: {Action.org_view: _C, Action.registration_view: _C},
+    Role.auditor: {
+        Action.org_view: _C, Action.user_view: _C, Action.system_view: _C,
+        Action.registration_view: _C, Action.audit_read: _C, Action.audit_verify: _C,
+    },
+    Role.data_admin: {
+        Action.org_view: _C, Action.user_view: _O, Action.user_manage: _O, Action.role_assign: _O,
+        Action.user_offboard: _O, Action.registration_view: _O, Action.registration_submit: _O,
+        Action.system_view: _O, Action.system_manage: _O,
+    },
+    Role.security_officer: {
+        Action.org_view: _C, Action.user_view: _O, Action.system_view: _O, Action.audit_read: _O,
+    },
+    Role.catalog_compiler: {Action.org_view: _C},
+    Role.approver: {Action.org_view: _C},
+    Role.destruction_supervisor: {Action.org_view: _C},
+    Role.business_user: {Action.org_view: _C},
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a person, a business system, the local operator (CLI) or nobody."""
+
+    kind: str  # "user" | "system" | "operator" | "anonymous"
+    name: str
+    user_id: int | None = None
+    system_id: int | None = None
+    org_id: int | None = None
+    roles: frozenset[Role] = field(default_factory=frozenset)
+    session_id: int | None = None
+    ip: str | None = None
+
+    @classmethod
+    def operator(cls, name: str = "operator") -> Actor:
+        return cls(kind="operator", name=name)
+
+    @classmethod
+    def anonymous(cls, ip: str | None = None) -> Actor:
+        return cls(kind="anonymous", name="anonymous", ip=ip)
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.kind != "anonymous"
+
+    def has_role(self, *roles: Role) -> bool:
+        return any(r in self.roles for r in roles)
+
+
+def scope_of(actor: Actor, action: Action) -> Scope | None:
+    """The widest scope any of the actor's roles gives for `action`, or None."""
+    if actor.kind == "operator":  # whoever runs the CLI on the server already holds the database
+        return Scope.city
+    scopes = [PERMISSIONS[r][action] for r in actor.roles if action in PERMISSIONS.get(r, {})]
+    return max(scopes, key=lambda s: s.value) if scopes else None
+
+
+def owner_org_id(obj: Any) -> int | None:
+    column = getattr(type(obj), "__org_column__", "org_id")
+    value = getattr(obj, column, None)
+    return value if isinstance(value, int) else None
+
+
+def _covers(actor: Actor, scope: Scope, obj: Any) -> bool:
+    if obj is None or scope is Scope.city:
+        return True
+    if scope is Scope.own_org:
+        return actor.org_id is not None and owner_org_id(obj) == actor.org_id
+    return actor.user_id is not None and getattr(obj, "id", None) == actor.user_id
+
+
+def allowed(actor: Actor, action: Action, obj: Any = None) -> bool:
+    scope = scope_of(actor, action)
+    return scope is not None and _covers(actor, scope, obj)
+
+
+_VIEW_ACTIONS: dict[type, Action] = {}
+
+
+def register_view_action(model: type, action: Action) -> None:
+    """Declare which action lets an actor know objects of `model` exist (decides 404 vs 403)."""
+    _VIEW_ACTIONS[model] = action
+
+
+def require(actor: Actor, action: Action, obj: Any = None) -> None:
+    """Raise unless `actor` may perform `action` (on `obj`).
+
+    Raises Unauthorized for anonymous actors, NotFound when `obj` is not even visible to the actor,
+    Forbidden otherwise.
+    """
+    if not actor.is_authenticated:
+        raise Unauthorized()
+    if allowed(actor, action, obj):
+        return
+    if obj is not None:
+        view = _VIEW_ACTIONS.get(type(obj))
+        if view is not None and not allowed(actor, view, obj):
+            raise NotFound()
+    raise Forbidden(
+        f"您没有「{action.label}」的权限。如需办理，请联系本单位数据资源管理员或市数据资源管理局。",
+        f"You are not allowed to perform '{action.value}'.",
+        details={"action": action.value},
+    )
+
+
+S = TypeVar("S", bound=Select[Any])
+
+
+def visible(actor: Actor, action: Action, stmt: S, model: type) -> S:
+    """Restrict a list query on `model` to the rows `actor` may see under `action`."""
+    scope = scope_of(actor, action) if actor.is_authenticated else None
+    if scope is None:
+        return stmt.where(false())
+    if scope is Scope.city:
+        return stmt
+    if scope is Scope.own_org:
+        column = getattr(model, getattr(model, "__org_column__", "org_id"))
+        return stmt.where(column == actor.org_id) if actor.org_id is not None else stmt.where(false())
+    return stmt.where(model.id == actor.user_id)  # type: ignore[attr-defined]

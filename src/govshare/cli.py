@@ -1,0 +1,420 @@
+"""`govshare`: the operator's command line. Commands call the same services as the web and API.
+
+Commands act as the local operator (whoever can run them on the server already holds the database
+and its keys); everything they change is audited under the operator's OS user name.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+from sqlalchemy import func, select
+
+from govshare.authz import Actor, Role
+from govshare.db import get_engine, unit_of_work
+from govshare.errors import DomainError
+from govshare.pagination import PageParams
+from govshare.settings import get_settings
+
+app = typer.Typer(help="GovShare 政务数据共享平台 operator commands.", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+audit_app = typer.Typer(help="Audit chain.", no_args_is_help=True)
+user_app = typer.Typer(help="People and roles.", no_args_is_help=True)
+system_app = typer.Typer(help="Business systems and their tokens.", no_args_is_help=True)
+org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Scheduled jobs.", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (audit_app, "audit"), (user_app, "user"), (system_app, "system"),
+                  (org_app, "org"), (jobs_app, "jobs")):
+    app.add_typer(sub, name=name)
+
+console = Console()
+err = Console(stderr=True)
+
+
+def operator() -> Actor:
+    try:
+        name = getpass.getuser()
+    except Exception:  # no user name in some containers
+        name = str(os.getuid())
+    return Actor.operator(f"cli:{name}")
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]错误：[/red]{message}")
+    raise typer.Exit(code)
+
+
+def _run(fn):  # type: ignore[no-untyped-def]
+    """Run `fn(db)` in one unit of work; domain errors become a clear message and exit 1."""
+    try:
+        with unit_of_work() as db:
+            return fn(db)
+    except DomainError as exc:
+        fail(f"{exc.message}（{exc.message_en}）")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the latest version."""
+    from govshare.migrate import upgrade
+
+    upgrade(get_engine())
+    console.print("数据库结构已是最新。")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    from govshare.migrate import current_revision
+
+    console.print(current_revision(get_engine()) or "(empty)")
+
+
+@app.command()
+def demo() -> None:
+    """Create the database (if needed) and load the demo city (development mode only)."""
+    from govshare.demo import service as demo_service
+    from govshare.migrate import upgrade
+
+    settings = get_settings()
+    if settings.is_production:
+        fail("生产模式下不能加载演示数据。")
+    upgrade(get_engine())
+    with unit_of_work() as db:
+        if demo_service.already_loaded(db):
+            console.print("演示数据已存在，无需重复加载。数据目录：" + str(settings.data_dir.resolve()))
+            return
+    from govshare.demo.city import ORGS
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("加载演示城市", total=len(ORGS))
+
+        def step(name: str) -> None:
+            progress.update(task, advance=1, description=f"加载演示城市：{name}")
+
+        result = _run(lambda db: demo_service.load(db, progress=step))
+    tokens_path = settings.data_dir / "demo-system-tokens.json"
+    demo_service.write_tokens(tokens_path, result.tokens)
+    console.print(f"已创建 {result.orgs} 个单位、{result.people} 名人员、{result.systems} 个业务系统。")
+    console.print("演示账号密码均为 govshare-demo（如 bureau_admin、police_admin、civil_user）。")
+    console.print(f"业务系统令牌已写入 {tokens_path}（仅演示模式）。")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the web UI and API (and run scheduled jobs unless GOVSHARE_RUN_JOBS=false)."""
+    import uvicorn
+
+    from govshare.migrate import upgrade
+
+    settings = get_settings()
+    if settings.is_production:
+        problems = settings.production_problems()
+        with unit_of_work() as db:
+            problems += _demo_accounts_problem(db)
+        if problems:
+            fail("生产模式拒绝启动：\n  - " + "\n  - ".join(problems))
+    else:
+        upgrade(get_engine())
+    console.print(f"GovShare 正在 http://{host}:{port} 提供服务（{settings.env.value}）")
+    uvicorn.run("govshare.web.app:create_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=False, log_level="info")
+
+
+def _demo_accounts_problem(db) -> list[str]:  # type: ignore[no-untyped-def]
+    from govshare.users.models import User
+
+    count = db.scalar(select(func.count()).select_from(User).where(User.is_demo.is_(True), User.is_active.is_(True)))
+    return [f"database holds {count} active demo accounts"] if count else []
+
+
+@app.command()
+def worker() -> None:
+    """Run scheduled jobs in the foreground (for deployments that keep jobs out of web processes)."""
+    import time
+
+    from govshare.jobs import Scheduler
+
+    scheduler = Scheduler(get_engine())
+    console.print("作业进程已启动，按 Ctrl+C 退出。")
+    try:
+        while True:
+            for name in scheduler.run_due():
+                console.print(f"已运行作业 {name}")
+            time.sleep(scheduler.tick)
+    except KeyboardInterrupt:
+        pass
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False) -> None:
+    """Recompute the audit chain and checkpoint signatures; exit 2 when it is broken."""
+    from govshare.audit.models import AuditHead
+    from govshare.audit.service import verify_chain
+
+    with unit_of_work() as db:
+        head = db.get(AuditHead, 1)
+        total = head.last_seq if head else 0
+        with Progress(TextColumn("校验审计链"), BarColumn(), MofNCompleteColumn(), console=err,
+                      transient=True, disable=as_json) as progress:
+            task = progress.add_task("verify", total=total)
+            report = verify_chain(db, progress=lambda n: progress.update(task, completed=n))
+    if as_json:
+        console.print_json(json.dumps(report.as_dict(), ensure_ascii=False))
+    elif report.ok:
+        console.print(f"[green]审计链完整[/green]：{report.events} 条事件，{report.checkpoints_verified} 个签名检查点已验证。")
+    else:
+        console.print(f"[red]审计链被破坏[/red]：共 {len(report.problems)} 处问题。")
+        for p in report.problems[:20]:
+            console.print(f"  #{p.seq} {p.kind}: {p.message}")
+    if not report.ok:
+        raise typer.Exit(2)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the current end of the chain now."""
+    from govshare.audit.service import checkpoint_now
+
+    checkpoint = _run(checkpoint_now)
+    console.print(f"已签名检查点 #{checkpoint.seq}" if checkpoint else "没有新的事件需要签名。")
+
+
+@org_app.command("list")
+def org_list() -> None:
+    from govshare.orgs.service import list_orgs
+
+    rows, _ = _run(lambda db: list_orgs(db, actor=operator(), params=PageParams(page=1, page_size=200)))
+    table = Table("ID", "编码", "名称", "类型", "统一社会信用代码")
+    for org in rows:
+        table.add_row(str(org.id), org.code, org.name, org.kind_label,
+                      org.credit_code + ("" if org.credit_code_checked else " ⚠"))
+    console.print(table)
+
+
+@org_app.command("create")
+def org_create(code: str, name: str, short_name: str, kind: str, credit_code: str) -> None:
+    """Register an organisation (kind: bureau, department, district, enterprise)."""
+    from govshare.orgs.models import OrgKind
+    from govshare.orgs.schemas import OrgCreate
+    from govshare.orgs.service import create_org
+
+    data = OrgCreate(code=code, name=name, short_name=short_name, kind=OrgKind(kind), credit_code=credit_code)
+    org = _run(lambda db: create_org(db, actor=operator(), data=data))
+    console.print(f"已创建单位 #{org.id} {org.name}")
+
+
+def _org_id(db, code: str) -> int:  # type: ignore[no-untyped-def]
+    from govshare.orgs.models import Organisation
+
+    org_id = db.scalar(select(Organisation.id).where(Organisation.code == code))
+    if org_id is None:
+        fail(f"找不到编码为 {code} 的单位。")
+    return int(org_id)
+
+
+def _user_id(db, username: str) -> int:  # type: ignore[no-untyped-def]
+    from govshare.users.service import find_by_username
+
+    user = find_by_username(db, username)
+    if user is None:
+        fail(f"找不到用户 {username}。")
+    return user.id  # type: ignore[union-attr]
+
+
+def _password(prompt: str) -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass(prompt)
+    if getpass.getpass("再次输入：") != first:
+        fail("两次输入的密码不一致。")
+    return first
+
+
+@user_app.command("create")
+def user_create(
+    username: str, display_name: str,
+    org: Annotated[str, typer.Option(help="Organisation code, e.g. police.")],
+    role: Annotated[list[Role] | None, typer.Option(help="Role (repeatable).")] = None,
+) -> None:
+    """Create a person; the password is read from the terminal (or one line of standard input)."""
+    from govshare.users.schemas import UserCreate
+    from govshare.users.service import create_user
+
+    password = _password("初始密码：")
+
+    def go(db):  # type: ignore[no-untyped-def]
+        data = UserCreate(username=username, display_name=display_name, org_id=_org_id(db, org),
+                          password=password, roles=role or [])
+        return create_user(db, actor=operator(), data=data)
+
+    user = _run(go)
+    console.print(f"已创建人员 #{user.id} {user.username}，角色：{', '.join(user.role_names) or '无'}")
+
+
+@user_app.command("list")
+def user_list(org: Annotated[str | None, typer.Option(help="Organisation code.")] = None) -> None:
+    from govshare.users.service import list_users
+
+    def go(db):  # type: ignore[no-untyped-def]
+        return list_users(db, actor=operator(), params=PageParams(page=1, page_size=200),
+                          org_id=_org_id(db, org) if org else None)[0]
+
+    table = Table("ID", "用户名", "姓名", "单位", "角色", "状态")
+    for user in _run(go):
+        table.add_row(str(user.id), user.username, user.display_name, str(user.org_id),
+                      ", ".join(Role(r).label for r in user.role_names), "在岗" if user.is_active else "已停用")
+    console.print(table)
+
+
+@user_app.command("reset-password")
+def user_reset_password(username: str) -> None:
+    """Set a new password (read from the terminal or standard input) and unlock the account."""
+    from govshare.users.service import reset_password
+
+    password = _password("新密码：")
+    _run(lambda db: reset_password(db, actor=operator(), user_id=_user_id(db, username), new=password))
+    console.print(f"已重置 {username} 的密码。")
+
+
+@user_app.command("unlock")
+def user_unlock(username: str) -> None:
+    from govshare.users.service import unlock_user
+
+    _run(lambda db: unlock_user(db, actor=operator(), user_id=_user_id(db, username)))
+    console.print(f"已解锁 {username}。")
+
+
+@user_app.command("grant-role")
+def user_grant_role(username: str, role: Role) -> None:
+    from govshare.users.service import grant_role
+
+    def go(db):  # type: ignore[no-untyped-def]
+        from govshare.users.models import User
+
+        user = db.get(User, _user_id(db, username))
+        grant_role(db, actor=operator(), user=user, role=role)
+
+    _run(go)
+    console.print(f"已授予 {username} 角色 {role.label}。")
+
+
+@user_app.command("revoke-role")
+def user_revoke_role(username: str, role: Role) -> None:
+    from govshare.users.service import revoke_role
+
+    def go(db):  # type: ignore[no-untyped-def]
+        from govshare.users.models import User
+
+        return revoke_role(db, actor=operator(), user=db.get(User, _user_id(db, username)), role=role,
+                           reason="运维命令")
+
+    console.print(f"已收回 {username} 的角色 {role.label}。" if _run(go) else f"{username} 没有该角色。")
+
+
+@user_app.command("offboard")
+def user_offboard(
+    username: str, successor: Annotated[str, typer.Option(help="Username of the successor.")],
+    reason: Annotated[str, typer.Option(help="Reason, e.g. 调离.")],
+) -> None:
+    """Deactivate a person now, hand over their work and print the offboarding record."""
+    from govshare.users.offboarding import offboard
+
+    record = _run(lambda db: offboard(db, actor=operator(), user_id=_user_id(db, username),
+                                      successor_id=_user_id(db, successor), reason=reason))
+    console.print(f"已办理离任，记录 #{record.id}：")
+    console.print_json(record.report)
+
+
+@system_app.command("list")
+def system_list() -> None:
+    from govshare.systems.service import list_systems
+
+    rows, _ = _run(lambda db: list_systems(db, actor=operator(), params=PageParams(page=1, page_size=200)))
+    table = Table("ID", "编码", "名称", "单位", "允许地址", "状态")
+    for s in rows:
+        table.add_row(str(s.id), s.code, s.name, str(s.org_id), ", ".join(s.allowed_cidrs),
+                      "启用" if s.is_active else "停用")
+    console.print(table)
+
+
+@system_app.command("create")
+def system_create(
+    code: str, name: str, org: Annotated[str, typer.Option(help="Organisation code.")],
+    cidr: Annotated[list[str], typer.Option(help="Allowed source CIDR (repeatable).")],
+) -> None:
+    """Register a business system and print its first token (shown once)."""
+    from govshare.systems.schemas import SystemCreate
+    from govshare.systems.service import create_system
+
+    def go(db):  # type: ignore[no-untyped-def]
+        return create_system(db, actor=operator(), data=SystemCreate(org_id=_org_id(db, org), code=code, name=name,
+                                                                      allowed_cidrs=cidr))
+
+    try:
+        system, token, _row = _run(go)
+    except ValueError as exc:
+        fail(str(exc))
+    console.print(f"已登记业务系统 #{system.id}。令牌（只显示这一次）：\n{token}")
+
+
+@system_app.command("rotate-token")
+def system_rotate_token(code: str, keep_old: Annotated[bool, typer.Option(help="Keep other tokens.")] = False) -> None:
+    """Issue a new token (shown once); other tokens are revoked unless --keep-old."""
+    from govshare.systems.models import BusinessSystem
+    from govshare.systems.service import issue_token
+
+    def go(db):  # type: ignore[no-untyped-def]
+        system = db.scalar(select(BusinessSystem).where(BusinessSystem.code == code))
+        if system is None:
+            fail(f"找不到业务系统 {code}。")
+        return issue_token(db, actor=operator(), system=system, revoke_existing=not keep_old)
+
+    token, row = _run(go)
+    console.print(f"新令牌（只显示这一次，有效期至 {row.expires_at:%Y-%m-%d}）：\n{token}")
+
+
+@jobs_app.command("run")
+def jobs_run(name: str) -> None:
+    """Run a scheduled job now."""
+    from govshare.jobs import JOBS, load_jobs, run_job
+
+    load_jobs()
+    if name not in JOBS:
+        fail(f"没有名为 {name} 的作业。可用：{', '.join(sorted(JOBS))}")
+    run = run_job(get_engine(), name)
+    console.print(f"{name}: {run.status} {run.detail or ''}")
+    if run.status != "ok":
+        raise typer.Exit(1)
+
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    from govshare.jobs import JOBS, last_runs, load_jobs
+
+    load_jobs()
+    table = Table("作业", "最近运行", "结果", "说明")
+    with unit_of_work() as db:
+        runs = {r.name: r for r in reversed(last_runs(db, limit=200))}
+    for name in sorted(JOBS):
+        run = runs.get(name)
+        table.add_row(name, f"{run.started_at:%Y-%m-%d %H:%M}" if run else "—", run.status if run else "—",
+                      (run.detail or "") if run else "")
+    console.print(table)
+
+
+def main() -> None:
+    app()

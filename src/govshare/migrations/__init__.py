@@ -1,0 +1,1 @@
+"""Alembic migrations, named `YYYYMMDD_slug`; `govshare db upgrade` applies them."""

@@ -1,0 +1,161 @@
+"""Typed settings, read from `GOVSHARE_*` environment variables (or a `.env` file).
+
+Every field is described; `tests/test_settings.py` fails when a field is missing from
+`docs/configuration.md`. In production mode (`GOVSHARE_ENV=production`) the platform refuses to
+start while a secret is unset, short or left at a development value (see `production_problems`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class CreditCodeMode(StrEnum):
+    strict = "strict"
+    warn = "warn"
+
+
+MIN_SECRET_LENGTH = 32
+# Secrets generated for development are written with this prefix so that production mode can
+# recognise (and refuse) a development secret copied into a production environment.
+DEV_SECRET_PREFIX = "dev-"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GOVSHARE_", env_file=".env", extra="ignore")
+
+    env: Environment = Field(
+        Environment.development,
+        description="`development` (default) or `production`. Production refuses development secrets, "
+        "demo accounts and insecure cookies.",
+    )
+    data_dir: Path = Field(
+        Path("data"),
+        description="Directory for the embedded SQLite database, generated development secrets, "
+        "files and backups.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the platform database, e.g. "
+        "`postgresql+psycopg://govshare@db/govshare`. Default: SQLite file `govshare.db` in the data dir.",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Key for CSRF tokens and token hashing (at least 32 characters). Development: "
+        "generated once into the data dir. Production: required.",
+    )
+    audit_signing_key: SecretStr | None = Field(
+        None,
+        description="SM2 private key (64 hex digits) that signs audit checkpoints. Development: generated "
+        "once into the data dir. Production: required.",
+    )
+    audit_checkpoint_every: int = Field(
+        500, ge=1, description="Sign a checkpoint of the audit chain after this many new events."
+    )
+    audit_checkpoint_minutes: int = Field(
+        60, ge=1, description="Also sign a checkpoint at least this often (minutes) while events arrive."
+    )
+    credit_code_mode: CreditCodeMode = Field(
+        CreditCodeMode.strict,
+        description="`strict` refuses a 统一社会信用代码 whose GB 32100 check character is wrong; `warn` "
+        "accepts it, flags the organisation and records a warning (for early pilot codes).",
+    )
+    session_hours: int = Field(8, ge=1, le=72, description="Lifetime of a login session or API token.")
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed logins in a row after which an account is locked."
+    )
+    login_lockout_minutes: int = Field(15, ge=1, description="How long a locked account stays locked.")
+    password_min_length: int = Field(10, ge=8, description="Minimum password length.")
+    system_token_days: int = Field(
+        180, ge=1, le=730, description="Default validity of a business-system token (days)."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="CIDRs of reverse proxies whose `X-Forwarded-For` header is believed when "
+        "finding a caller's address (for business-system address binding).",
+    )
+    max_json_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest JSON request body accepted by the API (bytes)."
+    )
+    secure_cookies: bool | None = Field(
+        None, description="Send cookies with `Secure`. Default: on in production, off in development."
+    )
+    run_jobs: bool = Field(
+        True, description="Run scheduled jobs (audit checkpoints, …) inside `govshare serve`."
+    )
+
+    @property
+    def database(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'govshare.db').resolve()}"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.production
+
+    @property
+    def cookies_secure(self) -> bool:
+        return self.is_production if self.secure_cookies is None else self.secure_cookies
+
+    def secret(self, name: str) -> str:
+        """Return secret `name`; in development, generate it once and keep it in the data dir."""
+        value: SecretStr | None = getattr(self, name)
+        if value is not None:
+            return value.get_secret_value()
+        if self.is_production:
+            raise RuntimeError(f"GOVSHARE_{name.upper()} must be set in production")
+        path = self.data_dir / ".secrets" / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            generated = (
+                secrets.token_hex(32)
+                if name == "audit_signing_key"
+                else DEV_SECRET_PREFIX + secrets.token_urlsafe(40)
+            )
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(generated)
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_text().strip()
+
+    def production_problems(self) -> list[str]:
+        """Reasons this configuration must not run in production (empty when fine)."""
+        problems: list[str] = []
+        for name in ("secret_key", "audit_signing_key"):
+            value: SecretStr | None = getattr(self, name)
+            env_name = f"GOVSHARE_{name.upper()}"
+            if value is None:
+                problems.append(f"{env_name} is not set")
+                continue
+            raw = value.get_secret_value()
+            dev_file = self.data_dir / ".secrets" / name
+            if raw.startswith(DEV_SECRET_PREFIX) or (dev_file.exists() and dev_file.read_text().strip() == raw):
+                problems.append(f"{env_name} is a development secret")
+            elif name == "secret_key" and len(raw) < MIN_SECRET_LENGTH:
+                problems.append(f"{env_name} is shorter than {MIN_SECRET_LENGTH} characters")
+        if name_is_sqlite(self.database):
+            problems.append("GOVSHARE_DATABASE_URL must point to PostgreSQL in production")
+        if self.secure_cookies is False:
+            problems.append("GOVSHARE_SECURE_COOKIES cannot be off in production")
+        return problems
+
+
+def name_is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The web shell: the FastAPI app, request dependencies, error rendering, templates and assets."""

@@ -1,0 +1,78 @@
+"""The application factory: API, UI, static assets, error handling and background jobs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine, text
+
+from govshare import jobs
+from govshare.db import get_engine
+from govshare.settings import Settings, get_settings
+from govshare.web import errors
+from govshare.web.deps import public
+from govshare.web.middleware import BodyLimit, SecurityHeaders
+from govshare.web.templating import make_templates
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def _routers() -> list[object]:
+    from govshare.audit import api as audit_api, views as audit_views
+    from govshare.auth import api as auth_api, views as auth_views
+    from govshare.orgs import api as orgs_api, views as orgs_views
+    from govshare.systems import api as systems_api, views as systems_views
+    from govshare.users import api as users_api, views as users_views
+
+    return [auth_api.router, orgs_api.router, users_api.router, systems_api.router, audit_api.router,
+            auth_views.router, orgs_views.router, users_views.router, systems_views.router, audit_views.router]
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
+               run_jobs: bool | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or get_engine(settings)
+    scheduler = jobs.Scheduler(engine) if (settings.run_jobs if run_jobs is None else run_jobs) else None
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if scheduler is not None:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.stop()
+
+    app = FastAPI(
+        title="GovShare 政务数据共享平台 API",
+        version="1",
+        description="JSON API for business systems and people. Authenticate with `Authorization: Bearer <token>`.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.engine = engine
+    app.state.settings = settings
+    app.state.templates = make_templates()
+    errors.install(app)
+    for router in _routers():
+        app.include_router(router)  # type: ignore[arg-type]
+
+    @app.get("/healthz", tags=["platform"])
+    @public
+    def healthz() -> dict[str, str]:
+        """Liveness and database reachability."""
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodyLimit, default=settings.max_json_bytes)
+    app.add_middleware(SecurityHeaders, hsts=settings.cookies_secure)
+    return app

@@ -1,0 +1,125 @@
+"""Request dependencies: the unit of work, the caller's address, the acting person or system.
+
+Every route depends on `CurrentActor` (protected) or is decorated with `@public`; the route walk in
+`tests/web/test_routes.py` fails for any route that is neither.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from govshare.auth import service as auth
+from govshare.authz import Actor
+from govshare.db import unit_of_work
+from govshare.errors import Forbidden, Unauthorized
+from govshare.settings import get_settings
+
+SESSION_COOKIE = "govshare_session"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def public(endpoint: F) -> F:
+    """Mark a route as deliberately open to anonymous callers."""
+    endpoint.__govshare_public__ = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+def is_public(endpoint: Callable[..., Any]) -> bool:
+    return getattr(endpoint, "__govshare_public__", False) is True
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One unit of work per request: committed after the route returns, before the response is sent."""
+    engine = request.app.state.engine
+    with unit_of_work(engine) as session:
+        yield session
+
+
+DB = Annotated[Session, Depends(get_db, scope="function")]
+
+
+def client_ip(request: Request) -> str | None:
+    """The caller's address; `X-Forwarded-For` is believed only from configured trusted proxies."""
+    host = request.client.host if request.client else None
+    proxies = get_settings().trusted_proxies
+    if not host or not proxies or not _in_any(host, proxies):
+        return host
+    forwarded = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(forwarded):
+        if not _in_any(hop, proxies):
+            return hop
+    return host
+
+
+def _in_any(ip: str, cidrs: list[str]) -> bool:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(c, strict=False) for c in cidrs)
+
+
+async def presented_csrf(request: Request) -> str | None:
+    """The CSRF token sent with an unsafe cookie request, from the header or the form body."""
+    if request.method in SAFE_METHODS or "authorization" in request.headers:
+        return None
+    token = request.headers.get(CSRF_HEADER)
+    if token:
+        return token
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def current_actor(request: Request, db: DB, csrf: Annotated[str | None, Depends(presented_csrf)]) -> Actor:
+    """Authenticate the caller by bearer token or session cookie; raises Unauthorized or Forbidden."""
+    ip = client_ip(request)
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("请使用 Bearer 令牌认证。", "Use a Bearer token.")
+        actor = auth.resolve_token(db, token=token.strip(), ip=ip)
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            raise Unauthorized()
+        actor = auth.resolve_token(db, token=cookie, ip=ip, kind="ui")
+        if request.method not in SAFE_METHODS and not auth.csrf_valid(cookie, csrf):
+            raise Forbidden("页面已过期或请求来源不可信（CSRF 校验失败），请刷新页面后重试。",
+                            "CSRF check failed.", details={"reason": "csrf"})
+        request.state.csrf_token = auth.csrf_token(cookie)
+    request.state.actor = actor
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def optional_actor(request: Request, db: DB) -> Actor:
+    """For public pages that adapt to a logged-in person; never raises."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return Actor.anonymous(client_ip(request))
+    try:
+        actor = auth.resolve_token(db, token=cookie, ip=client_ip(request), kind="ui")
+    except Unauthorized:
+        return Actor.anonymous(client_ip(request))
+    request.state.csrf_token = auth.csrf_token(cookie)
+    request.state.actor = actor
+    return actor
+
+
+MaybeActor = Annotated[Actor, Depends(optional_actor)]

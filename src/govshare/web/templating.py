@@ -1,0 +1,78 @@
+"""Jinja2 templates shared by every domain's views; navigation follows the person's permissions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, FileSystemLoader
+
+from govshare.authz import ROLE_LABELS, Action, Actor, Role, allowed
+
+BEIJING = timezone(timedelta(hours=8), "CST")
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class NavItem:
+    href: str
+    label: str
+    action: Action | None
+
+
+NAV = [
+    NavItem("/", "工作台", None),
+    NavItem("/orgs", "单位管理", Action.org_view),
+    NavItem("/users", "人员与角色", Action.user_view),
+    NavItem("/registrations", "人员备案", Action.registration_view),
+    NavItem("/systems", "业务系统", Action.system_view),
+    NavItem("/audit", "审计日志", Action.audit_read),
+]
+
+
+def nav_for(actor: Actor | None) -> list[NavItem]:
+    if actor is None or not actor.is_authenticated:
+        return []
+    return [item for item in NAV if item.action is None or allowed(actor, item.action)]
+
+
+def beijing(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(BEIJING).strftime(fmt)
+
+
+def role_label(value: str) -> str:
+    try:
+        return ROLE_LABELS[Role(value)]
+    except ValueError:
+        return value
+
+
+def _context(request: Request) -> dict[str, Any]:
+    actor = getattr(request.state, "actor", None)
+    return {
+        "actor": actor,
+        "nav": nav_for(actor),
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+        "can": lambda action, obj=None: actor is not None and allowed(actor, Action(action), obj),
+    }
+
+
+def make_templates() -> Jinja2Templates:
+    """All `templates/` folders of the web shell and the domains, searched in that order."""
+    folders = [PACKAGE_DIR / "web" / "templates"] + sorted(
+        p for p in PACKAGE_DIR.glob("*/templates") if p.parent.name != "web"
+    )
+    templates = Jinja2Templates(directory=str(folders[0]), context_processors=[_context])
+    templates.env.loader = ChoiceLoader([FileSystemLoader(str(f)) for f in folders])
+    templates.env.filters["beijing"] = beijing
+    templates.env.filters["role_label"] = role_label
+    templates.env.globals["ROLE_LABELS"] = ROLE_LABELS
+    return templates
