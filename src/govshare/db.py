@@ -105,15 +105,14 @@ SessionFactory = sessionmaker(expire_on_commit=False, autoflush=True)
 
 
 @contextlib.contextmanager
-def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
-    """One transaction: commit when the block ends normally, roll back when it raises.
+def transaction(session: Session) -> Iterator[Session]:
+    """Commit `session` when the block ends normally, roll back when it raises.
 
     A `DomainError` whose `keep_changes` is true (e.g. a failed login, whose failure count and
     audit event must survive) is committed before it propagates.
     """
     from govshare.errors import DomainError
 
-    session = SessionFactory(bind=engine or get_engine())
     try:
         yield session
         session.commit()
@@ -126,5 +125,14 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+
+
+@contextlib.contextmanager
+def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
+    """One transaction on a new session (see `transaction`)."""
+    session = SessionFactory(bind=engine or get_engine())
+    try:
+        with transaction(session):
+            yield session
     finally:
         session.close()

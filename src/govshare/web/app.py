@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 
 from govshare import jobs
-from govshare.db import get_engine
+from govshare.db import get_engine, unit_of_work
 from govshare.settings import Settings, get_settings
 from govshare.web import errors
 from govshare.web.deps import public
@@ -58,6 +58,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         openapi_url="/api/v1/openapi.json",
     )
     app.state.engine = engine
+    # Every request (and the denial recorder) opens its unit of work here; tests swap in one that
+    # runs inside their rolled-back transaction.
+    app.state.unit_of_work = lambda: unit_of_work(engine)
     app.state.settings = settings
     app.state.templates = make_templates()
     errors.install(app)
@@ -68,8 +71,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @public
     def healthz() -> dict[str, str]:
         """Liveness and database reachability."""
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        with app.state.unit_of_work() as db:
+            db.execute(text("SELECT 1"))
         return {"status": "ok"}
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

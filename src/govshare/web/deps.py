@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from govshare.auth import service as auth
 from govshare.authz import Actor
-from govshare.db import unit_of_work
 from govshare.errors import Forbidden, Unauthorized
 from govshare.settings import get_settings
 
@@ -39,8 +38,7 @@ def is_public(endpoint: Callable[..., Any]) -> bool:
 
 def get_db(request: Request) -> Iterator[Session]:
     """One unit of work per request: committed after the route returns, before the response is sent."""
-    engine = request.app.state.engine
-    with unit_of_work(engine) as session:
+    with request.app.state.unit_of_work() as session:
         yield session
 
 

@@ -13,7 +13,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
-from govshare.db import unit_of_work
 from govshare.errors import DomainError, Forbidden, Invalid, NotFound, Unauthorized
 
 log = logging.getLogger("govshare.web")
@@ -117,7 +116,7 @@ def _record_denial(request: Request, exc: Forbidden) -> None:
     if details.get("reason") == "csrf" or not actor.is_authenticated:
         return
     try:
-        with unit_of_work(request.app.state.engine) as db:
+        with request.app.state.unit_of_work() as db:
             audit.record(db, EventType.access_denied, actor=actor, outcome="denied",
                          details={"method": request.method, "path": request.url.path, **details})
     except Exception:  # the denial itself must still reach the caller

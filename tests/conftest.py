@@ -1,0 +1,125 @@
+"""Test infrastructure.
+
+The database is migrated once per test process (SQLite file by default, or a PostgreSQL database
+per xdist worker derived from `GOVSHARE_TEST_DATABASE_URL`); every test runs inside a transaction
+that is rolled back at the end, so tests never see each other's data. The app under test uses that
+same transaction for its requests (commits become savepoint releases).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.orm import Session
+
+from govshare.authz import Actor
+from govshare.db import SessionFactory, dispose_engines, make_engine, transaction
+from govshare.migrate import upgrade
+from govshare.settings import get_settings
+
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+_DATA_DIR = Path(tempfile.mkdtemp(prefix=f"govshare-test-{WORKER}-"))
+os.environ["GOVSHARE_DATA_DIR"] = str(_DATA_DIR)
+os.environ.pop("GOVSHARE_ENV", None)
+os.environ.pop("GOVSHARE_DATABASE_URL", None)
+get_settings.cache_clear()
+
+
+def _postgres_url(base: str) -> str:
+    """A fresh database for this worker on the server named by `base`."""
+    url = make_url(base)
+    name = f"{url.database}_gs_{WORKER}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def database_url() -> str:
+    base = os.environ.get("GOVSHARE_TEST_DATABASE_URL")
+    if base:
+        return _postgres_url(base)
+    return f"sqlite:///{_DATA_DIR / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    url = database_url()
+    os.environ["GOVSHARE_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    eng = make_engine(url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+    dispose_engines()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session whose every commit is a savepoint inside a transaction rolled back after the test."""
+    connection = engine.connect()
+    outer = connection.begin()
+    session = SessionFactory(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def app(engine: Engine, db: Session):  # type: ignore[no-untyped-def]
+    from govshare.web.app import create_app
+
+    application = create_app(engine=engine, run_jobs=False)
+    application.state.unit_of_work = lambda: transaction(db)
+    return application
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app, client=("127.0.0.1", 50000)) as c:
+        yield c
+
+
+@pytest.fixture
+def operator() -> Actor:
+    return Actor.operator("cli:test")
+
+
+@pytest.fixture
+def city(db: Session):  # type: ignore[no-untyped-def]
+    """The demo city, built through the services, inside the test's transaction."""
+    from govshare.demo import service as demo
+
+    result = demo.load(db)
+    db.flush()
+    return result
+
+
+@contextlib.contextmanager
+def settings_override(**values: object) -> Iterator[None]:
+    """Temporarily set `GOVSHARE_*` settings for code that reads `get_settings()`."""
+    saved = {k: os.environ.get(f"GOVSHARE_{k.upper()}") for k in values}
+    for key, value in values.items():
+        os.environ[f"GOVSHARE_{key.upper()}"] = str(value)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(f"GOVSHARE_{key.upper()}", None)
+            else:
+                os.environ[f"GOVSHARE_{key.upper()}"] = value
+        get_settings.cache_clear()

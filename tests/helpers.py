@@ -1,0 +1,38 @@
+"""Helpers shared by tests: log in through the real API, find demo objects."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from govshare.auth import service as auth
+from govshare.authz import Actor
+from govshare.demo.city import DEMO_PASSWORD
+from govshare.orgs.models import Organisation
+from govshare.users.models import User
+
+
+def login(client: TestClient, username: str, password: str = DEMO_PASSWORD) -> dict[str, str]:
+    """Bearer headers for `username`, obtained through POST /api/v1/auth/login."""
+    response = client.post("/api/v1/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def actor(db: Session, username: str) -> Actor:
+    user = db.scalar(select(User).where(User.username == username))
+    assert user is not None, username
+    return auth.actor_for(db, user, ip="127.0.0.1")
+
+
+def user_id(db: Session, username: str) -> int:
+    user = db.scalar(select(User).where(User.username == username))
+    assert user is not None, username
+    return user.id
+
+
+def org(db: Session, code: str) -> Organisation:
+    found = db.scalar(select(Organisation).where(Organisation.code == code))
+    assert found is not None, code
+    return found
