@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from govshare.authz import Actor, Role
 from govshare.db import get_engine, unit_of_work
@@ -120,25 +120,18 @@ def serve(
 
     from govshare.migrate import upgrade
 
+    from govshare.startup import production_problems
+
     settings = get_settings()
     if settings.is_production:
-        problems = settings.production_problems()
-        with unit_of_work() as db:
-            problems += _demo_accounts_problem(db)
+        problems = production_problems(settings, get_engine())
         if problems:
-            fail("生产模式拒绝启动：\n  - " + "\n  - ".join(problems))
+            fail("生产模式拒绝启动（production mode refuses to start）：\n  - " + "\n  - ".join(problems))
     else:
         upgrade(get_engine())
     console.print(f"GovShare 正在 http://{host}:{port} 提供服务（{settings.env.value}）")
     uvicorn.run("govshare.web.app:create_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=False, log_level="info")
-
-
-def _demo_accounts_problem(db) -> list[str]:  # type: ignore[no-untyped-def]
-    from govshare.users.models import User
-
-    count = db.scalar(select(func.count()).select_from(User).where(User.is_demo.is_(True), User.is_active.is_(True)))
-    return [f"database holds {count} active demo accounts"] if count else []
 
 
 @app.command()

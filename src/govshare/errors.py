@@ -33,6 +33,9 @@ class DomainError(Exception):
         self.keep_changes = keep_changes
         super().__init__(self.message_en)
 
+    def __str__(self) -> str:
+        return f"{self.message_en} ({self.message})"
+
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message, "message_en": self.message_en}
         if self.details is not None:

@@ -90,6 +90,7 @@ def try_lease(engine: Engine, name: str, every: timedelta, *, force: bool = Fals
 
 def run_job(engine: Engine, name: str) -> JobRun:
     """Run one job now in its own unit of work and record the run (failures too)."""
+    load_jobs()
     found = JOBS[name]
     started = utcnow()
     status, detail = "ok", ""

@@ -77,6 +77,7 @@ def offboard(db: Session, *, actor: Actor, user_id: int, successor_id: int, reas
     if actor.user_id == user.id:
         raise Invalid("不能为自己办理离任，请由本单位其他管理员或管理局办理。", "You cannot offboard yourself.")
 
+    held_roles = list(user.role_names)
     report: dict[str, Any] = {"access": access_summary(user)}
     report["sessions_revoked"] = revoke_sessions(db, user_id=user.id, reason="offboarded")
 
@@ -106,9 +107,9 @@ def offboard(db: Session, *, actor: Actor, user_id: int, successor_id: int, reas
     for name, hook in _hooks.items():
         report[name] = hook(db, actor, user, successor)
 
-    revoked_roles = list(user.role_names)
-    for role in revoked_roles:
+    for role in list(user.role_names):  # registered roles already went with their registrations
         users.revoke_role(db, actor=actor, user=user, role=Role(role), reason="离任")
+    revoked_roles = held_roles
     report["roles_revoked"] = revoked_roles
 
     user.is_active = False

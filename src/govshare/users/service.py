@@ -61,6 +61,11 @@ def create_user(db: Session, *, actor: Actor, data: UserCreate, is_demo: bool = 
     if org is None:
         raise NotFound("找不到所属单位。", "Organisation not found.", details={"field": "org_id"})
     require(actor, Action.user_manage, org)
+    for role in data.roles:  # refuse before anything is written
+        if role in REGISTERED_ROLES and actor.kind != "operator":
+            raise Invalid(f"「{role.label}」须经人员备案审批后授予。",
+                          f"Role {role.value} is given by an approved registration.", details={"field": "roles"})
+        _check_role_fits(db, role=role, org=org)
     if enforce_policy:
         check_policy(data.password, username=data.username)
     if db.scalar(select(User.id).where(User.username == data.username)) is not None:
@@ -74,9 +79,6 @@ def create_user(db: Session, *, actor: Actor, data: UserCreate, is_demo: bool = 
     audit.record(db, EventType.user_created, actor=actor, obj=user, org_id=org.id,
                  details={"username": user.username, "display_name": user.display_name})
     for role in data.roles:
-        if role in REGISTERED_ROLES and actor.kind != "operator":
-            raise Invalid(f"「{role.label}」须经人员备案审批后授予。",
-                          f"Role {role.value} is given by an approved registration.", details={"field": "roles"})
         grant_role(db, actor=actor, user=user, role=role)
     return user
 

@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 
 from govshare import jobs
 from govshare.db import get_engine, unit_of_work
 from govshare.settings import Settings, get_settings
+from govshare.startup import check_production
 from govshare.web import errors
 from govshare.web.deps import public
 from govshare.web.middleware import BodyLimit, SecurityHeaders
@@ -21,7 +22,8 @@ from govshare.web.templating import make_templates
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def _routers() -> list[object]:
+def routers() -> list[APIRouter]:
+    """Every domain's routers, in the order they are included."""
     from govshare.audit import api as audit_api, views as audit_views
     from govshare.auth import api as auth_api, views as auth_views
     from govshare.orgs import api as orgs_api, views as orgs_views
@@ -40,6 +42,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        check_production(settings, engine)
         if scheduler is not None:
             scheduler.start()
         try:
@@ -56,6 +59,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.engine = engine
     # Every request (and the denial recorder) opens its unit of work here; tests swap in one that
@@ -64,8 +68,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.templates = make_templates()
     errors.install(app)
-    for router in _routers():
-        app.include_router(router)  # type: ignore[arg-type]
+    for router in routers():
+        app.include_router(router)
 
     @app.get("/healthz", tags=["platform"])
     @public

@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader
 
+from govshare import __version__
 from govshare.authz import ROLE_LABELS, Action, Actor, Role, allowed
 
 BEIJING = timezone(timedelta(hours=8), "CST")
@@ -55,6 +56,11 @@ def role_label(value: str) -> str:
         return value
 
 
+def static_url(path: str) -> str:
+    """Root-relative asset URL (absolute URLs would break behind a TLS-terminating proxy)."""
+    return f"/static/{path}?v={__version__}"
+
+
 def _context(request: Request) -> dict[str, Any]:
     actor = getattr(request.state, "actor", None)
     return {
@@ -75,4 +81,5 @@ def make_templates() -> Jinja2Templates:
     templates.env.filters["beijing"] = beijing
     templates.env.filters["role_label"] = role_label
     templates.env.globals["ROLE_LABELS"] = ROLE_LABELS
+    templates.env.globals["static"] = static_url
     return templates

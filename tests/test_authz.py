@@ -1,0 +1,47 @@
+"""The permission table: least privilege by construction."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from govshare.authz import BUREAU_ROLES, PERMISSIONS, Action, Actor, Role, Scope, allowed, scope_of, visible
+from govshare.users.models import User
+
+
+def test_every_role_has_a_row_and_only_known_actions() -> None:
+    assert set(PERMISSIONS) == set(Role)
+    for actions in PERMISSIONS.values():
+        assert set(actions) <= set(Action)
+
+
+def test_department_roles_never_reach_city_wide_beyond_viewing_organisations() -> None:
+    for role in set(Role) - BUREAU_ROLES:
+        for action, scope in PERMISSIONS[role].items():
+            assert scope is not Scope.city or action is Action.org_view, (role, action)
+
+
+def test_only_auditors_verify_the_chain_and_only_the_bureau_decides_registrations() -> None:
+    assert [r for r in Role if Action.audit_verify in PERMISSIONS[r]] == [Role.auditor]
+    assert [r for r in Role if Action.registration_decide in PERMISSIONS[r]] == [Role.bureau_admin]
+
+
+def test_actions_all_have_chinese_labels() -> None:
+    for action in Action:
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in action.label)
+
+
+def test_own_org_scope() -> None:
+    admin = Actor(kind="user", name="a", user_id=1, org_id=7, roles=frozenset({Role.data_admin}))
+    mine, theirs = User(id=2, org_id=7), User(id=3, org_id=8)
+    assert allowed(admin, Action.user_manage, mine) and not allowed(admin, Action.user_manage, theirs)
+    assert scope_of(Actor.anonymous(), Action.org_view) is None
+    assert scope_of(Actor.operator(), Action.audit_verify) is Scope.city
+
+
+def test_visible_filters_lists() -> None:
+    admin = Actor(kind="user", name="a", user_id=1, org_id=7, roles=frozenset({Role.data_admin}))
+    sql = str(visible(admin, Action.user_view, select(User), User).compile(compile_kwargs={"literal_binds": True}))
+    assert "users.org_id = 7" in sql
+    nobody = Actor(kind="user", name="b", user_id=2, org_id=7, roles=frozenset({Role.business_user}))
+    sql = str(visible(nobody, Action.user_view, select(User), User).compile(compile_kwargs={"literal_binds": True}))
+    assert "false" in sql.lower() or "0 = 1" in sql or "1 != 1" in sql

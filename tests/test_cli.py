@@ -1,0 +1,85 @@
+"""The operator CLI, run as a real process against its own data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli")
+    result = _cli(path, "demo")
+    assert result.returncode == 0, result.stderr
+    assert "已创建 14 个单位" in result.stdout
+    return path
+
+
+def _cli(data_dir: Path, *args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    environ.update(GOVSHARE_DATA_DIR=str(data_dir), COLUMNS="200", **env)
+    return subprocess.run([sys.executable, "-m", "govshare", *args], env=environ, input=stdin,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_demo_is_idempotent_and_leaves_tokens(data_dir: Path) -> None:
+    again = _cli(data_dir, "demo")
+    assert again.returncode == 0 and "已存在" in again.stdout
+    tokens = json.loads((data_dir / "demo-system-tokens.json").read_text())
+    assert tokens["police-hukou"].startswith("gss_")
+    assert (data_dir / "demo-system-tokens.json").stat().st_mode & 0o077 == 0
+
+
+def test_user_administration(data_dir: Path) -> None:
+    created = _cli(data_dir, "user", "create", "zhaolei", "赵磊", "--org", "civil", "--role", "business_user",
+                   stdin="Civil#Affairs2026\n")
+    assert created.returncode == 0, created.stderr
+    weak = _cli(data_dir, "user", "create", "weakling", "弱口令", "--org", "civil", stdin="123\n")
+    assert weak.returncode == 1 and "密码不符合安全要求" in weak.stderr
+    listed = _cli(data_dir, "user", "list", "--org", "civil")
+    assert "zhaolei" in listed.stdout and "业务人员" in listed.stdout
+    off = _cli(data_dir, "user", "offboard", "zhaolei", "--successor", "civil_user", "--reason", "调离")
+    assert off.returncode == 0, off.stderr
+    assert '"sessions_revoked"' in off.stdout
+
+
+def test_audit_verify_detects_tampering(data_dir: Path) -> None:
+    ok = _cli(data_dir, "audit", "verify", "--json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["ok"] is True
+    db = sqlite3.connect(data_dir / "govshare.db")
+    db.execute("UPDATE audit_events SET actor_name = actor_name || 'x' WHERE seq = 3")
+    db.commit()
+    broken = _cli(data_dir, "audit", "verify")
+    assert broken.returncode == 2 and "#3 hash" in broken.stdout
+    db.execute("UPDATE audit_events SET actor_name = substr(actor_name, 1, length(actor_name) - 1) WHERE seq = 3")
+    db.commit()
+    db.close()
+    assert _cli(data_dir, "audit", "verify").returncode == 0
+
+
+def test_production_refuses_demo_data_and_dev_secrets(data_dir: Path) -> None:
+    refused = _cli(data_dir, "serve", "--port", "1", GOVSHARE_ENV="production")
+    assert refused.returncode == 1
+    assert "GOVSHARE_SECRET_KEY is not set" in refused.stderr
+    assert "demo accounts" in refused.stderr
+    assert _cli(data_dir, "demo", GOVSHARE_ENV="production").returncode == 1
+
+
+def test_system_token_rotation(data_dir: Path) -> None:
+    rotated = _cli(data_dir, "system", "rotate-token", "civil-assist")
+    assert rotated.returncode == 0 and "gss_" in rotated.stdout
+    missing = _cli(data_dir, "system", "rotate-token", "no-such-system")
+    assert missing.returncode == 1 and "找不到业务系统" in missing.stderr
+
+
+def test_jobs_run(data_dir: Path) -> None:
+    run = _cli(data_dir, "jobs", "run", "audit.checkpoint")
+    assert run.returncode == 0 and "audit.checkpoint: ok" in run.stdout
+    assert _cli(data_dir, "jobs", "run", "nope").returncode == 1

@@ -1,0 +1,35 @@
+"""Scheduled jobs take a database lease, so two instances never run the same job twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from govshare.audit.events import EventType
+from govshare.audit.models import AuditCheckpoint
+from govshare.audit.service import record
+from govshare.authz import Actor
+from govshare.db import make_engine, unit_of_work
+from govshare.jobs import JobRun, Scheduler, run_job, try_lease
+from govshare.migrate import upgrade
+
+
+def test_lease_is_exclusive_and_runs_are_recorded(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
+    upgrade(engine)
+    assert try_lease(engine, "audit.checkpoint", timedelta(minutes=5))
+    assert not try_lease(engine, "audit.checkpoint", timedelta(minutes=5))  # a second instance
+    assert try_lease(engine, "audit.checkpoint", timedelta(minutes=5), force=True)
+    with unit_of_work(engine) as db:
+        record(db, EventType.user_updated, actor=Actor.operator())
+        record(db, EventType.user_updated, actor=Actor.operator())
+    run = run_job(engine, "audit.checkpoint")
+    assert run.status == "ok" and run.detail == "signed at #2"
+    with unit_of_work(engine) as db:
+        assert db.scalars(select(AuditCheckpoint.seq)).all()[-1] == 2
+        assert db.scalars(select(JobRun.name)).all() == ["audit.checkpoint"]
+    scheduler = Scheduler(engine)
+    assert scheduler.run_due() == []  # lease still held
+    engine.dispose()

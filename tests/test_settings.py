@@ -1,0 +1,75 @@
+"""Settings: production refuses development secrets and demo accounts; every setting is documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from govshare.settings import Environment, Settings
+from govshare.startup import RefusedToStart, check_production, production_problems
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+GOOD_SECRET = "k" * 48
+GOOD_SM2 = "3" * 64
+
+
+def _prod(tmp_path: Path, **values: object) -> Settings:
+    base: dict[str, object] = {"env": Environment.production, "data_dir": tmp_path,
+                               "database_url": "postgresql+psycopg://govshare@db/govshare",
+                               "secret_key": GOOD_SECRET, "audit_signing_key": GOOD_SM2}
+    return Settings(**(base | values))  # type: ignore[arg-type]
+
+
+def test_production_config_without_problems(tmp_path: Path) -> None:
+    assert _prod(tmp_path).production_problems() == []
+
+
+def test_production_refuses_missing_short_and_development_secrets(tmp_path: Path) -> None:
+    assert "GOVSHARE_SECRET_KEY is not set" in _prod(tmp_path, secret_key=None).production_problems()
+    assert any("shorter" in p for p in _prod(tmp_path, secret_key="short").production_problems())
+    assert any("development secret" in p for p in _prod(tmp_path, secret_key="dev-" + "x" * 40).production_problems())
+    dev = Settings(data_dir=tmp_path)
+    generated = dev.secret("audit_signing_key")  # what a development run left in the data dir
+    assert any("development secret" in p for p in _prod(tmp_path, audit_signing_key=generated).production_problems())
+    assert any("PostgreSQL" in p for p in _prod(tmp_path, database_url=None).production_problems())
+    with pytest.raises(RuntimeError):
+        _prod(tmp_path, secret_key=None).secret("secret_key")
+
+
+def test_development_secrets_are_generated_once_and_private(tmp_path: Path) -> None:
+    dev = Settings(data_dir=tmp_path)
+    first = dev.secret("secret_key")
+    assert first == Settings(data_dir=tmp_path).secret("secret_key") and len(first) > 40
+    assert (tmp_path / ".secrets" / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_production_refuses_to_start_with_demo_accounts(tmp_path: Path) -> None:
+    from govshare.db import make_engine, unit_of_work
+    from govshare.demo import service as demo
+    from govshare.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'own.db'}")
+    upgrade(engine)
+    settings = _prod(tmp_path)
+    assert production_problems(settings, engine) == []
+    with unit_of_work(engine) as db:
+        demo.load(db)
+    assert any("demo accounts" in p for p in production_problems(settings, engine))
+    with pytest.raises(RefusedToStart, match="demo accounts"):
+        check_production(settings, engine)
+    check_production(Settings(data_dir=tmp_path), engine)  # development mode never refuses
+    engine.dispose()
+
+
+def test_every_setting_is_documented() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    documented = set(re.findall(r"`(GOVSHARE_[A-Z0-9_]+)`", text))
+    fields = {f"GOVSHARE_{name.upper()}" for name in Settings.model_fields}
+    assert fields - documented == set(), "settings missing from docs/configuration.md"
+    assert documented - fields == set(), "docs/configuration.md names settings that do not exist"
+
+
+def test_refused_to_start_is_a_runtime_error() -> None:
+    assert issubclass(RefusedToStart, RuntimeError)
