@@ -10,13 +10,15 @@ import getpass
 import json
 import os
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from govshare.authz import Actor, Role
 from govshare.db import get_engine, unit_of_work
@@ -24,16 +26,25 @@ from govshare.errors import DomainError
 from govshare.pagination import PageParams
 from govshare.settings import get_settings
 
-app = typer.Typer(help="GovShare 政务数据共享平台 operator commands.", no_args_is_help=True,
-                  pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="GovShare 政务数据共享平台 operator commands.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit chain.", no_args_is_help=True)
 user_app = typer.Typer(help="People and roles.", no_args_is_help=True)
 system_app = typer.Typer(help="Business systems and their tokens.", no_args_is_help=True)
 org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Scheduled jobs.", no_args_is_help=True)
-for sub, name in ((db_app, "db"), (audit_app, "audit"), (user_app, "user"), (system_app, "system"),
-                  (org_app, "org"), (jobs_app, "jobs")):
+for sub, name in (
+    (db_app, "db"),
+    (audit_app, "audit"),
+    (user_app, "user"),
+    (system_app, "system"),
+    (org_app, "org"),
+    (jobs_app, "jobs"),
+):
     app.add_typer(sub, name=name)
 
 console = Console()
@@ -48,18 +59,22 @@ def operator() -> Actor:
     return Actor.operator(f"cli:{name}")
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     err.print(f"[red]错误：[/red]{message}")
     raise typer.Exit(code)
 
 
-def _run(fn):  # type: ignore[no-untyped-def]
+T = TypeVar("T")
+
+
+def _run(fn: Callable[[Session], T]) -> T:
     """Run `fn(db)` in one unit of work; domain errors become a clear message and exit 1."""
     try:
         with unit_of_work() as db:
             return fn(db)
     except DomainError as exc:
         fail(f"{exc.message}（{exc.message_en}）")
+        raise  # unreachable: fail() exits
 
 
 @db_app.command("upgrade")
@@ -94,8 +109,14 @@ def demo() -> None:
             return
     from govshare.demo.city import ORGS
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  console=console, transient=True) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("加载演示城市", total=len(ORGS))
 
         def step(name: str) -> None:
@@ -119,7 +140,6 @@ def serve(
     import uvicorn
 
     from govshare.migrate import upgrade
-
     from govshare.startup import production_problems
 
     settings = get_settings()
@@ -130,8 +150,15 @@ def serve(
     else:
         upgrade(get_engine())
     console.print(f"GovShare 正在 http://{host}:{port} 提供服务（{settings.env.value}）")
-    uvicorn.run("govshare.web.app:create_app", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=False, log_level="info")
+    uvicorn.run(
+        "govshare.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=False,
+        log_level="info",
+    )
 
 
 @app.command()
@@ -153,7 +180,9 @@ def worker() -> None:
 
 
 @audit_app.command("verify")
-def audit_verify(as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False) -> None:
+def audit_verify(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
     """Recompute the audit chain and checkpoint signatures; exit 2 when it is broken."""
     from govshare.audit.models import AuditHead
     from govshare.audit.service import verify_chain
@@ -161,14 +190,23 @@ def audit_verify(as_json: Annotated[bool, typer.Option("--json", help="Print the
     with unit_of_work() as db:
         head = db.get(AuditHead, 1)
         total = head.last_seq if head else 0
-        with Progress(TextColumn("校验审计链"), BarColumn(), MofNCompleteColumn(), console=err,
-                      transient=True, disable=as_json) as progress:
+        with Progress(
+            TextColumn("校验审计链"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err,
+            transient=True,
+            disable=as_json,
+        ) as progress:
             task = progress.add_task("verify", total=total)
             report = verify_chain(db, progress=lambda n: progress.update(task, completed=n))
     if as_json:
         console.print_json(json.dumps(report.as_dict(), ensure_ascii=False))
     elif report.ok:
-        console.print(f"[green]审计链完整[/green]：{report.events} 条事件，{report.checkpoints_verified} 个签名检查点已验证。")
+        console.print(
+            f"[green]审计链完整[/green]：{report.events} 条事件，"
+            f"{report.checkpoints_verified} 个签名检查点已验证。"
+        )
     else:
         console.print(f"[red]审计链被破坏[/red]：共 {len(report.problems)} 处问题。")
         for p in report.problems[:20]:
@@ -193,8 +231,13 @@ def org_list() -> None:
     rows, _ = _run(lambda db: list_orgs(db, actor=operator(), params=PageParams(page=1, page_size=200)))
     table = Table("ID", "编码", "名称", "类型", "统一社会信用代码")
     for org in rows:
-        table.add_row(str(org.id), org.code, org.name, org.kind_label,
-                      org.credit_code + ("" if org.credit_code_checked else " ⚠"))
+        table.add_row(
+            str(org.id),
+            org.code,
+            org.name,
+            org.kind_label,
+            org.credit_code + ("" if org.credit_code_checked else " ⚠"),
+        )
     console.print(table)
 
 
@@ -225,7 +268,7 @@ def _user_id(db, username: str) -> int:  # type: ignore[no-untyped-def]
     user = find_by_username(db, username)
     if user is None:
         fail(f"找不到用户 {username}。")
-    return user.id  # type: ignore[union-attr]
+    return user.id
 
 
 def _password(prompt: str) -> str:
@@ -239,7 +282,8 @@ def _password(prompt: str) -> str:
 
 @user_app.command("create")
 def user_create(
-    username: str, display_name: str,
+    username: str,
+    display_name: str,
     org: Annotated[str, typer.Option(help="Organisation code, e.g. police.")],
     role: Annotated[list[Role] | None, typer.Option(help="Role (repeatable).")] = None,
 ) -> None:
@@ -250,8 +294,13 @@ def user_create(
     password = _password("初始密码：")
 
     def go(db):  # type: ignore[no-untyped-def]
-        data = UserCreate(username=username, display_name=display_name, org_id=_org_id(db, org),
-                          password=password, roles=role or [])
+        data = UserCreate(
+            username=username,
+            display_name=display_name,
+            org_id=_org_id(db, org),
+            password=password,
+            roles=role or [],
+        )
         return create_user(db, actor=operator(), data=data)
 
     user = _run(go)
@@ -263,13 +312,23 @@ def user_list(org: Annotated[str | None, typer.Option(help="Organisation code.")
     from govshare.users.service import list_users
 
     def go(db):  # type: ignore[no-untyped-def]
-        return list_users(db, actor=operator(), params=PageParams(page=1, page_size=200),
-                          org_id=_org_id(db, org) if org else None)[0]
+        return list_users(
+            db,
+            actor=operator(),
+            params=PageParams(page=1, page_size=200),
+            org_id=_org_id(db, org) if org else None,
+        )[0]
 
     table = Table("ID", "用户名", "姓名", "单位", "角色", "状态")
     for user in _run(go):
-        table.add_row(str(user.id), user.username, user.display_name, str(user.org_id),
-                      ", ".join(Role(r).label for r in user.role_names), "在岗" if user.is_active else "已停用")
+        table.add_row(
+            str(user.id),
+            user.username,
+            user.display_name,
+            str(user.org_id),
+            ", ".join(Role(r).label for r in user.role_names),
+            "在岗" if user.is_active else "已停用",
+        )
     console.print(table)
 
 
@@ -312,22 +371,31 @@ def user_revoke_role(username: str, role: Role) -> None:
     def go(db):  # type: ignore[no-untyped-def]
         from govshare.users.models import User
 
-        return revoke_role(db, actor=operator(), user=db.get(User, _user_id(db, username)), role=role,
-                           reason="运维命令")
+        return revoke_role(
+            db, actor=operator(), user=db.get(User, _user_id(db, username)), role=role, reason="运维命令"
+        )
 
     console.print(f"已收回 {username} 的角色 {role.label}。" if _run(go) else f"{username} 没有该角色。")
 
 
 @user_app.command("offboard")
 def user_offboard(
-    username: str, successor: Annotated[str, typer.Option(help="Username of the successor.")],
+    username: str,
+    successor: Annotated[str, typer.Option(help="Username of the successor.")],
     reason: Annotated[str, typer.Option(help="Reason, e.g. 调离.")],
 ) -> None:
     """Deactivate a person now, hand over their work and print the offboarding record."""
     from govshare.users.offboarding import offboard
 
-    record = _run(lambda db: offboard(db, actor=operator(), user_id=_user_id(db, username),
-                                      successor_id=_user_id(db, successor), reason=reason))
+    record = _run(
+        lambda db: offboard(
+            db,
+            actor=operator(),
+            user_id=_user_id(db, username),
+            successor_id=_user_id(db, successor),
+            reason=reason,
+        )
+    )
     console.print(f"已办理离任，记录 #{record.id}：")
     console.print_json(record.report)
 
@@ -339,14 +407,22 @@ def system_list() -> None:
     rows, _ = _run(lambda db: list_systems(db, actor=operator(), params=PageParams(page=1, page_size=200)))
     table = Table("ID", "编码", "名称", "单位", "允许地址", "状态")
     for s in rows:
-        table.add_row(str(s.id), s.code, s.name, str(s.org_id), ", ".join(s.allowed_cidrs),
-                      "启用" if s.is_active else "停用")
+        table.add_row(
+            str(s.id),
+            s.code,
+            s.name,
+            str(s.org_id),
+            ", ".join(s.allowed_cidrs),
+            "启用" if s.is_active else "停用",
+        )
     console.print(table)
 
 
 @system_app.command("create")
 def system_create(
-    code: str, name: str, org: Annotated[str, typer.Option(help="Organisation code.")],
+    code: str,
+    name: str,
+    org: Annotated[str, typer.Option(help="Organisation code.")],
     cidr: Annotated[list[str], typer.Option(help="Allowed source CIDR (repeatable).")],
 ) -> None:
     """Register a business system and print its first token (shown once)."""
@@ -354,8 +430,11 @@ def system_create(
     from govshare.systems.service import create_system
 
     def go(db):  # type: ignore[no-untyped-def]
-        return create_system(db, actor=operator(), data=SystemCreate(org_id=_org_id(db, org), code=code, name=name,
-                                                                      allowed_cidrs=cidr))
+        return create_system(
+            db,
+            actor=operator(),
+            data=SystemCreate(org_id=_org_id(db, org), code=code, name=name, allowed_cidrs=cidr),
+        )
 
     try:
         system, token, _row = _run(go)
@@ -365,7 +444,9 @@ def system_create(
 
 
 @system_app.command("rotate-token")
-def system_rotate_token(code: str, keep_old: Annotated[bool, typer.Option(help="Keep other tokens.")] = False) -> None:
+def system_rotate_token(
+    code: str, keep_old: Annotated[bool, typer.Option(help="Keep other tokens.")] = False
+) -> None:
     """Issue a new token (shown once); other tokens are revoked unless --keep-old."""
     from govshare.systems.models import BusinessSystem
     from govshare.systems.service import issue_token
@@ -404,8 +485,12 @@ def jobs_list() -> None:
         runs = {r.name: r for r in reversed(last_runs(db, limit=200))}
     for name in sorted(JOBS):
         run = runs.get(name)
-        table.add_row(name, f"{run.started_at:%Y-%m-%d %H:%M}" if run else "—", run.status if run else "—",
-                      (run.detail or "") if run else "")
+        table.add_row(
+            name,
+            f"{run.started_at:%Y-%m-%d %H:%M}" if run else "—",
+            run.status if run else "—",
+            (run.detail or "") if run else "",
+        )
     console.print(table)
 
 

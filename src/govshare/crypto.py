@@ -57,7 +57,7 @@ class SM2Signer:
 
     def sign(self, message: bytes) -> str:
         r, s = self._sm2.sign(message)
-        return (r + s).hex()
+        return bytes(r + s).hex()
 
 
 def sm2_verify(public_key_hex: str, message: bytes, signature_hex: str) -> bool:

@@ -141,7 +141,9 @@ class Settings(BaseSettings):
                 continue
             raw = value.get_secret_value()
             dev_file = self.data_dir / ".secrets" / name
-            if raw.startswith(DEV_SECRET_PREFIX) or (dev_file.exists() and dev_file.read_text().strip() == raw):
+            if raw.startswith(DEV_SECRET_PREFIX) or (
+                dev_file.exists() and dev_file.read_text().strip() == raw
+            ):
                 problems.append(f"{env_name} is a development secret")
             elif name == "secret_key" and len(raw) < MIN_SECRET_LENGTH:
                 problems.append(f"{env_name} is shorter than {MIN_SECRET_LENGTH} characters")

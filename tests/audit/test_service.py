@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from sqlalchemy import select, text, update
 
@@ -17,7 +19,9 @@ from tests.helpers import actor
 
 def _append(db, n: int, operator: Actor) -> None:  # type: ignore[no-untyped-def]
     for i in range(n):
-        audit.record(db, EventType.user_updated, actor=operator, object_type="users", object_id=i, details={"i": i})
+        audit.record(
+            db, EventType.user_updated, actor=operator, object_type="users", object_id=i, details={"i": i}
+        )
     db.flush()
 
 
@@ -33,7 +37,7 @@ def test_events_link_to_their_predecessor(chain) -> None:
     rows = chain.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
     assert [r.seq for r in rows] == list(range(1, 13))
     assert rows[0].prev_hash == audit.GENESIS_HASH
-    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in pairwise(rows))
     head = chain.get(AuditHead, 1)
     assert head.last_seq == 12 and head.last_hash == rows[-1].hash
 
@@ -74,9 +78,21 @@ def test_inserted_event_is_found(chain, operator) -> None:
     row = chain.scalars(select(AuditEvent).where(AuditEvent.seq == 6)).one()
     chain.execute(text("UPDATE audit_events SET seq = -seq WHERE seq >= 6"))  # make room at #6
     chain.execute(text("UPDATE audit_events SET seq = 1 - seq WHERE seq < 0"))
-    forged = AuditEvent(seq=6, occurred_at=row.occurred_at, event_type="user.updated", outcome="success",
-                        actor_kind="operator", actor_id=None, actor_name="mallory", org_id=None, object_type=None,
-                        object_id=None, source_ip=None, details="{}", prev_hash=row.prev_hash)
+    forged = AuditEvent(
+        seq=6,
+        occurred_at=row.occurred_at,
+        event_type="user.updated",
+        outcome="success",
+        actor_kind="operator",
+        actor_id=None,
+        actor_name="mallory",
+        org_id=None,
+        object_type=None,
+        object_id=None,
+        source_ip=None,
+        details="{}",
+        prev_hash=row.prev_hash,
+    )
     forged.hash = audit.event_hash(row.prev_hash, forged)
     chain.add(forged)
     chain.flush()
@@ -152,7 +168,7 @@ def test_security_officer_searches_only_own_department(db, city) -> None:
     officer = actor(db, "police_security")
     rows, total = audit.search(db, actor=officer, query=audit.AuditQuery(), page_size=200)
     assert total > 0 and {r.org_id for r in rows} == {officer.org_id}
-    everything, all_total = audit.search(db, actor=actor(db, "bureau_auditor"), query=audit.AuditQuery())
+    _, all_total = audit.search(db, actor=actor(db, "bureau_auditor"), query=audit.AuditQuery())
     assert all_total > total
     with pytest.raises(Forbidden):
         audit.search(db, actor=actor(db, "police_approver"), query=audit.AuditQuery())

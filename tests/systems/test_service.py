@@ -20,8 +20,11 @@ from tests.helpers import actor, org, user_id
 
 def _new(db, username: str = "police_admin", cidrs=("10.1.0.0/16",)):  # type: ignore[no-untyped-def]
     police = org(db, "police")
-    return service.create_system(db, actor=actor(db, username), data=SystemCreate(
-        org_id=police.id, code="police-test", name="测试系统", allowed_cidrs=list(cidrs)))
+    return service.create_system(
+        db,
+        actor=actor(db, username),
+        data=SystemCreate(org_id=police.id, code="police-test", name="测试系统", allowed_cidrs=list(cidrs)),
+    )
 
 
 def _last_event(db) -> AuditEvent:  # type: ignore[no-untyped-def]
@@ -29,7 +32,7 @@ def _last_event(db) -> AuditEvent:  # type: ignore[no-untyped-def]
 
 
 def test_token_is_shown_once_and_stored_hashed(db, city) -> None:
-    system, token, row = _new(db)
+    _system, token, row = _new(db)
     assert token.startswith("gss_") and len(token) > 40
     assert token not in {t.token_hash for t in db.scalars(select(SystemToken))}
     assert row.prefix == token[:10]
@@ -64,7 +67,9 @@ def test_expired_and_revoked_tokens_are_refused(db, city) -> None:
     with pytest.raises(Unauthorized):
         service.authenticate(db, token=token, ip="10.1.0.1")
     assert '"reason":"expired"' in _last_event(db).details
-    new_token, _ = service.issue_token(db, actor=actor(db, "police_admin"), system=system, revoke_existing=True)
+    new_token, _ = service.issue_token(
+        db, actor=actor(db, "police_admin"), system=system, revoke_existing=True
+    )
     assert row.revoked_at is not None and row.revoke_reason == "rotated"
     assert service.authenticate(db, token=new_token, ip="10.1.0.1").system_id == system.id
     with pytest.raises(Unauthorized):
@@ -73,8 +78,12 @@ def test_expired_and_revoked_tokens_are_refused(db, city) -> None:
 
 def test_disabled_system_cannot_call(db, city) -> None:
     system, token, _ = _new(db)
-    service.update_system(db, actor=actor(db, "police_admin"), system_id=system.id,
-                          data=SystemUpdate(version=system.version, is_active=False))
+    service.update_system(
+        db,
+        actor=actor(db, "police_admin"),
+        system_id=system.id,
+        data=SystemUpdate(version=system.version, is_active=False),
+    )
     with pytest.raises(Unauthorized):
         service.authenticate(db, token=token, ip="10.1.0.1")
 
@@ -84,7 +93,9 @@ def test_cidrs_are_validated() -> None:
         SystemCreate(org_id=1, code="x1", name="测试", allowed_cidrs=["10.0.0.300/8"])
     with pytest.raises(ValidationError, match="至少填写一个"):
         SystemCreate(org_id=1, code="x1", name="测试", allowed_cidrs=[])
-    assert SystemCreate(org_id=1, code="x1", name="测试", allowed_cidrs=["10.1.2.3/16"]).allowed_cidrs == ["10.1.0.0/16"]
+    assert SystemCreate(org_id=1, code="x1", name="测试", allowed_cidrs=["10.1.2.3/16"]).allowed_cidrs == [
+        "10.1.0.0/16"
+    ]
 
 
 def test_departments_manage_only_their_own_systems(db, city) -> None:
@@ -102,8 +113,13 @@ def test_departments_manage_only_their_own_systems(db, city) -> None:
 def test_offboarding_hands_systems_to_the_successor(db, city) -> None:
     police_system = db.scalar(select(BusinessSystem).where(BusinessSystem.code == "police-hukou"))
     leaver = police_system.contact_user_id
-    record = offboarding.offboard(db, actor=actor(db, "bureau_admin"), user_id=leaver,
-                                  successor_id=user_id(db, "police_compiler"), reason="调离")
+    record = offboarding.offboard(
+        db,
+        actor=actor(db, "bureau_admin"),
+        user_id=leaver,
+        successor_id=user_id(db, "police_compiler"),
+        reason="调离",
+    )
     db.refresh(police_system)
     assert police_system.contact_user_id == user_id(db, "police_compiler")
     assert '"code": "police-hukou"' in record.report

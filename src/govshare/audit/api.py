@@ -15,17 +15,41 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 @router.get("/verify", response_model=VerifyOut)
 def verify(actor: CurrentActor, db: DB) -> VerifyOut:
-    """Recompute the whole chain and checkpoint signatures (auditors); `ok` false names the first broken link."""
+    """Recompute the chain and checkpoint signatures (auditors only).
+
+    `ok` is false when anything was tampered with; `first_broken` names the first broken link.
+    """
     return VerifyOut(**service.run_verification(db, actor=actor).as_dict())
 
 
 @router.get("/events", response_model=Page[AuditEventOut])
-def search(actor: CurrentActor, db: DB, params: Annotated[PageParams, Depends()], actor_name: str | None = None,
-           org_id: int | None = None, event_type: str | None = None, object_type: str | None = None,
-           object_id: str | None = None, outcome: str | None = None, since: datetime | None = None,
-           until: datetime | None = None) -> Page[AuditEventOut]:
-    query = service.AuditQuery(actor=actor_name, org_id=org_id, event_type=event_type, object_type=object_type,
-                               object_id=object_id, outcome=outcome, since=since, until=until)
+def search(
+    actor: CurrentActor,
+    db: DB,
+    params: Annotated[PageParams, Depends()],
+    actor_name: str | None = None,
+    org_id: int | None = None,
+    event_type: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    outcome: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Page[AuditEventOut]:
+    query = service.AuditQuery(
+        actor=actor_name,
+        org_id=org_id,
+        event_type=event_type,
+        object_type=object_type,
+        object_id=object_id,
+        outcome=outcome,
+        since=since,
+        until=until,
+    )
     rows, total = service.search(db, actor=actor, query=query, page=params.page, page_size=params.page_size)
-    return Page(items=[AuditEventOut.model_validate(r) for r in rows], total=total, page=params.page,
-                page_size=params.page_size)
+    return Page(
+        items=[AuditEventOut.model_validate(r) for r in rows],
+        total=total,
+        page=params.page,
+        page_size=params.page_size,
+    )

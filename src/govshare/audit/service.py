@@ -33,9 +33,19 @@ def event_hash(prev_hash: str, event: Any) -> str:
     """SM3 over the previous hash and every stored field of the event except its id."""
     content = canonical_json(
         [
-            event.seq, _ts(event.occurred_at), event.event_type, event.outcome, event.actor_kind,
-            event.actor_id, event.actor_name, event.org_id, event.object_type, event.object_id,
-            event.source_ip, event.details, prev_hash,
+            event.seq,
+            _ts(event.occurred_at),
+            event.event_type,
+            event.outcome,
+            event.actor_kind,
+            event.actor_id,
+            event.actor_name,
+            event.org_id,
+            event.object_type,
+            event.object_id,
+            event.source_ip,
+            event.details,
+            prev_hash,
         ]
     )
     return sm3_hex(content.encode())
@@ -75,8 +85,12 @@ def record(
         update(AuditHead)
         .where(AuditHead.id == 1)
         .values(last_seq=AuditHead.last_seq + 1)
-        .returning(AuditHead.last_seq, AuditHead.last_hash, AuditHead.last_checkpoint_seq,
-                   AuditHead.last_checkpoint_at)
+        .returning(
+            AuditHead.last_seq,
+            AuditHead.last_hash,
+            AuditHead.last_checkpoint_seq,
+            AuditHead.last_checkpoint_at,
+        )
     ).one()
     seq, prev_hash, checkpoint_seq, checkpoint_at = row
     now = utcnow()
@@ -216,7 +230,8 @@ def verify_chain(db: Session, *, progress: Any = None) -> VerifyReport:
         if checkpoint.public_key != trusted_key:
             note(Problem(seq, "checkpoint_key", "checkpoint signed by a key the platform does not hold"))
         elif not sm2_verify(
-            checkpoint.public_key, _checkpoint_message(seq, checkpoint.hash, checkpoint.created_at),
+            checkpoint.public_key,
+            _checkpoint_message(seq, checkpoint.hash, checkpoint.created_at),
             checkpoint.signature,
         ):
             note(Problem(seq, "checkpoint_signature", "checkpoint signature is not valid"))
@@ -263,9 +278,15 @@ def run_verification(db: Session, *, actor: Actor) -> VerifyReport:
     require(actor, Action.audit_verify)
     report = verify_chain(db)
     record(
-        db, EventType.audit_verified, actor=actor, outcome="success" if report.ok else "failure",
-        details={"ok": report.ok, "events": report.events,
-                 "first_broken": report.first_broken.as_dict() if report.first_broken else None},
+        db,
+        EventType.audit_verified,
+        actor=actor,
+        outcome="success" if report.ok else "failure",
+        details={
+            "ok": report.ok,
+            "events": report.events,
+            "first_broken": report.first_broken.as_dict() if report.first_broken else None,
+        },
     )
     return report
 
@@ -289,7 +310,7 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=timezone(timedelta(hours=8)))
 
 
-def _search_stmt(actor: Actor, query: AuditQuery) -> Select[tuple[AuditEvent]]:
+def _search_stmt(actor: Actor, query: AuditQuery) -> Select[Any]:
     since, until = _aware(query.since), _aware(query.until)
     stmt = select(AuditEvent)
     if scope_of(actor, Action.audit_read) is Scope.own_org:
@@ -323,11 +344,13 @@ def search(
     require(actor, Action.audit_read)
     stmt = _search_stmt(actor, query)
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = list(
+    rows: list[AuditEvent] = list(
         db.scalars(stmt.order_by(AuditEvent.seq.desc()).offset((page - 1) * page_size).limit(page_size))
     )
     record(
-        db, EventType.audit_searched, actor=actor,
+        db,
+        EventType.audit_searched,
+        actor=actor,
         details={k: v for k, v in vars(query).items() if v is not None} | {"page": page},
     )
     return rows, total

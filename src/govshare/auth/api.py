@@ -16,9 +16,14 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 @public
 def login(data: LoginIn, request: Request, db: DB) -> TokenOut:
     """Exchange username and password for a bearer token (401 wrong credentials, 423 locked)."""
-    result = service.login(db, username=data.username, password=data.password, ip=client_ip(request), kind="api")
-    return TokenOut(access_token=result.token, expires_at=result.session.expires_at.isoformat(),
-                    must_change_password=result.user.must_change_password)
+    result = service.login(
+        db, username=data.username, password=data.password, ip=client_ip(request), kind="api"
+    )
+    return TokenOut(
+        access_token=result.token,
+        expires_at=result.session.expires_at.isoformat(),
+        must_change_password=result.user.must_change_password,
+    )
 
 
 @router.post("/logout", status_code=204)
@@ -28,9 +33,15 @@ def logout(actor: CurrentActor, db: DB) -> None:
 
 @router.get("/me", response_model=MeOut)
 def me(actor: CurrentActor) -> MeOut:
-    return MeOut(kind=actor.kind, name=actor.name, user_id=actor.user_id, system_id=actor.system_id,
-                 org_id=actor.org_id, roles=sorted(r.value for r in actor.roles),
-                 permissions=sorted(a.value for a in Action if allowed(actor, a)))
+    return MeOut(
+        kind=actor.kind,
+        name=actor.name,
+        user_id=actor.user_id,
+        system_id=actor.system_id,
+        org_id=actor.org_id,
+        roles=sorted(r.value for r in actor.roles),
+        permissions=sorted(a.value for a in Action if allowed(actor, a)),
+    )
 
 
 @router.post("/password", status_code=204)

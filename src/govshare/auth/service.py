@@ -38,9 +38,13 @@ def actor_for(db: Session, user: User, *, session_id: int | None = None, ip: str
     org = db.get(Organisation, user.org_id)
     active_org = org is not None and org.is_active
     return Actor(
-        kind="user", name=user.username, user_id=user.id, org_id=user.org_id,
+        kind="user",
+        name=user.username,
+        user_id=user.id,
+        org_id=user.org_id,
         roles=frozenset(Role(r) for r in user.role_names) if active_org else frozenset(),
-        session_id=session_id, ip=ip,
+        session_id=session_id,
+        ip=ip,
     )
 
 
@@ -56,38 +60,68 @@ def login(db: Session, *, username: str, password: str, ip: str | None, kind: st
     anonymous = Actor(kind="anonymous", name=username[:64] or "-", ip=ip)
     if user is None:
         verify_password(None, password)  # same cost as a real check
-        audit.record(db, EventType.login_failed, actor=anonymous, outcome="failure",
-                     details={"username": username[:64], "reason": "unknown_user"})
+        audit.record(
+            db,
+            EventType.login_failed,
+            actor=anonymous,
+            outcome="failure",
+            details={"username": username[:64], "reason": "unknown_user"},
+        )
         raise Unauthorized("用户名或密码错误。", "Wrong username or password.", keep_changes=True)
     who = Actor(kind="user", name=user.username, user_id=user.id, org_id=user.org_id, ip=ip)
     if user.locked_until is not None and user.locked_until > now:
-        audit.record(db, EventType.login_failed, actor=who, obj=user, outcome="failure",
-                     details={"reason": "locked"})
+        audit.record(
+            db, EventType.login_failed, actor=who, obj=user, outcome="failure", details={"reason": "locked"}
+        )
         minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        raise Locked(f"账号因多次登录失败已被锁定，请在约 {minutes} 分钟后重试，或联系管理员解锁。",
-                     "The account is locked after repeated failed logins.", keep_changes=True)
+        raise Locked(
+            f"账号因多次登录失败已被锁定，请在约 {minutes} 分钟后重试，或联系管理员解锁。",
+            "The account is locked after repeated failed logins.",
+            keep_changes=True,
+        )
     if not verify_password(user.password_hash, password) or not user.is_active:
         reason = "wrong_password" if user.is_active else "inactive"
         if user.is_active:
             user.failed_logins += 1
-        audit.record(db, EventType.login_failed, actor=who, obj=user, outcome="failure",
-                     details={"reason": reason, "failures": user.failed_logins})
+        audit.record(
+            db,
+            EventType.login_failed,
+            actor=who,
+            obj=user,
+            outcome="failure",
+            details={"reason": reason, "failures": user.failed_logins},
+        )
         if user.failed_logins >= settings.login_max_failures:
             user.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
             user.failed_logins = 0
-            audit.record(db, EventType.account_locked, actor=who, obj=user, outcome="failure",
-                         details={"until": user.locked_until.isoformat()})
+            audit.record(
+                db,
+                EventType.account_locked,
+                actor=who,
+                obj=user,
+                outcome="failure",
+                details={"until": user.locked_until.isoformat()},
+            )
         raise Unauthorized(
-            f"用户名或密码错误。连续失败 {settings.login_max_failures} 次将锁定 {settings.login_lockout_minutes} 分钟。",
-            "Wrong username or password.", keep_changes=True)
+            f"用户名或密码错误。连续失败 {settings.login_max_failures} 次将锁定 "
+            f"{settings.login_lockout_minutes} 分钟。",
+            "Wrong username or password.",
+            keep_changes=True,
+        )
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
     token = USER_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session = LoginSession(user_id=user.id, token_hash=sm3_hex(token.encode()), kind=kind, source_ip=ip,
-                           expires_at=now + timedelta(hours=settings.session_hours), last_seen_at=now)
+    session = LoginSession(
+        user_id=user.id,
+        token_hash=sm3_hex(token.encode()),
+        kind=kind,
+        source_ip=ip,
+        expires_at=now + timedelta(hours=settings.session_hours),
+        last_seen_at=now,
+    )
     db.add(session)
     db.flush()
     actor = actor_for(db, user, session_id=session.id, ip=ip)
@@ -123,10 +157,17 @@ def resolve_token(db: Session, *, token: str, ip: str | None, kind: str | None =
     assert user is not None
     now = utcnow()
     if session.revoked_at is not None or session.expires_at <= now or not user.is_active:
-        reason = "revoked" if session.revoked_at is not None else ("expired" if user.is_active else "inactive")
-        audit.record(db, EventType.token_rejected, actor=Actor(kind="user", name=user.username, user_id=user.id,
-                     org_id=user.org_id, ip=ip), obj=user, outcome="denied",
-                     details={"session_id": session.id, "reason": reason})
+        reason = (
+            "revoked" if session.revoked_at is not None else ("expired" if user.is_active else "inactive")
+        )
+        audit.record(
+            db,
+            EventType.token_rejected,
+            actor=Actor(kind="user", name=user.username, user_id=user.id, org_id=user.org_id, ip=ip),
+            obj=user,
+            outcome="denied",
+            details={"session_id": session.id, "reason": reason},
+        )
         raise Unauthorized("登录已失效，请重新登录。", f"Session {reason}.", keep_changes=True)
     if session.last_seen_at is None or now - session.last_seen_at > SEEN_INTERVAL:
         session.last_seen_at = now

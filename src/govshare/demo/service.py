@@ -12,14 +12,15 @@ from sqlalchemy.orm import Session
 
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
-from govshare.authz import REGISTERED_ROLES, Actor
+from govshare.authz import REGISTERED_ROLES, Actor, Role
 from govshare.demo.city import BUREAU_PEOPLE, DEMO_PASSWORD, DEPARTMENT_POSTS, ORGS, credit_code, person_name
 from govshare.errors import Conflict
 from govshare.orgs import service as orgs
 from govshare.orgs.schemas import OrgCreate
 from govshare.systems import service as systems
 from govshare.systems.schemas import SystemCreate
-from govshare.users import registrations, service as users
+from govshare.users import registrations
+from govshare.users import service as users
 from govshare.users.models import User
 from govshare.users.passwords import hash_password
 from govshare.users.schemas import UserCreate
@@ -54,46 +55,92 @@ def load(db: Session, *, progress: Callable[[str], None] = lambda _msg: None) ->
     person_index = 0
     for demo_org in ORGS:
         progress(demo_org.name)
-        org = orgs.create_org(db, actor=operator, data=OrgCreate(
-            code=demo_org.code, name=demo_org.name, short_name=demo_org.short_name, kind=demo_org.kind,
-            credit_code=credit_code(demo_org), contact_phone="0311-8" + str(6000000 + person_index * 137)[:7]))
+        org = orgs.create_org(
+            db,
+            actor=operator,
+            data=OrgCreate(
+                code=demo_org.code,
+                name=demo_org.name,
+                short_name=demo_org.short_name,
+                kind=demo_org.kind,
+                credit_code=credit_code(demo_org),
+                contact_phone="0311-8" + str(6000000 + person_index * 137)[:7],
+            ),
+        )
         result.orgs += 1
         if demo_org.code == "bureau":
             people = [(u, n, roles) for u, n, roles in BUREAU_PEOPLE]
         else:
-            people = [(f"{demo_org.code}_{suffix}", person_name(person_index + i), [role])
-                      for i, (suffix, role) in enumerate(DEPARTMENT_POSTS)]
-        created: list[tuple[User, list]] = []
+            people = [
+                (f"{demo_org.code}_{suffix}", person_name(person_index + i), [role])
+                for i, (suffix, role) in enumerate(DEPARTMENT_POSTS)
+            ]
+        created: list[tuple[User, list[Role]]] = []
         for username, display_name, roles in people:
-            user = users.create_user(db, actor=operator, is_demo=True, enforce_policy=False,
-                                     password_hash=shared_hash, data=UserCreate(
-                username=username, display_name=display_name, org_id=org.id, password=DEMO_PASSWORD,
-                roles=[r for r in roles if r not in REGISTERED_ROLES]))
+            user = users.create_user(
+                db,
+                actor=operator,
+                is_demo=True,
+                enforce_policy=False,
+                password_hash=shared_hash,
+                data=UserCreate(
+                    username=username,
+                    display_name=display_name,
+                    org_id=org.id,
+                    password=DEMO_PASSWORD,
+                    roles=[r for r in roles if r not in REGISTERED_ROLES],
+                ),
+            )
             created.append((user, roles))
             result.people += 1
             person_index += 1
         if demo_org.code == "bureau":
             admin = next(u for u, _ in created if u.username == "bureau_admin")
-            bureau_admin = Actor(kind="user", name=admin.username, user_id=admin.id, org_id=org.id,
-                                 roles=frozenset(r for r in BUREAU_PEOPLE[0][2]))
+            bureau_admin = Actor(
+                kind="user",
+                name=admin.username,
+                user_id=admin.id,
+                org_id=org.id,
+                roles=frozenset(r for r in BUREAU_PEOPLE[0][2]),
+            )
         # Key staff reach their posts through the registration the Bureau approves (M21, S7).
         for user, roles in created:
             for role in roles:
                 if role in REGISTERED_ROLES:
                     assert bureau_admin is not None
-                    reg = registrations.submit(db, actor=bureau_admin, user_id=user.id, role=role,
-                                               note="演示数据：单位报送备案")
-                    registrations.decide(db, actor=bureau_admin, registration_id=reg.id, approve=True,
-                                         comment="演示数据：审核通过")
-        contact = next((u for u, roles in created if any(r in REGISTERED_ROLES for r in roles)), created[0][0])
-        _system, token, _row = systems.create_system(db, actor=operator, data=SystemCreate(
-            org_id=org.id, code=demo_org.system_code, name=demo_org.system_name,
-            description=f"{demo_org.short_name}接入共享平台的业务信息系统（演示）", contact_user_id=contact.id,
-            allowed_cidrs=DEMO_CIDRS))
+                    reg = registrations.submit(
+                        db, actor=bureau_admin, user_id=user.id, role=role, note="演示数据：单位报送备案"
+                    )
+                    registrations.decide(
+                        db,
+                        actor=bureau_admin,
+                        registration_id=reg.id,
+                        approve=True,
+                        comment="演示数据：审核通过",
+                    )
+        contact = next(
+            (u for u, roles in created if any(r in REGISTERED_ROLES for r in roles)), created[0][0]
+        )
+        _system, token, _row = systems.create_system(
+            db,
+            actor=operator,
+            data=SystemCreate(
+                org_id=org.id,
+                code=demo_org.system_code,
+                name=demo_org.system_name,
+                description=f"{demo_org.short_name}接入共享平台的业务信息系统（演示）",
+                contact_user_id=contact.id,
+                allowed_cidrs=DEMO_CIDRS,
+            ),
+        )
         result.systems += 1
         result.tokens[demo_org.system_code] = token
-    audit.record(db, EventType.demo_loaded, actor=operator,
-                 details={"orgs": result.orgs, "people": result.people, "systems": result.systems})
+    audit.record(
+        db,
+        EventType.demo_loaded,
+        actor=operator,
+        details={"orgs": result.orgs, "people": result.people, "systems": result.systems},
+    )
     return result
 
 

@@ -24,18 +24,34 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 def routers() -> list[APIRouter]:
     """Every domain's routers, in the order they are included."""
-    from govshare.audit import api as audit_api, views as audit_views
-    from govshare.auth import api as auth_api, views as auth_views
-    from govshare.orgs import api as orgs_api, views as orgs_views
-    from govshare.systems import api as systems_api, views as systems_views
-    from govshare.users import api as users_api, views as users_views
+    from govshare.audit import api as audit_api
+    from govshare.audit import views as audit_views
+    from govshare.auth import api as auth_api
+    from govshare.auth import views as auth_views
+    from govshare.orgs import api as orgs_api
+    from govshare.orgs import views as orgs_views
+    from govshare.systems import api as systems_api
+    from govshare.systems import views as systems_views
+    from govshare.users import api as users_api
+    from govshare.users import views as users_views
 
-    return [auth_api.router, orgs_api.router, users_api.router, systems_api.router, audit_api.router,
-            auth_views.router, orgs_views.router, users_views.router, systems_views.router, audit_views.router]
+    return [
+        auth_api.router,
+        orgs_api.router,
+        users_api.router,
+        systems_api.router,
+        audit_api.router,
+        auth_views.router,
+        orgs_views.router,
+        users_views.router,
+        systems_views.router,
+        audit_views.router,
+    ]
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
-               run_jobs: bool | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, run_jobs: bool | None = None
+) -> FastAPI:
     settings = settings or get_settings()
     engine = engine or get_engine(settings)
     scheduler = jobs.Scheduler(engine) if (settings.run_jobs if run_jobs is None else run_jobs) else None
@@ -54,7 +70,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app = FastAPI(
         title="GovShare 政务数据共享平台 API",
         version="1",
-        description="JSON API for business systems and people. Authenticate with `Authorization: Bearer <token>`.",
+        description="JSON API for business systems and people. "
+        "Authenticate with `Authorization: Bearer <token>`.",
         lifespan=lifespan,
         docs_url="/api/docs",
         redoc_url=None,

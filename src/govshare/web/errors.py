@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.errors import DomainError, Forbidden, Invalid, NotFound, Unauthorized
+from govshare.web.templating import render
 
 log = logging.getLogger("govshare.web")
 
@@ -48,14 +49,13 @@ def render_error(request: Request, error: DomainError) -> Response:
     if isinstance(error, Unauthorized) and request.method == "GET" and "hx-request" not in request.headers:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-    templates = request.app.state.templates
     context = {"error": error, "status": error.status}
     if "hx-request" in request.headers:
-        response = templates.TemplateResponse(request, "_error_fragment.html", context, status_code=error.status)
+        response = render(request, "_error_fragment.html", context, status_code=error.status)
         response.headers["HX-Retarget"] = "#flash"
         response.headers["HX-Reswap"] = "innerHTML"
         return response
-    return templates.TemplateResponse(request, "error.html", context, status_code=error.status)
+    return render(request, "error.html", context, status_code=error.status)
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -83,8 +83,12 @@ def install(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         details = _validation_details(exc)
         summary = "；".join(f"{d['field']}：{d['problem']}" for d in details[:5])
-        return render_error(request, Invalid(f"提交的内容有误，请修改后重试（{summary}）。",
-                                             "The request is not valid.", details=details))
+        return render_error(
+            request,
+            Invalid(
+                f"提交的内容有误，请修改后重试（{summary}）。", "The request is not valid.", details=details
+            ),
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -102,8 +106,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        error = DomainError("系统内部错误，操作未生效。请稍后重试；如仍失败请联系平台运维。",
-                            "Internal error; nothing was changed.")
+        error = DomainError(
+            "系统内部错误，操作未生效。请稍后重试；如仍失败请联系平台运维。",
+            "Internal error; nothing was changed.",
+        )
         error.status = 500  # type: ignore[misc]
         error.code = "internal_error"  # type: ignore[misc]
         return render_error(request, error)
@@ -117,7 +123,12 @@ def _record_denial(request: Request, exc: Forbidden) -> None:
         return
     try:
         with request.app.state.unit_of_work() as db:
-            audit.record(db, EventType.access_denied, actor=actor, outcome="denied",
-                         details={"method": request.method, "path": request.url.path, **details})
+            audit.record(
+                db,
+                EventType.access_denied,
+                actor=actor,
+                outcome="denied",
+                details={"method": request.method, "path": request.url.path, **details},
+            )
     except Exception:  # the denial itself must still reach the caller
         log.exception("could not record a denied access")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader
 
@@ -71,11 +71,20 @@ def _context(request: Request) -> dict[str, Any]:
     }
 
 
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+) -> Response:
+    """Render template `name` with the shell's context (actor, navigation, CSRF token)."""
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(request, name, context or {}, status_code=status_code)
+
+
 def make_templates() -> Jinja2Templates:
     """All `templates/` folders of the web shell and the domains, searched in that order."""
-    folders = [PACKAGE_DIR / "web" / "templates"] + sorted(
-        p for p in PACKAGE_DIR.glob("*/templates") if p.parent.name != "web"
-    )
+    folders = [
+        PACKAGE_DIR / "web" / "templates",
+        *sorted(p for p in PACKAGE_DIR.glob("*/templates") if p.parent.name != "web"),
+    ]
     templates = Jinja2Templates(directory=str(folders[0]), context_processors=[_context])
     templates.env.loader = ChoiceLoader([FileSystemLoader(str(f)) for f in folders])
     templates.env.filters["beijing"] = beijing
