@@ -1,7 +1,8 @@
 """Test infrastructure.
 
 The database is migrated once per test process (SQLite file by default, or a PostgreSQL database
-per xdist worker derived from `GOVSHARE_TEST_DATABASE_URL`); every test runs inside a transaction
+per xdist worker derived from `GOVSHARE_TEST_DATABASE_URL`) and the demo city is loaded into it
+through the services, committed; every test runs inside a transaction
 that is rolled back at the end, so tests never see each other's data. The app under test uses that
 same transaction for its requests (commits become savepoint releases).
 """
@@ -53,6 +54,7 @@ def database_url() -> str:
 
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Engine]:
+    """The test database: migrated and loaded with the demo city once per test process."""
     url = database_url()
     os.environ["GOVSHARE_DATABASE_URL"] = url
     get_settings.cache_clear()
@@ -63,8 +65,17 @@ def engine() -> Iterator[Engine]:
     dispose_engines()
 
 
+@pytest.fixture(scope="session")
+def demo_city(engine: Engine):  # type: ignore[no-untyped-def]
+    from govshare.db import unit_of_work
+    from govshare.demo import service as demo
+
+    with unit_of_work(engine) as session:
+        return demo.load(session)
+
+
 @pytest.fixture
-def db(engine: Engine) -> Iterator[Session]:
+def db(engine: Engine, demo_city) -> Iterator[Session]:  # type: ignore[no-untyped-def]
     """A session whose every commit is a savepoint inside a transaction rolled back after the test."""
     connection = engine.connect()
     outer = connection.begin()
@@ -98,13 +109,12 @@ def operator() -> Actor:
 
 
 @pytest.fixture
-def city(db: Session):  # type: ignore[no-untyped-def]
-    """The demo city, built through the services, inside the test's transaction."""
-    from govshare.demo import service as demo
+def city(demo_city, db: Session):  # type: ignore[no-untyped-def]
+    """The demo city (built once per test process through the services; see `demo_city`).
 
-    result = demo.load(db)
-    db.flush()
-    return result
+    Every test sees it, since `db` depends on it; name `city` in a test that relies on it.
+    """
+    return demo_city
 
 
 @contextlib.contextmanager

@@ -26,30 +26,36 @@ def _append(db, n: int, operator: Actor) -> None:  # type: ignore[no-untyped-def
 
 
 @pytest.fixture
-def chain(db, operator):  # type: ignore[no-untyped-def]
+def base(db) -> int:  # type: ignore[no-untyped-def]
+    """The sequence number the chain (the demo city's events) ends at before the test."""
+    return int(db.scalar(select(AuditHead.last_seq)))
+
+
+@pytest.fixture
+def chain(db, operator, base):  # type: ignore[no-untyped-def]
     _append(db, 12, operator)
     report = audit.verify_chain(db)
-    assert report.ok and report.events == 12
+    assert report.ok and report.events == base + 12
     return db
 
 
-def test_events_link_to_their_predecessor(chain) -> None:
+def test_events_link_to_their_predecessor(chain, base) -> None:
     rows = chain.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
-    assert [r.seq for r in rows] == list(range(1, 13))
+    assert [r.seq for r in rows] == list(range(1, base + 13))
     assert rows[0].prev_hash == audit.GENESIS_HASH
     assert all(b.prev_hash == a.hash for a, b in pairwise(rows))
     head = chain.get(AuditHead, 1)
-    assert head.last_seq == 12 and head.last_hash == rows[-1].hash
+    assert head.last_seq == base + 12 and head.last_hash == rows[-1].hash
 
 
-def test_event_is_rolled_back_with_its_change(db, operator) -> None:
+def test_event_is_rolled_back_with_its_change(db, operator, base) -> None:
     _append(db, 1, operator)
     db.commit()
     nested = db.begin_nested()
     audit.record(db, EventType.user_updated, actor=operator, details={"doomed": True})
     nested.rollback()
     assert audit.verify_chain(db).ok
-    assert db.scalar(select(AuditHead.last_seq)) == 1
+    assert db.scalar(select(AuditHead.last_seq)) == base + 1
 
 
 def _first(report) -> tuple[int, str]:  # type: ignore[no-untyped-def]
@@ -57,29 +63,37 @@ def _first(report) -> tuple[int, str]:  # type: ignore[no-untyped-def]
     return report.first_broken.seq, report.first_broken.kind
 
 
-def test_edited_field_is_found(chain) -> None:
-    chain.execute(text("UPDATE audit_events SET actor_name = 'mallory' WHERE seq = 5"))
-    assert _first(audit.verify_chain(chain)) == (5, "hash")
+def test_edited_field_is_found(chain, base) -> None:
+    chain.execute(text("UPDATE audit_events SET actor_name = 'mallory' WHERE seq = :s"), {"s": base + 5})
+    assert _first(audit.verify_chain(chain)) == (base + 5, "hash")
 
 
-def test_edited_details_is_found(chain) -> None:
-    chain.execute(text("UPDATE audit_events SET details = :d WHERE seq = 7"), {"d": '{"i":99}'})
-    assert _first(audit.verify_chain(chain)) == (7, "hash")
+def test_edited_details_is_found(chain, base) -> None:
+    chain.execute(
+        text("UPDATE audit_events SET details = :d WHERE seq = :s"), {"d": '{"i":99}', "s": base + 7}
+    )
+    assert _first(audit.verify_chain(chain)) == (base + 7, "hash")
 
 
-def test_deleted_event_is_found(chain) -> None:
-    chain.execute(text("DELETE FROM audit_events WHERE seq = 4"))
+def test_edited_early_event_is_found(chain) -> None:
+    chain.execute(text("UPDATE audit_events SET outcome = 'failure' WHERE seq = 2"))
+    assert _first(audit.verify_chain(chain)) == (2, "hash")
+
+
+def test_deleted_event_is_found(chain, base) -> None:
+    chain.execute(text("DELETE FROM audit_events WHERE seq = :s"), {"s": base + 4})
     seq, kind = _first(audit.verify_chain(chain))
-    assert seq == 5 and kind in {"gap", "link"}
+    assert seq == base + 5 and kind in {"gap", "link"}
 
 
-def test_inserted_event_is_found(chain, operator) -> None:
+def test_inserted_event_is_found(chain, base) -> None:
     # An attacker recomputes a plausible hash but cannot fit it between existing links.
-    row = chain.scalars(select(AuditEvent).where(AuditEvent.seq == 6)).one()
-    chain.execute(text("UPDATE audit_events SET seq = -seq WHERE seq >= 6"))  # make room at #6
+    at = base + 6
+    row = chain.scalars(select(AuditEvent).where(AuditEvent.seq == at)).one()
+    chain.execute(text("UPDATE audit_events SET seq = -seq WHERE seq >= :s"), {"s": at})  # make room
     chain.execute(text("UPDATE audit_events SET seq = 1 - seq WHERE seq < 0"))
     forged = AuditEvent(
-        seq=6,
+        seq=at,
         occurred_at=row.occurred_at,
         event_type="user.updated",
         outcome="success",
@@ -97,32 +111,33 @@ def test_inserted_event_is_found(chain, operator) -> None:
     chain.add(forged)
     chain.flush()
     report = audit.verify_chain(chain)
-    assert _first(report)[0] == 7
+    assert _first(report)[0] == at + 1
 
 
-def test_reordered_events_are_found(chain) -> None:
-    chain.execute(text("UPDATE audit_events SET seq = -1 WHERE seq = 3"))
-    chain.execute(text("UPDATE audit_events SET seq = 3 WHERE seq = 4"))
-    chain.execute(text("UPDATE audit_events SET seq = 4 WHERE seq = -1"))
-    assert _first(audit.verify_chain(chain))[0] == 3
+def test_reordered_events_are_found(chain, base) -> None:
+    a, b = base + 3, base + 4
+    chain.execute(text("UPDATE audit_events SET seq = -1 WHERE seq = :a"), {"a": a})
+    chain.execute(text("UPDATE audit_events SET seq = :a WHERE seq = :b"), {"a": a, "b": b})
+    chain.execute(text("UPDATE audit_events SET seq = :b WHERE seq = -1"), {"b": b})
+    assert _first(audit.verify_chain(chain))[0] == a
 
 
-def test_truncated_tail_is_found(chain) -> None:
-    chain.execute(text("DELETE FROM audit_events WHERE seq > 10"))
+def test_truncated_tail_is_found(chain, base) -> None:
+    chain.execute(text("DELETE FROM audit_events WHERE seq > :s"), {"s": base + 10})
     seq, kind = _first(audit.verify_chain(chain))
-    assert kind == "head" and seq == 12
+    assert kind == "head" and seq == base + 12
 
 
 def test_checkpoints_are_signed_and_checked(db, operator) -> None:
     with settings_override(audit_checkpoint_every=5):
         _append(db, 11, operator)
         checkpoints = db.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).all()
-        assert [c.seq for c in checkpoints][-2:] == [6, 11]  # #1 (first ever), then every 5
+        assert checkpoints[-1].seq - checkpoints[-2].seq == 5
         report = audit.verify_chain(db)
         assert report.ok and report.checkpoints_verified == len(checkpoints)
         # Rewriting the whole chain consistently still breaks the signed checkpoint.
         rows = db.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
-        rows[1].actor_name = "mallory"
+        rows[-3].actor_name = "mallory"
         prev = rows[0].hash
         for row in rows[1:]:
             row.prev_hash = prev
@@ -148,10 +163,10 @@ def test_forged_checkpoint_signature_is_found(db, operator) -> None:
     assert "checkpoint_signature" in {p.kind for p in audit.verify_chain(db).problems}
 
 
-def test_checkpoint_now_signs_only_new_events(db, operator) -> None:
+def test_checkpoint_now_signs_only_new_events(db, operator, base) -> None:
     _append(db, 2, operator)
     first = audit.checkpoint_now(db)
-    assert first is not None and first.seq == 2
+    assert first is not None and first.seq == base + 2
     assert audit.checkpoint_now(db) is None
 
 
