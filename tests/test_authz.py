@@ -40,8 +40,12 @@ def test_own_org_scope() -> None:
 
 def test_visible_filters_lists() -> None:
     admin = Actor(kind="user", name="a", user_id=1, org_id=7, roles=frozenset({Role.data_admin}))
-    sql = str(visible(admin, Action.user_view, select(User), User).compile(compile_kwargs={"literal_binds": True}))
+    sql = str(
+        visible(admin, Action.user_view, select(User), User).compile(compile_kwargs={"literal_binds": True})
+    )
     assert "users.org_id = 7" in sql
     nobody = Actor(kind="user", name="b", user_id=2, org_id=7, roles=frozenset({Role.business_user}))
-    sql = str(visible(nobody, Action.user_view, select(User), User).compile(compile_kwargs={"literal_binds": True}))
+    sql = str(
+        visible(nobody, Action.user_view, select(User), User).compile(compile_kwargs={"literal_binds": True})
+    )
     assert "false" in sql.lower() or "0 = 1" in sql or "1 != 1" in sql

@@ -21,11 +21,19 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _cli(data_dir: Path, *args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+def _cli(
+    data_dir: Path, *args: str, stdin: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
     environ.update(GOVSHARE_DATA_DIR=str(data_dir), COLUMNS="200", **env)
-    return subprocess.run([sys.executable, "-m", "govshare", *args], env=environ, input=stdin,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "govshare", *args],
+        env=environ,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_demo_is_idempotent_and_leaves_tokens(data_dir: Path) -> None:
@@ -37,8 +45,18 @@ def test_demo_is_idempotent_and_leaves_tokens(data_dir: Path) -> None:
 
 
 def test_user_administration(data_dir: Path) -> None:
-    created = _cli(data_dir, "user", "create", "zhaolei", "赵磊", "--org", "civil", "--role", "business_user",
-                   stdin="Civil#Affairs2026\n")
+    created = _cli(
+        data_dir,
+        "user",
+        "create",
+        "zhaolei",
+        "赵磊",
+        "--org",
+        "civil",
+        "--role",
+        "business_user",
+        stdin="Civil#Affairs2026\n",
+    )
     assert created.returncode == 0, created.stderr
     weak = _cli(data_dir, "user", "create", "weakling", "弱口令", "--org", "civil", stdin="123\n")
     assert weak.returncode == 1 and "密码不符合安全要求" in weak.stderr
@@ -58,7 +76,9 @@ def test_audit_verify_detects_tampering(data_dir: Path) -> None:
     db.commit()
     broken = _cli(data_dir, "audit", "verify")
     assert broken.returncode == 2 and "#3 hash" in broken.stdout
-    db.execute("UPDATE audit_events SET actor_name = substr(actor_name, 1, length(actor_name) - 1) WHERE seq = 3")
+    db.execute(
+        "UPDATE audit_events SET actor_name = substr(actor_name, 1, length(actor_name) - 1) WHERE seq = 3"
+    )
     db.commit()
     db.close()
     assert _cli(data_dir, "audit", "verify").returncode == 0

@@ -16,9 +16,13 @@ GOOD_SM2 = "3" * 64
 
 
 def _prod(tmp_path: Path, **values: object) -> Settings:
-    base: dict[str, object] = {"env": Environment.production, "data_dir": tmp_path,
-                               "database_url": "postgresql+psycopg://govshare@db/govshare",
-                               "secret_key": GOOD_SECRET, "audit_signing_key": GOOD_SM2}
+    base: dict[str, object] = {
+        "env": Environment.production,
+        "data_dir": tmp_path,
+        "database_url": "postgresql+psycopg://govshare@db/govshare",
+        "secret_key": GOOD_SECRET,
+        "audit_signing_key": GOOD_SM2,
+    }
     return Settings(**(base | values))  # type: ignore[arg-type]
 
 
@@ -29,10 +33,14 @@ def test_production_config_without_problems(tmp_path: Path) -> None:
 def test_production_refuses_missing_short_and_development_secrets(tmp_path: Path) -> None:
     assert "GOVSHARE_SECRET_KEY is not set" in _prod(tmp_path, secret_key=None).production_problems()
     assert any("shorter" in p for p in _prod(tmp_path, secret_key="short").production_problems())
-    assert any("development secret" in p for p in _prod(tmp_path, secret_key="dev-" + "x" * 40).production_problems())
+    assert any(
+        "development secret" in p for p in _prod(tmp_path, secret_key="dev-" + "x" * 40).production_problems()
+    )
     dev = Settings(data_dir=tmp_path)
     generated = dev.secret("audit_signing_key")  # what a development run left in the data dir
-    assert any("development secret" in p for p in _prod(tmp_path, audit_signing_key=generated).production_problems())
+    assert any(
+        "development secret" in p for p in _prod(tmp_path, audit_signing_key=generated).production_problems()
+    )
     assert any("PostgreSQL" in p for p in _prod(tmp_path, database_url=None).production_problems())
     with pytest.raises(RuntimeError):
         _prod(tmp_path, secret_key=None).secret("secret_key")

@@ -54,7 +54,9 @@ class Job:
 JOBS: dict[str, Job] = {}
 
 
-def job(name: str, *, every: Callable[[], timedelta]) -> Callable[[Callable[[Session], str]], Callable[[Session], str]]:
+def job(
+    name: str, *, every: Callable[[], timedelta]
+) -> Callable[[Callable[[Session], str]], Callable[[Session], str]]:
     """Register `func(db) -> summary` to run every `every()` (read at each scheduling round)."""
 
     def register(func: Callable[[Session], str]) -> Callable[[Session], str]:
@@ -101,8 +103,14 @@ def run_job(engine: Engine, name: str) -> JobRun:
         log.exception("job %s failed", name)
         status, detail = "failed", f"{type(exc).__name__}: {exc}"
     with unit_of_work(engine) as db:
-        run = JobRun(name=name, holder=HOLDER, started_at=started, finished_at=utcnow(), status=status,
-                     detail=detail[:4000])
+        run = JobRun(
+            name=name,
+            holder=HOLDER,
+            started_at=started,
+            finished_at=utcnow(),
+            status=status,
+            detail=detail[:4000],
+        )
         db.add(run)
     return run
 

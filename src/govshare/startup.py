@@ -19,8 +19,9 @@ def production_problems(settings: Settings, engine: Engine) -> list[str]:
     problems = settings.production_problems()
     try:
         with unit_of_work(engine) as db:
-            demo = db.scalar(select(func.count()).select_from(User).where(User.is_demo.is_(True),
-                                                                            User.is_active.is_(True)))
+            demo = db.scalar(
+                select(func.count()).select_from(User).where(User.is_demo.is_(True), User.is_active.is_(True))
+            )
     except Exception as exc:  # no schema yet, unreachable database, …
         problems.append(f"database not ready: {type(exc).__name__}")
     else:

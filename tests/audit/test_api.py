@@ -23,9 +23,12 @@ def test_verify_contract(client, city, db) -> None:
 
 def test_event_search_api(client, city) -> None:
     auditor = login(client, "bureau_auditor")
-    page = client.get("/api/v1/audit/events", params={"event_type": "auth.login", "page_size": 5},
-                      headers=auditor).json()
+    page = client.get(
+        "/api/v1/audit/events", params={"event_type": "auth.login", "page_size": 5}, headers=auditor
+    ).json()
     assert page["total"] >= 1 and page["items"][0]["event_type"] == "auth.login"
     assert isinstance(page["items"][0]["details"], dict)
-    since = client.get("/api/v1/audit/events", params={"since": "2099-01-01T00:00:00"}, headers=auditor).json()
+    since = client.get(
+        "/api/v1/audit/events", params={"since": "2099-01-01T00:00:00"}, headers=auditor
+    ).json()
     assert since["total"] == 0

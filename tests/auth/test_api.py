@@ -15,11 +15,15 @@ from tests.helpers import login
 
 
 def events(db, event_type: str) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
-    return list(db.scalars(select(AuditEvent).where(AuditEvent.event_type == event_type).order_by(AuditEvent.seq)))
+    return list(
+        db.scalars(select(AuditEvent).where(AuditEvent.event_type == event_type).order_by(AuditEvent.seq))
+    )
 
 
 def test_login_gives_a_bearer_token_that_identifies_the_person(client, city, db) -> None:
-    response = client.post("/api/v1/auth/login", json={"username": "police_admin", "password": "govshare-demo"})
+    response = client.post(
+        "/api/v1/auth/login", json={"username": "police_admin", "password": "govshare-demo"}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["token_type"] == "bearer" and body["access_token"].startswith("gsu_")
@@ -47,15 +51,27 @@ def test_wrong_password_is_401_and_audited(client, city, db) -> None:
 def test_lockout_after_repeated_failures(client, city, db) -> None:
     with settings_override(login_max_failures=3, login_lockout_minutes=10):
         for _ in range(3):
-            assert client.post("/api/v1/auth/login", json={"username": "civil_user", "password": "bad"}).status_code == 401
-        locked = client.post("/api/v1/auth/login", json={"username": "civil_user", "password": "govshare-demo"})
+            assert (
+                client.post(
+                    "/api/v1/auth/login", json={"username": "civil_user", "password": "bad"}
+                ).status_code
+                == 401
+            )
+        locked = client.post(
+            "/api/v1/auth/login", json={"username": "civil_user", "password": "govshare-demo"}
+        )
         assert locked.status_code == 423
         assert "锁定" in locked.json()["error"]["message"]
         assert events(db, "auth.account_locked")
         user = db.scalar(select(User).where(User.username == "civil_user"))
         user.locked_until = utcnow() - timedelta(seconds=1)
         db.commit()
-        assert client.post("/api/v1/auth/login", json={"username": "civil_user", "password": "govshare-demo"}).status_code == 200
+        assert (
+            client.post(
+                "/api/v1/auth/login", json={"username": "civil_user", "password": "govshare-demo"}
+            ).status_code
+            == 200
+        )
 
 
 def test_logout_ends_the_token(client, city) -> None:
@@ -77,24 +93,41 @@ def test_expired_session_is_refused_and_its_use_audited(client, city, db) -> Non
 
 def test_password_change_enforces_policy(client, city) -> None:
     headers = login(client, "civil_user")
-    weak = client.post("/api/v1/auth/password", headers=headers,
-                       json={"current_password": "govshare-demo", "new_password": "short"})
+    weak = client.post(
+        "/api/v1/auth/password",
+        headers=headers,
+        json={"current_password": "govshare-demo", "new_password": "short"},
+    )
     assert weak.status_code == 422
     assert "密码长度至少" in weak.json()["error"]["message"]
-    wrong = client.post("/api/v1/auth/password", headers=headers,
-                        json={"current_password": "bad", "new_password": "Str0ng!Passw0rd"})
+    wrong = client.post(
+        "/api/v1/auth/password",
+        headers=headers,
+        json={"current_password": "bad", "new_password": "Str0ng!Passw0rd"},
+    )
     assert wrong.status_code == 422
-    ok = client.post("/api/v1/auth/password", headers=headers,
-                     json={"current_password": "govshare-demo", "new_password": "Str0ng!Passw0rd"})
+    ok = client.post(
+        "/api/v1/auth/password",
+        headers=headers,
+        json={"current_password": "govshare-demo", "new_password": "Str0ng!Passw0rd"},
+    )
     assert ok.status_code == 204
-    assert client.post("/api/v1/auth/login", json={"username": "civil_user", "password": "Str0ng!Passw0rd"}).status_code == 200
+    assert (
+        client.post(
+            "/api/v1/auth/login", json={"username": "civil_user", "password": "Str0ng!Passw0rd"}
+        ).status_code
+        == 200
+    )
 
 
 def _ui_login(client, username: str) -> str:  # type: ignore[no-untyped-def]
     page = client.get("/login").text
     token = re.search(r'name="login_csrf" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"username": username, "password": "govshare-demo", "login_csrf": token,
-                                           "next": "/"}, follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"username": username, "password": "govshare-demo", "login_csrf": token, "next": "/"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303
     return re.search(r'"X-CSRF-Token": "([^"]+)"', client.get("/").text).group(1)
 
@@ -102,8 +135,11 @@ def _ui_login(client, username: str) -> str:  # type: ignore[no-untyped-def]
 def test_ui_session_cookie_is_httponly_and_csrf_protected(client, city) -> None:
     page = client.get("/login").text
     token = re.search(r'name="login_csrf" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"username": "civil_user", "password": "govshare-demo",
-                                           "login_csrf": token, "next": "/"}, follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"username": "civil_user", "password": "govshare-demo", "login_csrf": token, "next": "/"},
+        follow_redirects=False,
+    )
     cookie = response.headers["set-cookie"]
     assert "govshare_session=" in cookie and "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
     home = client.get("/")
@@ -117,8 +153,11 @@ def test_ui_session_cookie_is_httponly_and_csrf_protected(client, city) -> None:
 
 def test_login_form_needs_its_double_submit_token(client, city) -> None:
     client.get("/login")
-    response = client.post("/login", data={"username": "civil_user", "password": "govshare-demo",
-                                           "login_csrf": "forged", "next": "/"}, follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"username": "civil_user", "password": "govshare-demo", "login_csrf": "forged", "next": "/"},
+        follow_redirects=False,
+    )
     assert response.status_code == 400 and "govshare_session" not in response.headers.get("set-cookie", "")
 
 
@@ -126,8 +165,11 @@ def test_login_redirect_stays_on_this_site(client, city) -> None:
     page = client.get("/login").text
     token = re.search(r'name="login_csrf" value="([^"]+)"', page).group(1)
     for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
-        response = client.post("/login", data={"username": "civil_user", "password": "govshare-demo",
-                                               "login_csrf": token, "next": target}, follow_redirects=False)
+        response = client.post(
+            "/login",
+            data={"username": "civil_user", "password": "govshare-demo", "login_csrf": token, "next": target},
+            follow_redirects=False,
+        )
         assert response.headers["location"] == "/"
         client.cookies.clear()
         page = client.get("/login").text

@@ -59,14 +59,24 @@ def test_concurrent_edit_conflicts(db, city) -> None:
     admin = actor(db, "bureau_admin")
     service.update_org(db, actor=admin, org_id=police.id, data=OrgUpdate(version=version, short_name="公安"))
     with pytest.raises(Conflict, match="已被他人修改"):
-        service.update_org(db, actor=admin, org_id=police.id, data=OrgUpdate(version=version, short_name="市局"))
+        service.update_org(
+            db, actor=admin, org_id=police.id, data=OrgUpdate(version=version, short_name="市局")
+        )
     with pytest.raises(Invalid):
-        service.update_org(db, actor=admin, org_id=org(db, "bureau").id,
-                           data=OrgUpdate(version=org(db, "bureau").version, is_active=False))
+        service.update_org(
+            db,
+            actor=admin,
+            org_id=org(db, "bureau").id,
+            data=OrgUpdate(version=org(db, "bureau").version, is_active=False),
+        )
 
 
 def test_deactivated_department_loses_its_permissions(db, city) -> None:
     civil = org(db, "civil")
-    service.update_org(db, actor=actor(db, "bureau_admin"), org_id=civil.id,
-                       data=OrgUpdate(version=civil.version, is_active=False))
+    service.update_org(
+        db,
+        actor=actor(db, "bureau_admin"),
+        org_id=civil.id,
+        data=OrgUpdate(version=civil.version, is_active=False),
+    )
     assert actor(db, "civil_admin").roles == frozenset()

@@ -24,13 +24,21 @@ def test_unauthorized_shape(client) -> None:
 
 
 def test_forged_and_malformed_tokens_are_401(client, city) -> None:
-    for header in ("Bearer gsu_forged", "Bearer gss_forged", "Bearer not-a-token", "Basic abc", "Bearer ",
-                   "Bearer " + "x" * 5000):
+    for header in (
+        "Bearer gsu_forged",
+        "Bearer gss_forged",
+        "Bearer not-a-token",
+        "Basic abc",
+        "Bearer ",
+        "Bearer " + "x" * 5000,
+    ):
         assert_error(client.get("/api/v1/auth/me", headers={"Authorization": header}), 401, "unauthorized")
 
 
 def test_forbidden_shape_is_bilingual_and_names_the_action(client, city) -> None:
-    error = assert_error(client.get("/api/v1/audit/verify", headers=login(client, "civil_user")), 403, "forbidden")
+    error = assert_error(
+        client.get("/api/v1/audit/verify", headers=login(client, "civil_user")), 403, "forbidden"
+    )
     assert "校验审计链" in error["message"]
     assert error["details"] == {"action": "audit.verify"}
 
@@ -64,8 +72,13 @@ def test_oversized_body_is_413_and_changes_nothing(client, city, db) -> None:
 
     before = db.scalar(select(func.count()).select_from(Organisation))
     headers = login(client, "bureau_admin")
-    big = {"code": "big", "name": "大" * 600_000, "short_name": "x", "kind": "department",
-           "credit_code": "11130100000102437L"}
+    big = {
+        "code": "big",
+        "name": "大" * 600_000,
+        "short_name": "x",
+        "kind": "department",
+        "credit_code": "11130100000102437L",
+    }
     assert_error(client.post("/api/v1/orgs", json=big, headers=headers), 413, "too_large")
     assert db.scalar(select(func.count()).select_from(Organisation)) == before
 
@@ -80,9 +93,17 @@ def test_injection_strings_are_data_not_code(client, city, db) -> None:
     nasty = "'; DROP TABLE users; --<script>alert(1)</script>"
     response = client.get("/api/v1/users", params={"q": nasty}, headers=headers)
     assert response.status_code == 200 and response.json()["total"] == 0
-    created = client.post("/api/v1/orgs", headers=headers, json={
-        "code": "inject", "name": nasty[:120], "short_name": "测试", "kind": "department",
-        "credit_code": "11130100000109999" + _check("11130100000109999")})
+    created = client.post(
+        "/api/v1/orgs",
+        headers=headers,
+        json={
+            "code": "inject",
+            "name": nasty[:120],
+            "short_name": "测试",
+            "kind": "department",
+            "credit_code": "11130100000109999" + _check("11130100000109999"),
+        },
+    )
     assert created.status_code == 201, created.text
     assert created.json()["name"] == nasty[:120]
     from sqlalchemy import text

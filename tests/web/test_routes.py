@@ -63,7 +63,9 @@ def test_every_route_is_protected_or_explicitly_public(app) -> None:
         if isinstance(route, Mount):
             assert route.path == "/static", f"unexpected mount {route.path}"
         else:
-            assert isinstance(route, Route) and route.path in FRAMEWORK_PUBLIC, f"unexpected route {route.path}"
+            assert isinstance(route, Route) and route.path in FRAMEWORK_PUBLIC, (
+                f"unexpected route {route.path}"
+            )
 
 
 def test_protected_routes_refuse_anonymous_callers(client, app) -> None:
@@ -86,7 +88,12 @@ def test_protected_routes_refuse_anonymous_callers(client, app) -> None:
 
 
 def test_static_assets_are_self_hosted(client) -> None:
-    for asset in ("/static/app.css", "/static/app.js", "/static/vendor/htmx.min.js", "/static/vendor/echarts.min.js"):
+    for asset in (
+        "/static/app.css",
+        "/static/app.js",
+        "/static/vendor/htmx.min.js",
+        "/static/vendor/echarts.min.js",
+    ):
         response = client.get(asset)
         assert response.status_code == 200, asset
     page = client.get("/login").text

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
+from typing import Any, cast
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from govshare.audit.events import EventType
@@ -19,6 +20,8 @@ from govshare.db import utcnow
 from govshare.settings import get_settings
 
 GENESIS_HASH = sm3_hex(b"govshare audit chain genesis")
+_EVENTS = cast(Table, AuditEvent.__table__)
+_HEAD = cast(Table, AuditHead.__table__)
 
 
 def canonical_json(value: Any) -> str:
@@ -70,8 +73,8 @@ def record(
     outcome: str = "success",
     details: dict[str, Any] | None = None,
     org_id: int | None = None,
-) -> AuditEvent:
-    """Append one event to the chain inside the caller's transaction.
+) -> int:
+    """Append one event to the chain inside the caller's transaction; returns its sequence number.
 
     `obj` (a model instance) fills object type and id; `org_id` defaults to the actor's
     organisation. Never put secrets in `details`: they are stored and shown to auditors.
@@ -80,46 +83,49 @@ def record(
         object_type = object_type or obj.__tablename__
         object_id = object_id if object_id is not None else getattr(obj, "id", None)
     # The UPDATE takes the head row's lock first: concurrent appenders queue here, so each one
-    # reads the hash the previous one committed.
-    row = db.execute(
-        update(AuditHead)
-        .where(AuditHead.id == 1)
-        .values(last_seq=AuditHead.last_seq + 1)
+    # reads the hash the previous one committed. Core statements on the tables (not ORM-enabled
+    # ones) keep this hot path free of identity-map bookkeeping.
+    seq, prev_hash, checkpoint_seq, checkpoint_at = db.execute(
+        update(_HEAD)
+        .where(_HEAD.c.id == 1)
+        .values(last_seq=_HEAD.c.last_seq + 1)
         .returning(
-            AuditHead.last_seq,
-            AuditHead.last_hash,
-            AuditHead.last_checkpoint_seq,
-            AuditHead.last_checkpoint_at,
+            _HEAD.c.last_seq, _HEAD.c.last_hash, _HEAD.c.last_checkpoint_seq, _HEAD.c.last_checkpoint_at
         )
     ).one()
-    seq, prev_hash, checkpoint_seq, checkpoint_at = row
     now = utcnow()
-    event = AuditEvent(
-        seq=seq,
-        occurred_at=now,
-        event_type=str(event_type),
-        outcome=outcome,
-        actor_kind=actor.kind,
-        actor_id=actor.user_id if actor.kind == "user" else actor.system_id,
-        actor_name=actor.name,
-        org_id=org_id if org_id is not None else actor.org_id,
-        object_type=object_type,
-        object_id=None if object_id is None else str(object_id),
-        source_ip=actor.ip,
-        details=canonical_json(details or {}),
-        prev_hash=prev_hash,
-    )
-    event.hash = event_hash(prev_hash, event)
-    db.add(event)
-    db.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=event.hash))
+    values: dict[str, Any] = {
+        "seq": seq,
+        "occurred_at": now,
+        "event_type": str(event_type),
+        "outcome": outcome,
+        "actor_kind": actor.kind,
+        "actor_id": actor.user_id if actor.kind == "user" else actor.system_id,
+        "actor_name": actor.name,
+        "org_id": org_id if org_id is not None else actor.org_id,
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "source_ip": actor.ip,
+        "details": canonical_json(details or {}),
+        "prev_hash": prev_hash,
+    }
+    values["hash"] = event_hash(prev_hash, SimpleNamespace(**values))
+    db.execute(insert(_EVENTS).values(**values))
+    db.execute(update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=values["hash"]))
     settings = get_settings()
     due_by_count = seq - checkpoint_seq >= settings.audit_checkpoint_every
+    checkpoint_at = None if checkpoint_at is None else _as_utc(checkpoint_at)
     due_by_time = checkpoint_at is None or now - checkpoint_at >= timedelta(
         minutes=settings.audit_checkpoint_minutes
     )
     if due_by_count or due_by_time:
-        _sign_checkpoint(db, seq=seq, chain_hash=event.hash, now=now)
-    return event
+        _sign_checkpoint(db, seq=seq, chain_hash=values["hash"], now=now)
+    return int(seq)
+
+
+def _as_utc(value: datetime) -> datetime:
+    # Core results bypass the ORM type on some drivers: SQLite returns naive UTC datetimes.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _sign_checkpoint(db: Session, *, seq: int, chain_hash: str, now: datetime) -> AuditCheckpoint:
@@ -132,9 +138,7 @@ def _sign_checkpoint(db: Session, *, seq: int, chain_hash: str, now: datetime) -
         signature=key.sign(_checkpoint_message(seq, chain_hash, now)),
     )
     db.add(checkpoint)
-    db.execute(
-        update(AuditHead).where(AuditHead.id == 1).values(last_checkpoint_seq=seq, last_checkpoint_at=now)
-    )
+    db.execute(update(_HEAD).where(_HEAD.c.id == 1).values(last_checkpoint_seq=seq, last_checkpoint_at=now))
     return checkpoint
 
 

@@ -14,11 +14,20 @@ router = APIRouter(prefix="/api/v1/orgs", tags=["organisations"])
 
 
 @router.get("", response_model=Page[OrgOut])
-def list_orgs(actor: CurrentActor, db: DB, params: Annotated[PageParams, Depends()], kind: OrgKind | None = None,
-              q: str | None = None) -> Page[OrgOut]:
+def list_orgs(
+    actor: CurrentActor,
+    db: DB,
+    params: Annotated[PageParams, Depends()],
+    kind: OrgKind | None = None,
+    q: str | None = None,
+) -> Page[OrgOut]:
     rows, total = service.list_orgs(db, actor=actor, params=params, kind=kind, q=q)
-    return Page(items=[OrgOut.model_validate(r) for r in rows], total=total, page=params.page,
-                page_size=params.page_size)
+    return Page(
+        items=[OrgOut.model_validate(r) for r in rows],
+        total=total,
+        page=params.page,
+        page_size=params.page_size,
+    )
 
 
 @router.post("", response_model=OrgOut, status_code=status.HTTP_201_CREATED)

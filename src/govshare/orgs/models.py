@@ -17,8 +17,12 @@ class OrgKind(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"bureau": "数据主管部门", "department": "市直部门", "district": "县（市、区）政府",
-                "enterprise": "授权企业（单位）"}[self.value]
+        return {
+            "bureau": "数据主管部门",
+            "department": "市直部门",
+            "district": "县（市、区）政府",
+            "enterprise": "授权企业（单位）",
+        }[self.value]
 
 
 class Organisation(Base):

@@ -50,32 +50,49 @@ def get_org(db: Session, *, actor: Actor, org_id: int) -> Organisation:
 
 
 def list_orgs(
-    db: Session, *, actor: Actor, params: PageParams, kind: OrgKind | None = None, q: str | None = None,
+    db: Session,
+    *,
+    actor: Actor,
+    params: PageParams,
+    kind: OrgKind | None = None,
+    q: str | None = None,
     active_only: bool = False,
 ) -> tuple[list[Organisation], int]:
     stmt = visible(actor, Action.org_view, select(Organisation), Organisation)
     if kind is not None:
         stmt = stmt.where(Organisation.kind == kind)
     if q:
-        stmt = stmt.where(or_(Organisation.name.contains(q), Organisation.short_name.contains(q),
-                              Organisation.credit_code.contains(q.upper())))
+        stmt = stmt.where(
+            or_(
+                Organisation.name.contains(q),
+                Organisation.short_name.contains(q),
+                Organisation.credit_code.contains(q.upper()),
+            )
+        )
     if active_only:
         stmt = stmt.where(Organisation.is_active.is_(True))
     return paginate(db, stmt.order_by(Organisation.kind, Organisation.id), params)
 
 
-def _ensure_unique(db: Session, *, code: str | None, name: str | None, credit_code: str | None,
-                   exclude_id: int | None = None) -> None:
-    for column, value, label in ((Organisation.code, code, "单位编码"), (Organisation.name, name, "单位名称"),
-                                 (Organisation.credit_code, credit_code, "统一社会信用代码")):
+def _ensure_unique(
+    db: Session, *, code: str | None, name: str | None, credit_code: str | None, exclude_id: int | None = None
+) -> None:
+    for column, value, label in (
+        (Organisation.code, code, "单位编码"),
+        (Organisation.name, name, "单位名称"),
+        (Organisation.credit_code, credit_code, "统一社会信用代码"),
+    ):
         if value is None:
             continue
         stmt = select(Organisation.id).where(column == value)
         if exclude_id is not None:
             stmt = stmt.where(Organisation.id != exclude_id)
         if db.scalar(stmt) is not None:
-            raise Conflict(f"{label}“{value}”已被其他单位使用。", f"{column.key} already in use.",
-                           details={"field": column.key})
+            raise Conflict(
+                f"{label}“{value}”已被其他单位使用。",
+                f"{column.key} already in use.",
+                details={"field": column.key},
+            )
 
 
 def create_org(db: Session, *, actor: Actor, data: OrgCreate) -> Organisation:
@@ -84,17 +101,37 @@ def create_org(db: Session, *, actor: Actor, data: OrgCreate) -> Organisation:
     credit_code = data.credit_code.upper()
     checked = check_credit_code(credit_code)
     _ensure_unique(db, code=data.code, name=data.name, credit_code=credit_code)
-    if data.kind is OrgKind.bureau and db.scalar(select(Organisation.id).where(Organisation.kind == "bureau")):
+    if data.kind is OrgKind.bureau and db.scalar(
+        select(Organisation.id).where(Organisation.kind == "bureau")
+    ):
         raise Conflict("平台只能有一个数据主管部门。", "There is already a Bureau.")
-    org = Organisation(code=data.code, name=data.name, short_name=data.short_name, kind=data.kind.value,
-                       credit_code=credit_code, credit_code_checked=checked, contact_phone=data.contact_phone)
+    org = Organisation(
+        code=data.code,
+        name=data.name,
+        short_name=data.short_name,
+        kind=data.kind.value,
+        credit_code=credit_code,
+        credit_code_checked=checked,
+        contact_phone=data.contact_phone,
+    )
     db.add(org)
     db.flush()
-    audit.record(db, EventType.org_created, actor=actor, obj=org,
-                 details={"name": org.name, "kind": org.kind, "credit_code": credit_code})
+    audit.record(
+        db,
+        EventType.org_created,
+        actor=actor,
+        obj=org,
+        details={"name": org.name, "kind": org.kind, "credit_code": credit_code},
+    )
     if not checked:
-        audit.record(db, EventType.org_credit_code_warning, actor=actor, obj=org, outcome="warning",
-                     details={"credit_code": credit_code})
+        audit.record(
+            db,
+            EventType.org_credit_code_warning,
+            actor=actor,
+            obj=org,
+            outcome="warning",
+            details={"credit_code": credit_code},
+        )
     return org
 
 
@@ -102,14 +139,18 @@ def update_org(db: Session, *, actor: Actor, org_id: int, data: OrgUpdate) -> Or
     org = get_org(db, actor=actor, org_id=org_id)
     require(actor, Action.org_manage, org)
     if data.version != org.version:
-        raise Conflict("该单位已被他人修改，请刷新后重新编辑。", "The organisation was changed by someone else.",
-                       details={"current_version": org.version})
+        raise Conflict(
+            "该单位已被他人修改，请刷新后重新编辑。",
+            "The organisation was changed by someone else.",
+            details={"current_version": org.version},
+        )
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
     if "credit_code" in changes and changes["credit_code"] is not None:
         changes["credit_code"] = changes["credit_code"].upper()
         org.credit_code_checked = check_credit_code(changes["credit_code"])
-    _ensure_unique(db, code=None, name=changes.get("name"), credit_code=changes.get("credit_code"),
-                   exclude_id=org.id)
+    _ensure_unique(
+        db, code=None, name=changes.get("name"), credit_code=changes.get("credit_code"), exclude_id=org.id
+    )
     if changes.get("is_active") is False and org.kind == OrgKind.bureau:
         raise Invalid("不能停用数据主管部门。", "The Bureau cannot be deactivated.")
     before = {k: getattr(org, k) for k in changes}
@@ -117,11 +158,22 @@ def update_org(db: Session, *, actor: Actor, org_id: int, data: OrgUpdate) -> Or
         if value is not None or key == "contact_phone":
             setattr(org, key, value)
     db.flush()
-    audit.record(db, EventType.org_updated, actor=actor, obj=org,
-                 details={"before": before, "after": {k: getattr(org, k) for k in changes}})
+    audit.record(
+        db,
+        EventType.org_updated,
+        actor=actor,
+        obj=org,
+        details={"before": before, "after": {k: getattr(org, k) for k in changes}},
+    )
     if "credit_code" in changes and not org.credit_code_checked:
-        audit.record(db, EventType.org_credit_code_warning, actor=actor, obj=org, outcome="warning",
-                     details={"credit_code": org.credit_code})
+        audit.record(
+            db,
+            EventType.org_credit_code_warning,
+            actor=actor,
+            obj=org,
+            outcome="warning",
+            details={"credit_code": org.credit_code},
+        )
     return org
 
 

@@ -21,19 +21,26 @@ router = APIRouter(prefix="/api/v1/systems", tags=["business systems"])
 
 
 @router.get("", response_model=Page[SystemOut])
-def list_systems(actor: CurrentActor, db: DB, params: Annotated[PageParams, Depends()],
-                 org_id: int | None = None) -> Page[SystemOut]:
+def list_systems(
+    actor: CurrentActor, db: DB, params: Annotated[PageParams, Depends()], org_id: int | None = None
+) -> Page[SystemOut]:
     rows, total = service.list_systems(db, actor=actor, params=params, org_id=org_id)
-    return Page(items=[SystemOut.model_validate(r) for r in rows], total=total, page=params.page,
-                page_size=params.page_size)
+    return Page(
+        items=[SystemOut.model_validate(r) for r in rows],
+        total=total,
+        page=params.page,
+        page_size=params.page_size,
+    )
 
 
 @router.post("", response_model=SystemCreated, status_code=status.HTTP_201_CREATED)
 def create_system(data: SystemCreate, actor: CurrentActor, db: DB) -> SystemCreated:
     """Register a system; the response holds its first token, which is never shown again."""
     system, token, row = service.create_system(db, actor=actor, data=data)
-    return SystemCreated(system=SystemOut.model_validate(system),
-                         token=IssuedToken(token=token, token_id=row.id, expires_at=row.expires_at))
+    return SystemCreated(
+        system=SystemOut.model_validate(system),
+        token=IssuedToken(token=token, token_id=row.id, expires_at=row.expires_at),
+    )
 
 
 @router.get("/{system_id}", response_model=SystemOut)
@@ -48,18 +55,23 @@ def update_system(system_id: int, data: SystemUpdate, actor: CurrentActor, db: D
 
 @router.get("/{system_id}/tokens", response_model=list[TokenOut])
 def list_tokens(system_id: int, actor: CurrentActor, db: DB) -> list[TokenOut]:
-    return [TokenOut.model_validate(t) for t in service.get_system(db, actor=actor, system_id=system_id).tokens]
+    return [
+        TokenOut.model_validate(t) for t in service.get_system(db, actor=actor, system_id=system_id).tokens
+    ]
 
 
 @router.post("/{system_id}/tokens", response_model=IssuedToken, status_code=status.HTTP_201_CREATED)
 def rotate_token(system_id: int, data: TokenRotate, actor: CurrentActor, db: DB) -> IssuedToken:
     """Issue a new token (shown once); by default the system's other tokens are revoked now."""
     system = service.get_system(db, actor=actor, system_id=system_id)
-    token, row = service.issue_token(db, actor=actor, system=system, days=data.days,
-                                     revoke_existing=data.revoke_existing)
+    token, row = service.issue_token(
+        db, actor=actor, system=system, days=data.days, revoke_existing=data.revoke_existing
+    )
     return IssuedToken(token=token, token_id=row.id, expires_at=row.expires_at)
 
 
 @router.delete("/{system_id}/tokens/{token_id}", response_model=TokenOut)
 def revoke_token(system_id: int, token_id: int, actor: CurrentActor, db: DB) -> TokenOut:
-    return TokenOut.model_validate(service.revoke_token(db, actor=actor, system_id=system_id, token_id=token_id))
+    return TokenOut.model_validate(
+        service.revoke_token(db, actor=actor, system_id=system_id, token_id=token_id)
+    )

@@ -23,7 +23,9 @@ class BusinessSystem(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
 
-    tokens: Mapped[list[SystemToken]] = relationship(back_populates="system", order_by="SystemToken.id.desc()")
+    tokens: Mapped[list[SystemToken]] = relationship(
+        back_populates="system", order_by="SystemToken.id.desc()"
+    )
 
     __mapper_args__ = {"version_id_col": version}
 

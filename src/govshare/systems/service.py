@@ -37,8 +37,9 @@ def get_system(db: Session, *, actor: Actor, system_id: int) -> BusinessSystem:
     return system
 
 
-def list_systems(db: Session, *, actor: Actor, params: PageParams,
-                 org_id: int | None = None) -> tuple[list[BusinessSystem], int]:
+def list_systems(
+    db: Session, *, actor: Actor, params: PageParams, org_id: int | None = None
+) -> tuple[list[BusinessSystem], int]:
     stmt = visible(actor, Action.system_view, select(BusinessSystem), BusinessSystem)
     if org_id is not None:
         stmt = stmt.where(BusinessSystem.org_id == org_id)
@@ -50,11 +51,16 @@ def _check_contact(db: Session, *, contact_user_id: int | None, org_id: int) -> 
         return
     contact = db.get(User, contact_user_id)
     if contact is None or contact.org_id != org_id or not contact.is_active:
-        raise Invalid("系统负责人须为本单位在岗人员。", "The contact must be an active person of the same organisation.",
-                      details={"field": "contact_user_id"})
+        raise Invalid(
+            "系统负责人须为本单位在岗人员。",
+            "The contact must be an active person of the same organisation.",
+            details={"field": "contact_user_id"},
+        )
 
 
-def create_system(db: Session, *, actor: Actor, data: SystemCreate) -> tuple[BusinessSystem, str, SystemToken]:
+def create_system(
+    db: Session, *, actor: Actor, data: SystemCreate
+) -> tuple[BusinessSystem, str, SystemToken]:
     """Register a system and issue its first token; returns (system, plaintext token, token row)."""
     org = db.get(Organisation, data.org_id)
     if org is None:
@@ -63,15 +69,28 @@ def create_system(db: Session, *, actor: Actor, data: SystemCreate) -> tuple[Bus
     if not org.is_active:
         raise Invalid("该单位已停用，不能登记业务系统。", "The organisation is deactivated.")
     if db.scalar(select(BusinessSystem.id).where(BusinessSystem.code == data.code)) is not None:
-        raise Conflict(f"系统编码“{data.code}”已被使用。", "System code already in use.", details={"field": "code"})
+        raise Conflict(
+            f"系统编码“{data.code}”已被使用。", "System code already in use.", details={"field": "code"}
+        )
     _check_contact(db, contact_user_id=data.contact_user_id, org_id=org.id)
-    system = BusinessSystem(org_id=org.id, code=data.code, name=data.name, description=data.description,
-                            contact_user_id=data.contact_user_id)
+    system = BusinessSystem(
+        org_id=org.id,
+        code=data.code,
+        name=data.name,
+        description=data.description,
+        contact_user_id=data.contact_user_id,
+    )
     system.allowed_cidrs = data.allowed_cidrs
     db.add(system)
     db.flush()
-    audit.record(db, EventType.system_created, actor=actor, obj=system, org_id=org.id,
-                 details={"code": system.code, "name": system.name, "allowed_cidrs": system.allowed_cidrs})
+    audit.record(
+        db,
+        EventType.system_created,
+        actor=actor,
+        obj=system,
+        org_id=org.id,
+        details={"code": system.code, "name": system.name, "allowed_cidrs": system.allowed_cidrs},
+    )
     token, row = issue_token(db, actor=actor, system=system, days=data.token_days)
     return system, token, row
 
@@ -80,8 +99,11 @@ def update_system(db: Session, *, actor: Actor, system_id: int, data: SystemUpda
     system = get_system(db, actor=actor, system_id=system_id)
     require(actor, Action.system_manage, system)
     if data.version != system.version:
-        raise Conflict("该业务系统已被他人修改，请刷新后重新编辑。", "The system was changed by someone else.",
-                       details={"current_version": system.version})
+        raise Conflict(
+            "该业务系统已被他人修改，请刷新后重新编辑。",
+            "The system was changed by someone else.",
+            details={"current_version": system.version},
+        )
     changes: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"version"})
     if "contact_user_id" in changes:
         _check_contact(db, contact_user_id=changes["contact_user_id"], org_id=system.org_id)
@@ -91,12 +113,20 @@ def update_system(db: Session, *, actor: Actor, system_id: int, data: SystemUpda
             setattr(system, key, value)
     db.flush()
     event = EventType.system_disabled if changes.get("is_active") is False else EventType.system_updated
-    audit.record(db, event, actor=actor, obj=system, org_id=system.org_id, details={"before": before, "after": changes})
+    audit.record(
+        db, event, actor=actor, obj=system, org_id=system.org_id, details={"before": before, "after": changes}
+    )
     return system
 
 
-def issue_token(db: Session, *, actor: Actor, system: BusinessSystem, days: int | None = None,
-                revoke_existing: bool = False) -> tuple[str, SystemToken]:
+def issue_token(
+    db: Session,
+    *,
+    actor: Actor,
+    system: BusinessSystem,
+    days: int | None = None,
+    revoke_existing: bool = False,
+) -> tuple[str, SystemToken]:
     """Issue a new token (shown once). With `revoke_existing`, the system's other tokens stop now."""
     require(actor, Action.system_manage, system)
     if not system.is_active:
@@ -106,14 +136,24 @@ def issue_token(db: Session, *, actor: Actor, system: BusinessSystem, days: int 
             if old.revoked_at is None:
                 _revoke(db, actor=actor, token=old, reason="rotated")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = SystemToken(system_id=system.id, token_hash=sm3_hex(token.encode()), prefix=token[:10],
-                      created_by=actor.name,
-                      expires_at=utcnow() + timedelta(days=days or get_settings().system_token_days))
+    row = SystemToken(
+        system_id=system.id,
+        token_hash=sm3_hex(token.encode()),
+        prefix=token[:10],
+        created_by=actor.name,
+        expires_at=utcnow() + timedelta(days=days or get_settings().system_token_days),
+    )
     db.add(row)
     db.flush()
     db.refresh(system, ["tokens"])
-    audit.record(db, EventType.system_token_issued, actor=actor, obj=system, org_id=system.org_id,
-                 details={"token_id": row.id, "prefix": row.prefix, "expires_at": row.expires_at.isoformat()})
+    audit.record(
+        db,
+        EventType.system_token_issued,
+        actor=actor,
+        obj=system,
+        org_id=system.org_id,
+        details={"token_id": row.id, "prefix": row.prefix, "expires_at": row.expires_at.isoformat()},
+    )
     return token, row
 
 
@@ -132,8 +172,14 @@ def revoke_token(db: Session, *, actor: Actor, system_id: int, token_id: int) ->
 def _revoke(db: Session, *, actor: Actor, token: SystemToken, reason: str) -> None:
     token.revoked_at = utcnow()
     token.revoke_reason = reason
-    audit.record(db, EventType.system_token_revoked, actor=actor, obj=token.system, org_id=token.system.org_id,
-                 details={"token_id": token.id, "prefix": token.prefix, "reason": reason})
+    audit.record(
+        db,
+        EventType.system_token_revoked,
+        actor=actor,
+        obj=token.system,
+        org_id=token.system.org_id,
+        details={"token_id": token.id, "prefix": token.prefix, "reason": reason},
+    )
 
 
 def address_allowed(ip: str | None, cidrs: list[str]) -> bool:
@@ -158,20 +204,40 @@ def authenticate(db: Session, *, token: str, ip: str | None) -> Actor:
     if row is None:
         raise Unauthorized("令牌无效，请检查业务系统配置的访问令牌。", "Invalid token.")
     system = row.system
-    actor = Actor(kind="system", name=f"system:{system.code}", system_id=system.id, org_id=system.org_id, ip=ip)
+    actor = Actor(
+        kind="system", name=f"system:{system.code}", system_id=system.id, org_id=system.org_id, ip=ip
+    )
     now = utcnow()
     state = row.state(now)
     if state != "active" or not system.is_active:
         reason = state if state != "active" else "system_disabled"
-        audit.record(db, EventType.token_rejected, actor=actor, obj=system, outcome="denied",
-                     details={"token_id": row.id, "reason": reason})
-        raise Unauthorized("令牌已过期、已吊销或系统已停用，请联系本单位数据资源管理员重新签发。",
-                           f"Token {reason}.", keep_changes=True)
+        audit.record(
+            db,
+            EventType.token_rejected,
+            actor=actor,
+            obj=system,
+            outcome="denied",
+            details={"token_id": row.id, "reason": reason},
+        )
+        raise Unauthorized(
+            "令牌已过期、已吊销或系统已停用，请联系本单位数据资源管理员重新签发。",
+            f"Token {reason}.",
+            keep_changes=True,
+        )
     if not address_allowed(ip, system.allowed_cidrs):
-        audit.record(db, EventType.system_address_refused, actor=actor, obj=system, outcome="denied",
-                     details={"token_id": row.id, "ip": ip, "allowed": system.allowed_cidrs})
-        raise Forbidden(f"来源地址 {ip} 不在该业务系统允许的接入地址范围内，调用已被拒绝并记录。",
-                        f"Calls from {ip} are not allowed for this system.", keep_changes=True)
+        audit.record(
+            db,
+            EventType.system_address_refused,
+            actor=actor,
+            obj=system,
+            outcome="denied",
+            details={"token_id": row.id, "ip": ip, "allowed": system.allowed_cidrs},
+        )
+        raise Forbidden(
+            f"来源地址 {ip} 不在该业务系统允许的接入地址范围内，调用已被拒绝并记录。",
+            f"Calls from {ip} are not allowed for this system.",
+            keep_changes=True,
+        )
     row.last_used_at = now
     row.last_used_ip = ip
     audit.record(db, EventType.system_token_used, actor=actor, obj=system, details={"token_id": row.id})
@@ -182,11 +248,20 @@ def _offboarding_hook(db: Session, actor: Actor, leaver: User, successor: User) 
     """Systems the leaver was responsible for pass to the successor."""
     systems = list(db.scalars(select(BusinessSystem).where(BusinessSystem.contact_user_id == leaver.id)))
     if systems:
-        db.execute(update(BusinessSystem).where(BusinessSystem.contact_user_id == leaver.id)
-                   .values(contact_user_id=successor.id, version=BusinessSystem.version + 1))
+        db.execute(
+            update(BusinessSystem)
+            .where(BusinessSystem.contact_user_id == leaver.id)
+            .values(contact_user_id=successor.id, version=BusinessSystem.version + 1)
+        )
         for system in systems:
-            audit.record(db, EventType.system_updated, actor=actor, obj=system, org_id=system.org_id,
-                         details={"contact_user_id": {"before": leaver.id, "after": successor.id}})
+            audit.record(
+                db,
+                EventType.system_updated,
+                actor=actor,
+                obj=system,
+                org_id=system.org_id,
+                details={"contact_user_id": {"before": leaver.id, "after": successor.id}},
+            )
     return {"systems_handed_over": [{"id": s.id, "code": s.code, "name": s.name} for s in systems]}
 
 

@@ -27,11 +27,24 @@ router = APIRouter(prefix="/api/v1", tags=["people"])
 
 
 @router.get("/users", response_model=Page[UserOut])
-def list_users(actor: CurrentActor, db: DB, params: Annotated[PageParams, Depends()], org_id: int | None = None,
-               q: str | None = None, role: Role | None = None, active: bool | None = None) -> Page[UserOut]:
-    rows, total = service.list_users(db, actor=actor, params=params, org_id=org_id, q=q, role=role, active=active)
-    return Page(items=[UserOut.model_validate(r) for r in rows], total=total, page=params.page,
-                page_size=params.page_size)
+def list_users(
+    actor: CurrentActor,
+    db: DB,
+    params: Annotated[PageParams, Depends()],
+    org_id: int | None = None,
+    q: str | None = None,
+    role: Role | None = None,
+    active: bool | None = None,
+) -> Page[UserOut]:
+    rows, total = service.list_users(
+        db, actor=actor, params=params, org_id=org_id, q=q, role=role, active=active
+    )
+    return Page(
+        items=[UserOut.model_validate(r) for r in rows],
+        total=total,
+        page=params.page,
+        page_size=params.page_size,
+    )
 
 
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
@@ -56,7 +69,9 @@ def set_roles(user_id: int, data: RolesUpdate, actor: CurrentActor, db: DB) -> U
 
 @router.post("/users/{user_id}/password-reset", response_model=UserOut)
 def reset_password(user_id: int, data: PasswordReset, actor: CurrentActor, db: DB) -> UserOut:
-    return UserOut.model_validate(service.reset_password(db, actor=actor, user_id=user_id, new=data.new_password))
+    return UserOut.model_validate(
+        service.reset_password(db, actor=actor, user_id=user_id, new=data.new_password)
+    )
 
 
 @router.post("/users/{user_id}/unlock", response_model=UserOut)
@@ -65,16 +80,23 @@ def unlock(user_id: int, actor: CurrentActor, db: DB) -> UserOut:
 
 
 def offboarding_out(record: OffboardingRecord) -> OffboardingOut:
-    return OffboardingOut(id=record.id, user_id=record.user_id, successor_id=record.successor_id,
-                          performed_by=record.performed_by, performed_at=record.performed_at, reason=record.reason,
-                          report=json.loads(record.report))
+    return OffboardingOut(
+        id=record.id,
+        user_id=record.user_id,
+        successor_id=record.successor_id,
+        performed_by=record.performed_by,
+        performed_at=record.performed_at,
+        reason=record.reason,
+        report=json.loads(record.report),
+    )
 
 
 @router.post("/users/{user_id}/offboard", response_model=OffboardingOut, status_code=status.HTTP_201_CREATED)
 def offboard(user_id: int, data: OffboardRequest, actor: CurrentActor, db: DB) -> OffboardingOut:
     """Deactivate now: sessions end, tasks pass to the successor, the record lists access and revocations."""
-    record = offboarding.offboard(db, actor=actor, user_id=user_id, successor_id=data.successor_id,
-                                  reason=data.reason)
+    record = offboarding.offboard(
+        db, actor=actor, user_id=user_id, successor_id=data.successor_id, reason=data.reason
+    )
     return offboarding_out(record)
 
 
@@ -84,11 +106,19 @@ def offboarding_records(user_id: int, actor: CurrentActor, db: DB) -> list[Offbo
 
 
 @router.get("/registrations", response_model=Page[RegistrationOut])
-def list_registrations(actor: CurrentActor, db: DB, params: Annotated[PageParams, Depends()],
-                       status: RegistrationStatus | None = None) -> Page[RegistrationOut]:
+def list_registrations(
+    actor: CurrentActor,
+    db: DB,
+    params: Annotated[PageParams, Depends()],
+    status: RegistrationStatus | None = None,
+) -> Page[RegistrationOut]:
     rows, total = registrations.list_registrations(db, actor=actor, params=params, status=status)
-    return Page(items=[RegistrationOut.model_validate(r) for r in rows], total=total, page=params.page,
-                page_size=params.page_size)
+    return Page(
+        items=[RegistrationOut.model_validate(r) for r in rows],
+        total=total,
+        page=params.page,
+        page_size=params.page_size,
+    )
 
 
 @router.post("/registrations", response_model=RegistrationOut, status_code=status.HTTP_201_CREATED)
@@ -100,12 +130,15 @@ def submit_registration(data: RegistrationCreate, actor: CurrentActor, db: DB) -
 @router.get("/registrations/{registration_id}", response_model=RegistrationOut)
 def get_registration(registration_id: int, actor: CurrentActor, db: DB) -> RegistrationOut:
     return RegistrationOut.model_validate(
-        registrations.get_registration(db, actor=actor, registration_id=registration_id))
+        registrations.get_registration(db, actor=actor, registration_id=registration_id)
+    )
 
 
 @router.post("/registrations/{registration_id}/decision", response_model=RegistrationOut)
-def decide_registration(registration_id: int, data: RegistrationDecision, actor: CurrentActor,
-                        db: DB) -> RegistrationOut:
-    reg = registrations.decide(db, actor=actor, registration_id=registration_id, approve=data.approve,
-                               comment=data.comment)
+def decide_registration(
+    registration_id: int, data: RegistrationDecision, actor: CurrentActor, db: DB
+) -> RegistrationOut:
+    reg = registrations.decide(
+        db, actor=actor, registration_id=registration_id, approve=data.approve, comment=data.comment
+    )
     return RegistrationOut.model_validate(reg)

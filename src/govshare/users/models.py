@@ -79,7 +79,9 @@ class RegistrationStatus(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"pending": "待审批", "approved": "已备案", "rejected": "已退回", "ended": "已终止"}[self.value]
+        return {"pending": "待审批", "approved": "已备案", "rejected": "已退回", "ended": "已终止"}[
+            self.value
+        ]
 
 
 class Registration(Base):

@@ -20,8 +20,8 @@ from govshare.db import utcnow
 from govshare.errors import Conflict, Invalid, NotFound
 from govshare.orgs.service import bureau
 from govshare.tasks import service as tasks
-
-from govshare.users import registrations, service as users
+from govshare.users import registrations
+from govshare.users import service as users
 from govshare.users.models import LoginSession, OffboardingRecord, Registration, RegistrationStatus, User
 
 OffboardingHook = Callable[[Session, Actor, User, User], dict[str, Any]]
@@ -72,10 +72,15 @@ def offboard(db: Session, *, actor: Actor, user_id: int, successor_id: int, reas
     if successor is None:
         raise NotFound("找不到接替人员。", "Successor not found.", details={"field": "successor_id"})
     if successor.id == user.id or not successor.is_active or successor.org_id != user.org_id:
-        raise Invalid("接替人员须为本单位在岗的其他人员。", "The successor must be another active person of the same organisation.",
-                      details={"field": "successor_id"})
+        raise Invalid(
+            "接替人员须为本单位在岗的其他人员。",
+            "The successor must be another active person of the same organisation.",
+            details={"field": "successor_id"},
+        )
     if actor.user_id == user.id:
-        raise Invalid("不能为自己办理离任，请由本单位其他管理员或管理局办理。", "You cannot offboard yourself.")
+        raise Invalid(
+            "不能为自己办理离任，请由本单位其他管理员或管理局办理。", "You cannot offboard yourself."
+        )
 
     held_roles = list(user.role_names)
     report: dict[str, Any] = {"access": access_summary(user)}
@@ -86,13 +91,22 @@ def offboard(db: Session, *, actor: Actor, user_id: int, successor_id: int, reas
         task.assignee_id = successor.id
     report["tasks_handed_over"] = [{"id": t.id, "title": t.title} for t in handed]
     if handed:
-        audit.record(db, EventType.task_reassigned, actor=actor, obj=user, org_id=user.org_id,
-                     details={"to": successor.username, "tasks": [t.id for t in handed]})
+        audit.record(
+            db,
+            EventType.task_reassigned,
+            actor=actor,
+            obj=user,
+            org_id=user.org_id,
+            details={"to": successor.username, "tasks": [t.id for t in handed]},
+        )
 
     ended = []
-    for reg in db.scalars(select(Registration).where(
+    for reg in db.scalars(
+        select(Registration).where(
             Registration.user_id == user.id,
-            Registration.status.in_([RegistrationStatus.approved.value, RegistrationStatus.pending.value]))):
+            Registration.status.in_([RegistrationStatus.approved.value, RegistrationStatus.pending.value]),
+        )
+    ):
         if reg.status == RegistrationStatus.approved.value:
             registrations.end(db, actor=actor, registration=reg, reason="离任")
             _ask_for_new_registration(db, reg)
@@ -114,14 +128,30 @@ def offboard(db: Session, *, actor: Actor, user_id: int, successor_id: int, reas
 
     user.is_active = False
     user.deactivated_at = utcnow()
-    record = OffboardingRecord(user_id=user.id, org_id=user.org_id, successor_id=successor.id,
-                               performed_by=actor.name, reason=reason,
-                               report=json.dumps(report, ensure_ascii=False, sort_keys=True))
+    record = OffboardingRecord(
+        user_id=user.id,
+        org_id=user.org_id,
+        successor_id=successor.id,
+        performed_by=actor.name,
+        reason=reason,
+        report=json.dumps(report, ensure_ascii=False, sort_keys=True),
+    )
     db.add(record)
     db.flush()
-    audit.record(db, EventType.user_offboarded, actor=actor, obj=user, org_id=user.org_id,
-                 details={"successor": successor.username, "reason": reason, "record_id": record.id,
-                          "sessions_revoked": report["sessions_revoked"], "roles_revoked": revoked_roles})
+    audit.record(
+        db,
+        EventType.user_offboarded,
+        actor=actor,
+        obj=user,
+        org_id=user.org_id,
+        details={
+            "successor": successor.username,
+            "reason": reason,
+            "record_id": record.id,
+            "sessions_revoked": report["sessions_revoked"],
+            "roles_revoked": revoked_roles,
+        },
+    )
     return record
 
 
@@ -129,9 +159,16 @@ def _ask_for_new_registration(db: Session, reg: Registration) -> None:
     the_bureau = bureau(db)
     if the_bureau is None:
         return
-    tasks.open_task(db, kind="registration.vacant", title=f"{Role(reg.role).label}因离任空缺，请督促单位重新备案",
-                    link=f"/orgs/{reg.org_id}", org_id=the_bureau.id, subject_type="organisation",
-                    subject_id=reg.org_id, assignee_role=Role.bureau_admin)
+    tasks.open_task(
+        db,
+        kind="registration.vacant",
+        title=f"{Role(reg.role).label}因离任空缺，请督促单位重新备案",
+        link=f"/orgs/{reg.org_id}",
+        org_id=the_bureau.id,
+        subject_type="organisation",
+        subject_id=reg.org_id,
+        assignee_role=Role.bureau_admin,
+    )
 
 
 def get_record(db: Session, *, actor: Actor, record_id: int) -> OffboardingRecord:
@@ -144,8 +181,10 @@ def get_record(db: Session, *, actor: Actor, record_id: int) -> OffboardingRecor
 
 def records_for(db: Session, *, actor: Actor, user_id: int) -> list[OffboardingRecord]:
     user = users.get_user(db, actor=actor, user_id=user_id)
-    return list(db.scalars(select(OffboardingRecord).where(OffboardingRecord.user_id == user.id)
-                           .order_by(OffboardingRecord.id.desc())))
-
-
-
+    return list(
+        db.scalars(
+            select(OffboardingRecord)
+            .where(OffboardingRecord.user_id == user.id)
+            .order_by(OffboardingRecord.id.desc())
+        )
+    )

@@ -15,10 +15,21 @@ _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
 # usernames exist.
 _DUMMY_HASH = _hasher.hash("govshare-timing-equaliser")
 
-COMMON_PASSWORDS = frozenset({
-    "password123", "password1234", "qwerty12345", "1234567890", "abc123456789", "admin123456",
-    "p@ssw0rd123", "woaini1314", "zhang123456", "administrator", "qwertyuiop",
-})
+COMMON_PASSWORDS = frozenset(
+    {
+        "password123",
+        "password1234",
+        "qwerty12345",
+        "1234567890",
+        "abc123456789",
+        "admin123456",
+        "p@ssw0rd123",
+        "woaini1314",
+        "zhang123456",
+        "administrator",
+        "qwertyuiop",
+    }
+)
 
 
 def hash_password(password: str) -> str:
@@ -60,6 +71,8 @@ def policy_problems(password: str, *, username: str) -> list[str]:
 def check_policy(password: str, *, username: str) -> None:
     problems = policy_problems(password, username=username)
     if problems:
-        raise Invalid("密码不符合安全要求：" + "；".join(problems) + "。",
-                      "The password does not meet the password policy.",
-                      details={"field": "password", "problems": problems})
+        raise Invalid(
+            "密码不符合安全要求：" + "；".join(problems) + "。",
+            "The password does not meet the password policy.",
+            details={"field": "password", "problems": problems},
+        )

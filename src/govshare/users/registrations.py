@@ -30,8 +30,9 @@ def get_registration(db: Session, *, actor: Actor, registration_id: int) -> Regi
     return reg
 
 
-def list_registrations(db: Session, *, actor: Actor, params: PageParams,
-                       status: RegistrationStatus | None = None) -> tuple[list[Registration], int]:
+def list_registrations(
+    db: Session, *, actor: Actor, params: PageParams, status: RegistrationStatus | None = None
+) -> tuple[list[Registration], int]:
     stmt = visible(actor, Action.registration_view, select(Registration), Registration)
     if status is not None:
         stmt = stmt.where(Registration.status == status.value)
@@ -39,9 +40,13 @@ def list_registrations(db: Session, *, actor: Actor, params: PageParams,
 
 
 def current_holder(db: Session, *, org_id: int, role: Role) -> Registration | None:
-    return db.scalar(select(Registration).where(
-        Registration.org_id == org_id, Registration.role == role.value,
-        Registration.status == RegistrationStatus.approved.value))
+    return db.scalar(
+        select(Registration).where(
+            Registration.org_id == org_id,
+            Registration.role == role.value,
+            Registration.status == RegistrationStatus.approved.value,
+        )
+    )
 
 
 def submit(db: Session, *, actor: Actor, user_id: int, role: Role, note: str | None = None) -> Registration:
@@ -50,39 +55,71 @@ def submit(db: Session, *, actor: Actor, user_id: int, role: Role, note: str | N
     Raises Invalid (not a registered role, inactive person), Conflict (one already pending).
     """
     if role not in REGISTERED_ROLES:
-        raise Invalid("只有数据资源管理员和安全管理员需要备案。", "Only data_admin and security_officer are registered.",
-                      details={"field": "role"})
+        raise Invalid(
+            "只有数据资源管理员和安全管理员需要备案。",
+            "Only data_admin and security_officer are registered.",
+            details={"field": "role"},
+        )
     user = users.get_user(db, actor=actor, user_id=user_id)
     org = db.get(Organisation, user.org_id)
     assert org is not None
     require(actor, Action.registration_submit, org)
     if not user.is_active:
         raise Invalid("该人员已停用，不能备案。", "The person is deactivated.")
-    pending = db.scalar(select(Registration.id).where(
-        Registration.org_id == org.id, Registration.role == role.value,
-        Registration.status == RegistrationStatus.pending.value))
+    pending = db.scalar(
+        select(Registration.id).where(
+            Registration.org_id == org.id,
+            Registration.role == role.value,
+            Registration.status == RegistrationStatus.pending.value,
+        )
+    )
     if pending is not None:
-        raise Conflict("本单位该岗位已有待审批的备案，请等待审批结果。", "A registration for this post is pending.",
-                       details={"registration_id": pending})
+        raise Conflict(
+            "本单位该岗位已有待审批的备案，请等待审批结果。",
+            "A registration for this post is pending.",
+            details={"registration_id": pending},
+        )
     holder = current_holder(db, org_id=org.id, role=role)
     if holder is not None and holder.user_id == user.id:
-        raise Conflict("该人员已是本单位已备案的" + role.label + "。", "The person already holds this registration.")
-    reg = Registration(org_id=org.id, user_id=user.id, role=role.value, note=note,
-                       submitted_by=actor.user_id, supersedes_id=holder.id if holder else None)
+        raise Conflict(
+            "该人员已是本单位已备案的" + role.label + "。", "The person already holds this registration."
+        )
+    reg = Registration(
+        org_id=org.id,
+        user_id=user.id,
+        role=role.value,
+        note=note,
+        submitted_by=actor.user_id,
+        supersedes_id=holder.id if holder else None,
+    )
     db.add(reg)
     db.flush()
-    audit.record(db, EventType.registration_submitted, actor=actor, obj=reg, org_id=org.id,
-                 details={"user": user.username, "role": role.value, "supersedes": reg.supersedes_id})
+    audit.record(
+        db,
+        EventType.registration_submitted,
+        actor=actor,
+        obj=reg,
+        org_id=org.id,
+        details={"user": user.username, "role": role.value, "supersedes": reg.supersedes_id},
+    )
     the_bureau = bureau(db)
     if the_bureau is not None:
-        tasks.open_task(db, kind=TASK_KIND, title=f"审批{org.short_name}{role.label}备案：{user.display_name}",
-                        link=f"/registrations/{reg.id}", org_id=the_bureau.id, subject_type="registration",
-                        subject_id=reg.id, assignee_role=Role.bureau_admin)
+        tasks.open_task(
+            db,
+            kind=TASK_KIND,
+            title=f"审批{org.short_name}{role.label}备案：{user.display_name}",
+            link=f"/registrations/{reg.id}",
+            org_id=the_bureau.id,
+            subject_type="registration",
+            subject_id=reg.id,
+            assignee_role=Role.bureau_admin,
+        )
     return reg
 
 
-def decide(db: Session, *, actor: Actor, registration_id: int, approve: bool,
-           comment: str | None = None) -> Registration:
+def decide(
+    db: Session, *, actor: Actor, registration_id: int, approve: bool, comment: str | None = None
+) -> Registration:
     """Approve or return a pending registration.
 
     Approval gives the role, and when it replaces an earlier holder ends that registration and takes
@@ -93,7 +130,9 @@ def decide(db: Session, *, actor: Actor, registration_id: int, approve: bool,
     if reg.status != RegistrationStatus.pending.value:
         raise Conflict("该备案已处理，无需重复审批。", "The registration is already decided.")
     if not approve and not comment:
-        raise Invalid("退回备案时请填写理由。", "A returned registration needs a comment.", details={"field": "comment"})
+        raise Invalid(
+            "退回备案时请填写理由。", "A returned registration needs a comment.", details={"field": "comment"}
+        )
     reg.decided_by = actor.user_id
     reg.decided_at = utcnow()
     reg.decision_comment = comment
@@ -108,12 +147,24 @@ def decide(db: Session, *, actor: Actor, registration_id: int, approve: bool,
             end(db, actor=actor, registration=previous, reason=f"由备案 #{reg.id} 接替")
         reg.status = RegistrationStatus.approved.value
         users.grant_role(db, actor=actor, user=user, role=role, via_registration=True)
-        audit.record(db, EventType.registration_approved, actor=actor, obj=reg, org_id=reg.org_id,
-                     details={"user": user.username, "role": role.value, "comment": comment})
+        audit.record(
+            db,
+            EventType.registration_approved,
+            actor=actor,
+            obj=reg,
+            org_id=reg.org_id,
+            details={"user": user.username, "role": role.value, "comment": comment},
+        )
     else:
         reg.status = RegistrationStatus.rejected.value
-        audit.record(db, EventType.registration_rejected, actor=actor, obj=reg, org_id=reg.org_id,
-                     details={"role": role.value, "comment": comment})
+        audit.record(
+            db,
+            EventType.registration_rejected,
+            actor=actor,
+            obj=reg,
+            org_id=reg.org_id,
+            details={"role": role.value, "comment": comment},
+        )
     tasks.close_tasks(db, subject_type="registration", subject_id=reg.id)
     db.flush()
     return reg
@@ -127,5 +178,11 @@ def end(db: Session, *, actor: Actor, registration: Registration, reason: str) -
     user = db.get(User, registration.user_id)
     assert user is not None
     users.revoke_role(db, actor=actor, user=user, role=Role(registration.role), reason=reason)
-    audit.record(db, EventType.registration_ended, actor=actor, obj=registration, org_id=registration.org_id,
-                 details={"user": user.username, "role": registration.role, "reason": reason})
+    audit.record(
+        db,
+        EventType.registration_ended,
+        actor=actor,
+        obj=registration,
+        org_id=registration.org_id,
+        details={"user": user.username, "role": registration.role, "reason": reason},
+    )

@@ -96,8 +96,11 @@ def current_actor(request: Request, db: DB, csrf: Annotated[str | None, Depends(
             raise Unauthorized()
         actor = auth.resolve_token(db, token=cookie, ip=ip, kind="ui")
         if request.method not in SAFE_METHODS and not auth.csrf_valid(cookie, csrf):
-            raise Forbidden("页面已过期或请求来源不可信（CSRF 校验失败），请刷新页面后重试。",
-                            "CSRF check failed.", details={"reason": "csrf"})
+            raise Forbidden(
+                "页面已过期或请求来源不可信（CSRF 校验失败），请刷新页面后重试。",
+                "CSRF check failed.",
+                details={"reason": "csrf"},
+            )
         request.state.csrf_token = auth.csrf_token(cookie)
     request.state.actor = actor
     return actor

@@ -60,16 +60,26 @@ class _BodyTooLarge(Exception):
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    error = TooLarge(f"提交的内容超过上限（{limit // 1024} KB），请拆分后重试。",
-                     f"The request body exceeds {limit} bytes.", details={"limit_bytes": limit})
+    error = TooLarge(
+        f"提交的内容超过上限（{limit // 1024} KB），请拆分后重试。",
+        f"The request body exceeds {limit} bytes.",
+        details={"limit_bytes": limit},
+    )
     body = json.dumps(error.to_dict(), ensure_ascii=False).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
 
 
 class SecurityHeaders:

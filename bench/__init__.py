@@ -1,0 +1,1 @@
+"""GovShare benchmarks: `python -m bench` (see bench/README.md)."""

@@ -1,0 +1,139 @@
+"""Benchmarks of the platform's hot paths, each as a ratio against a raw baseline run alongside.
+
+These machines are noisy, so absolute times mean little: every figure is paired with a baseline
+measured in the same process, on the same database, right before it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+ROUNDS = 3
+
+
+def _best(fn: Callable[[], None], rounds: int = ROUNDS) -> float:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def bench_audit(engine: Engine, n: int) -> dict[str, float]:
+    """Audit append (chain + hash, in one unit of work) vs a raw INSERT of the same rows; verify vs a raw read."""
+    from govshare.audit import service as audit
+    from govshare.audit.events import EventType
+    from govshare.authz import Actor
+    from govshare.db import unit_of_work
+
+    actor = Actor(kind="user", name="bench", user_id=1, org_id=1, ip="127.0.0.1")
+    with engine.begin() as conn:
+        conn.execute(
+            text("CREATE TABLE IF NOT EXISTS bench_raw (id INTEGER PRIMARY KEY, payload TEXT, h TEXT)")
+        )
+
+    # Events arrive one at a time, so the baseline inserts one row per statement too.
+    def raw_insert() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM bench_raw"))
+            for i in range(n):
+                conn.execute(
+                    text("INSERT INTO bench_raw (id, payload, h) VALUES (:id, :p, :h)"),
+                    {"id": i, "p": json.dumps({"i": i}), "h": "0" * 64},
+                )
+
+    def chained_append() -> None:
+        with unit_of_work(engine) as db:
+            for i in range(n):
+                audit.record(
+                    db,
+                    EventType.user_updated,
+                    actor=actor,
+                    object_type="users",
+                    object_id=i,
+                    details={"i": i},
+                )
+
+    raw = _best(raw_insert)
+    chained = _best(chained_append)
+
+    def raw_read() -> None:
+        with engine.connect() as conn:
+            for _ in conn.execute(text("SELECT * FROM audit_events ORDER BY seq")):
+                pass
+
+    def verify() -> None:
+        with unit_of_work(engine) as db:
+            report = audit.verify_chain(db)
+            assert report.ok, report.problems[:3]
+
+    with engine.connect() as conn:
+        events = int(conn.execute(text("SELECT count(*) FROM audit_events")).scalar_one())
+    read = _best(raw_read)
+    verified = _best(verify)
+    return {
+        "append_events_per_s": n / chained,
+        "append_raw_rows_per_s": n / raw,
+        "append_ratio": chained / raw,
+        "verify_events_per_s": events / verified,
+        "verify_raw_rows_per_s": events / read,
+        "verify_ratio": verified / read,
+    }
+
+
+def _own_database(base: str) -> str:
+    """A fresh database `<name>_gs_bench` on the server of `base` (never the given database itself)."""
+    from sqlalchemy import create_engine, make_url
+
+    url = make_url(base)
+    if url.get_backend_name() != "postgresql":
+        return base
+    name = f"{url.database}_gs_bench"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=2000, help="events appended per round")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("GOVSHARE_BENCH_DATABASE_URL"),
+        help="database to use (default: a temporary SQLite file)",
+    )
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="govshare-bench-"))
+    os.environ["GOVSHARE_DATA_DIR"] = str(workdir)
+    from govshare.db import make_engine
+    from govshare.migrate import upgrade
+    from govshare.settings import get_settings
+
+    get_settings.cache_clear()
+    url = _own_database(args.database_url) if args.database_url else f"sqlite:///{workdir / 'bench.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    print(f"database: {engine.url.get_backend_name()}  events per round: {args.events}  best of {ROUNDS}")
+    result = bench_audit(engine, args.events)
+    print(
+        f"audit append : {result['append_events_per_s']:9.0f} events/s  raw insert {result['append_raw_rows_per_s']:9.0f} rows/s  "
+        f"ratio {result['append_ratio']:.1f}x"
+    )
+    print(
+        f"audit verify : {result['verify_events_per_s']:9.0f} events/s  raw read   {result['verify_raw_rows_per_s']:9.0f} rows/s  "
+        f"ratio {result['verify_ratio']:.1f}x"
+    )
+    print(json.dumps({k: round(v, 2) for k, v in result.items()}))
+    engine.dispose()
