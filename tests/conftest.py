@@ -34,15 +34,24 @@ get_settings.cache_clear()
 
 
 def _postgres_url(base: str) -> str:
-    """A fresh database for this worker on the server named by `base`."""
+    """A fresh database for this worker (and process: runs may overlap) on the server of `base`."""
     url = make_url(base)
-    name = f"{url.database}_gs_{WORKER}"
+    name = f"{url.database}_gs_{WORKER}_{os.getpid()}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
     admin.dispose()
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(url: str) -> None:
+    target = make_url(url)
+    base = os.environ["GOVSHARE_TEST_DATABASE_URL"]
+    admin = create_engine(make_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def database_url() -> str:
@@ -63,6 +72,8 @@ def engine() -> Iterator[Engine]:
     yield eng
     eng.dispose()
     dispose_engines()
+    if eng.url.get_backend_name() == "postgresql":
+        _drop_database(url)
 
 
 @pytest.fixture(scope="session")

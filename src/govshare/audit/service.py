@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, func, insert, select, update
+from sqlalchemy import Select, Table, false, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from govshare.audit.events import EventType
@@ -318,7 +318,10 @@ def _search_stmt(actor: Actor, query: AuditQuery) -> Select[Any]:
     since, until = _aware(query.since), _aware(query.until)
     stmt = select(AuditEvent)
     if scope_of(actor, Action.audit_read) is Scope.own_org:
-        stmt = stmt.where(AuditEvent.org_id == actor.org_id)
+        # Never `org_id IS NULL`: an actor without an organisation sees nothing, not system events.
+        stmt = (
+            stmt.where(AuditEvent.org_id == actor.org_id) if actor.org_id is not None else stmt.where(false())
+        )
     if query.actor:
         stmt = stmt.where(AuditEvent.actor_name.contains(query.actor))
     if query.org_id is not None:

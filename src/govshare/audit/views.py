@@ -1,5 +1,179 @@
+"""Audit log pages: the auditor's search with a per-day chart, and the chain verification.
+
+Dates in the search form are calendar days in Beijing time; "to" includes the whole day. Every
+search is itself audited by the service; the chart is counted before the search so that the
+search's own event does not make the chart and the table disagree.
+"""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from govshare.audit import service
+from govshare.audit.events import EVENT_LABELS, EventType
+from govshare.authz import Action, Actor, allowed
+from govshare.orgs import service as orgs
+from govshare.orgs.models import Organisation
+from govshare.pagination import MAX_PAGE_SIZE, PageParams
+from govshare.web.deps import DB, CurrentActor
+from govshare.web.templating import BEIJING
 
 router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 50
+# Filling the days without events makes gaps visible; beyond a year the bars would be unreadable.
+MAX_FILLED_DAYS = 400
+
+OUTCOME_LABELS = {"success": "成功", "failure": "失败", "denied": "拒绝", "warning": "告警"}
+OBJECT_TYPE_LABELS = {
+    "organisations": "单位",
+    "users": "人员",
+    "staff_registrations": "人员备案",
+    "business_systems": "业务系统",
+    "login_sessions": "登录会话",
+}
+PROBLEM_LABELS = {
+    "hash": "内容在写入后被修改",
+    "link": "与前一条事件的链接不符",
+    "gap": "事件缺失（序号不连续）",
+    "order": "事件顺序错乱",
+    "checkpoint_key": "检查点不是由平台密钥签名",
+    "checkpoint_signature": "检查点签名无效",
+    "checkpoint_mismatch": "已签名检查点之前的事件被修改",
+    "head": "链尾与记录的链尾不一致（事件被截断或追加）",
+}
+
+
+def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
+    response: Response = request.app.state.templates.TemplateResponse(
+        request, template, context, status_code=status
+    )
+    return response
+
+
+def _day(value: str, label: str, errors: list[str]) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        errors.append(f"{label}“{value}”不是有效日期，请按 年-月-日 填写（例如 2026-11-26）。")
+        return None
+
+
+def _beijing_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=BEIJING)
+
+
+def chart_json(counts: list[tuple[str, int]]) -> str:
+    """The ECharts option for events per day, safe to place inside a `<script>` element."""
+    by_day = dict(counts)
+    days = list(by_day)
+    if days:
+        first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
+        span = (last - first).days
+        if span <= MAX_FILLED_DAYS:
+            days = [(first + timedelta(days=i)).isoformat() for i in range(span + 1)]
+    option = {
+        "tooltip": {"trigger": "axis"},
+        "grid": {"left": 48, "right": 16, "top": 24, "bottom": 32},
+        "xAxis": {"type": "category", "data": days},
+        "yAxis": {"type": "value", "minInterval": 1},
+        "series": [
+            {
+                "name": "事件数",
+                "type": "bar",
+                "data": [by_day.get(d, 0) for d in days],
+                "itemStyle": {"color": "#b71c1c"},
+                "barMaxWidth": 48,
+            }
+        ],
+    }
+    # "\u003c" is still valid JSON but can never close the script element or open a comment in it.
+    return json.dumps(option, ensure_ascii=False).replace("<", "\\u003c")
+
+
+def _org_choices(db: Session, actor: Actor) -> list[Organisation]:
+    rows, _ = orgs.list_orgs(db, actor=actor, params=PageParams(page_size=MAX_PAGE_SIZE))
+    # A security officer reads only their own department's events: offer only that one.
+    return [o for o in rows if allowed(actor, Action.audit_read, o)]
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_search(
+    request: Request,
+    actor: CurrentActor,
+    db: DB,
+    actor_name: Annotated[str, Query(max_length=128)] = "",
+    org_id: Annotated[str, Query(max_length=12)] = "",
+    event_type: Annotated[str, Query(max_length=64)] = "",
+    object_type: Annotated[str, Query(max_length=64)] = "",
+    object_id: Annotated[str, Query(max_length=64)] = "",
+    outcome: Annotated[str, Query(max_length=16)] = "",
+    date_from: Annotated[str, Query(max_length=10)] = "",
+    date_to: Annotated[str, Query(max_length=10)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    form = {
+        "actor_name": actor_name.strip(),
+        "org_id": org_id if org_id.isdigit() else "",
+        "event_type": event_type,
+        "object_type": object_type.strip(),
+        "object_id": object_id.strip(),
+        "outcome": outcome,
+        "date_from": date_from,
+        "date_to": date_to,
+    }
+    errors: list[str] = []
+    since = _day(date_from, "开始日期", errors)
+    until = _day(date_to, "结束日期", errors)
+    query = service.AuditQuery(
+        actor=form["actor_name"] or None,
+        org_id=int(form["org_id"]) if form["org_id"] else None,
+        event_type=event_type or None,
+        object_type=form["object_type"] or None,
+        object_id=form["object_id"] or None,
+        outcome=outcome or None,
+        since=_beijing_midnight(since) if since else None,
+        until=_beijing_midnight(until + timedelta(days=1)) if until else None,
+    )
+    counts = service.daily_counts(db, actor=actor, query=query)
+    rows, total = service.search(db, actor=actor, query=query, page=page, page_size=PAGE_SIZE)
+    org_choices = _org_choices(db, actor)
+    filters = {k: v for k, v in form.items() if v}
+    return render(
+        request,
+        "audit/search.html",
+        {
+            "events": rows,
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // PAGE_SIZE)),
+            "base": urlencode(filters) + "&" if filters else "",
+            "form": form,
+            "errors": errors,
+            "chart": chart_json(counts),
+            "chart_total": sum(n for _, n in counts),
+            "orgs": org_choices,
+            "org_names": {o.id: o.short_name for o in org_choices},
+            "event_types": [(e.value, EVENT_LABELS.get(e, e.value)) for e in EventType],
+            "event_labels": {e.value: EVENT_LABELS.get(e, e.value) for e in EventType},
+            "outcomes": OUTCOME_LABELS,
+            "object_types": OBJECT_TYPE_LABELS,
+        },
+    )
+
+
+@router.post("/audit/verify", response_class=HTMLResponse)
+def audit_verify(request: Request, actor: CurrentActor, db: DB) -> Response:
+    """Recompute the chain; HTMX gets the result fragment, a plain form post the full page."""
+    report = service.run_verification(db, actor=actor)
+    template = "audit/_verify_result.html" if "hx-request" in request.headers else "audit/verify.html"
+    return render(request, template, {"report": report, "problem_labels": PROBLEM_LABELS})

@@ -144,8 +144,16 @@ def update_org(db: Session, *, actor: Actor, org_id: int, data: OrgUpdate) -> Or
             "The organisation was changed by someone else.",
             details={"current_version": org.version},
         )
-    changes = data.model_dump(exclude_unset=True, exclude={"version"})
-    if "credit_code" in changes and changes["credit_code"] is not None:
+    changes = {
+        key: value
+        for key, value in data.model_dump(exclude_unset=True, exclude={"version"}).items()
+        if value != getattr(org, key) and (value is not None or key == "contact_phone")
+    }
+    if "credit_code" in changes and changes["credit_code"].upper() == org.credit_code:
+        del changes["credit_code"]  # re-sent unchanged: neither re-checked nor re-audited
+    if not changes:
+        return org
+    if "credit_code" in changes:
         changes["credit_code"] = changes["credit_code"].upper()
         org.credit_code_checked = check_credit_code(changes["credit_code"])
     _ensure_unique(
@@ -155,8 +163,7 @@ def update_org(db: Session, *, actor: Actor, org_id: int, data: OrgUpdate) -> Or
         raise Invalid("不能停用数据主管部门。", "The Bureau cannot be deactivated.")
     before = {k: getattr(org, k) for k in changes}
     for key, value in changes.items():
-        if value is not None or key == "contact_phone":
-            setattr(org, key, value)
+        setattr(org, key, value)
     db.flush()
     audit.record(
         db,

@@ -104,13 +104,18 @@ def update_system(db: Session, *, actor: Actor, system_id: int, data: SystemUpda
             "The system was changed by someone else.",
             details={"current_version": system.version},
         )
-    changes: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"version"})
+    changes: dict[str, Any] = {
+        key: value
+        for key, value in data.model_dump(exclude_unset=True, exclude={"version"}).items()
+        if value != getattr(system, key) and (value is not None or key in ("description", "contact_user_id"))
+    }
+    if not changes:
+        return system
     if "contact_user_id" in changes:
         _check_contact(db, contact_user_id=changes["contact_user_id"], org_id=system.org_id)
     before = {k: getattr(system, k) for k in changes}
     for key, value in changes.items():
-        if value is not None or key in ("description", "contact_user_id"):
-            setattr(system, key, value)
+        setattr(system, key, value)
     db.flush()
     event = EventType.system_disabled if changes.get("is_active") is False else EventType.system_updated
     audit.record(

@@ -1,5 +1,380 @@
+"""Business system pages: list, register, detail, edit, enable/disable, rotate and revoke tokens.
+
+A new token is rendered once, on the response to the POST that issued it (never redirected to a
+page that could show it again), and that response is marked `Cache-Control: no-store`.
+"""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from govshare.authz import Action, Actor, allowed, require
+from govshare.db import utcnow
+from govshare.errors import Conflict, Invalid
+from govshare.orgs import service as orgs
+from govshare.orgs.models import Organisation
+from govshare.pagination import MAX_PAGE_SIZE, PageParams
+from govshare.settings import get_settings
+from govshare.systems import service
+from govshare.systems.models import BusinessSystem, SystemToken
+from govshare.systems.schemas import SystemCreate, SystemUpdate, TokenRotate
+from govshare.users import service as users
+from govshare.users.models import User
+from govshare.web.deps import DB, CurrentActor
 
 router = APIRouter(include_in_schema=False)
+
+TOKEN_STATES = {"active": "有效", "expired": "已过期", "revoked": "已吊销"}
+REVOKE_REASONS = {"rotated": "轮换", "revoked": "手动吊销"}
+
+# Shown instead of pydantic's English for fields whose rule the user has to know to fix the input.
+_FIELD_HINTS = {
+    "org_id": "请选择所属单位",
+    "code": "系统编码应以小写字母开头，只含小写字母、数字、“-”和“_”，共 2 至 64 位",
+    "name": "系统名称应为 2 至 128 个字符",
+    "description": "系统说明不能超过 2000 字",
+    "contact_user_id": "请选择系统负责人",
+    "allowed_cidrs": "允许接入的地址段最多 64 个",
+    "token_days": "令牌有效期应为 1 至 730 之间的整数（天）",
+    "days": "令牌有效期应为 1 至 730 之间的整数（天）",
+    "version": "页面已过期，请刷新后重新编辑",
+    "is_active": "请选择启用或停用",
+}
+
+# Form errors the person can fix by changing the input; Forbidden and NotFound go to the one error
+# handler instead, which also records denied attempts in the audit log.
+FIXABLE = (Invalid, Conflict)
+
+
+def form_error(exc: ValidationError) -> str:
+    """One Chinese sentence for a schema's validation errors (the CIDR validator speaks Chinese)."""
+    messages = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err.get("loc") else ""
+        message = str(err.get("msg", ""))
+        if message.startswith("Value error, "):
+            messages.append(message.removeprefix("Value error, "))
+        else:
+            messages.append(_FIELD_HINTS.get(field, "提交的内容有误"))
+    return "；".join(dict.fromkeys(messages)) + "。"
+
+
+def _optional(value: str) -> str | None:
+    return value.strip() or None
+
+
+def _cidr_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _org_names(db: Session, actor: Actor) -> dict[int, Organisation]:
+    rows, _ = orgs.list_orgs(db, actor=actor, params=PageParams(page_size=MAX_PAGE_SIZE))
+    return {o.id: o for o in rows}
+
+
+def _contacts(db: Session, actor: Actor, org_id: int | None) -> list[User]:
+    if org_id is None:
+        return []
+    rows, _ = users.list_users(
+        db, actor=actor, params=PageParams(page_size=MAX_PAGE_SIZE), org_id=org_id, active=True
+    )
+    return rows
+
+
+def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
+    response: Response = request.app.state.templates.TemplateResponse(
+        request, template, context, status_code=status
+    )
+    return response
+
+
+def _secret_page(
+    request: Request, *, system: BusinessSystem, token: str, row: SystemToken, created: bool
+) -> Response:
+    response = render(
+        request, "systems/token.html", {"system": system, "token": token, "row": row, "created": created}
+    )
+    # The security middleware sets this for every page; a page carrying a secret must not rely on it.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/systems", response_class=HTMLResponse)
+def system_list(
+    request: Request,
+    actor: CurrentActor,
+    db: DB,
+    org_id: Annotated[str, Query(max_length=12)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    selected = int(org_id) if org_id.isdigit() else None
+    params = PageParams(page=page)
+    rows, total = service.list_systems(db, actor=actor, params=params, org_id=selected)
+    org_map = _org_names(db, actor)
+    now = utcnow()
+    active_tokens = {s.id: sum(1 for t in s.tokens if t.state(now) == "active") for s in rows}
+    filter_orgs = [o for o in org_map.values() if allowed(actor, Action.system_view, o)]
+    return render(
+        request,
+        "systems/list.html",
+        {
+            "systems": rows,
+            "orgs": org_map,
+            "filter_orgs": filter_orgs,
+            "selected_org": selected,
+            "active_tokens": active_tokens,
+            "page": page,
+            "total": total,
+            "pages": max(1, -(-total // params.page_size)),
+            "base": urlencode({"org_id": selected}) + "&" if selected is not None else "",
+        },
+    )
+
+
+def _new_form(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    *,
+    form: dict[str, str],
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    active_orgs, _ = orgs.list_orgs(
+        db, actor=actor, params=PageParams(page_size=MAX_PAGE_SIZE), active_only=True
+    )
+    manageable = [o for o in active_orgs if allowed(actor, Action.system_manage, o)]
+    org_id = int(form["org_id"]) if form.get("org_id", "").isdigit() else None
+    if org_id is None and manageable:
+        org_id = actor.org_id if any(o.id == actor.org_id for o in manageable) else manageable[0].id
+    return render(
+        request,
+        "systems/new.html",
+        {
+            "orgs": manageable,
+            "org_id": org_id,
+            "contacts": _contacts(db, actor, org_id),
+            "form": form,
+            "error": error,
+            "default_days": get_settings().system_token_days,
+        },
+        status,
+    )
+
+
+@router.get("/systems/new", response_class=HTMLResponse)
+def system_new(
+    request: Request, actor: CurrentActor, db: DB, org_id: Annotated[str, Query(max_length=12)] = ""
+) -> Response:
+    # Nothing is written here, so no service guards the page: refuse it to people who could not submit it.
+    require(actor, Action.system_manage)
+    return _new_form(request, db, actor, form={"org_id": org_id})
+
+
+@router.get("/systems/contacts", response_class=HTMLResponse)
+def contact_options(
+    request: Request, actor: CurrentActor, db: DB, org_id: Annotated[str, Query(max_length=12)] = ""
+) -> Response:
+    """The contact `<option>`s for one organisation (HTMX, when the organisation select changes)."""
+    contacts = _contacts(db, actor, int(org_id) if org_id.isdigit() else None)
+    return render(request, "systems/_contact_options.html", {"contacts": contacts, "selected": None})
+
+
+@router.post("/systems/new", response_class=HTMLResponse)
+def system_create(
+    request: Request,
+    actor: CurrentActor,
+    db: DB,
+    org_id: Annotated[str, Form(max_length=12)] = "",
+    code: Annotated[str, Form(max_length=64)] = "",
+    name: Annotated[str, Form(max_length=128)] = "",
+    description: Annotated[str, Form(max_length=2000)] = "",
+    contact_user_id: Annotated[str, Form(max_length=12)] = "",
+    allowed_cidrs: Annotated[str, Form(max_length=4000)] = "",
+    token_days: Annotated[str, Form(max_length=6)] = "",
+) -> Response:
+    form = {
+        "org_id": org_id,
+        "code": code,
+        "name": name,
+        "description": description,
+        "contact_user_id": contact_user_id,
+        "allowed_cidrs": allowed_cidrs,
+        "token_days": token_days,
+    }
+    try:
+        data = SystemCreate.model_validate(
+            {
+                "org_id": org_id,
+                "code": code,
+                "name": name,
+                "description": _optional(description),
+                "contact_user_id": _optional(contact_user_id),
+                "allowed_cidrs": _cidr_lines(allowed_cidrs),
+                "token_days": _optional(token_days),
+            }
+        )
+        system, token, row = service.create_system(db, actor=actor, data=data)
+    except ValidationError as exc:
+        return _new_form(request, db, actor, form=form, error=form_error(exc), status=422)
+    except FIXABLE as exc:
+        return _new_form(request, db, actor, form=form, error=exc.message, status=exc.status)
+    return _secret_page(request, system=system, token=token, row=row, created=True)
+
+
+def _detail(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    system: BusinessSystem,
+    *,
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    contact = None
+    if system.contact_user_id is not None:
+        contact = users.get_user(db, actor=actor, user_id=system.contact_user_id)
+    org = orgs.get_org(db, actor=actor, org_id=system.org_id)
+    if form is None:
+        form = {
+            "name": system.name,
+            "description": system.description or "",
+            "contact_user_id": str(system.contact_user_id or ""),
+            "allowed_cidrs": "\n".join(system.allowed_cidrs),
+            "version": str(system.version),
+        }
+    can_manage = allowed(actor, Action.system_manage, system)
+    return render(
+        request,
+        "systems/detail.html",
+        {
+            "system": system,
+            "org": org,
+            "contact": contact,
+            "now": utcnow(),
+            "form": form,
+            "error": error,
+            "contacts": _contacts(db, actor, system.org_id) if can_manage else [],
+            "token_states": TOKEN_STATES,
+            "revoke_reasons": REVOKE_REASONS,
+            "default_days": get_settings().system_token_days,
+        },
+        status,
+    )
+
+
+@router.get("/systems/{system_id}", response_class=HTMLResponse)
+def system_detail(request: Request, system_id: int, actor: CurrentActor, db: DB) -> Response:
+    return _detail(request, db, actor, service.get_system(db, actor=actor, system_id=system_id))
+
+
+@router.post("/systems/{system_id}/edit", response_class=HTMLResponse)
+def system_edit(
+    request: Request,
+    system_id: int,
+    actor: CurrentActor,
+    db: DB,
+    version: Annotated[str, Form(max_length=12)] = "",
+    name: Annotated[str, Form(max_length=128)] = "",
+    description: Annotated[str, Form(max_length=2000)] = "",
+    contact_user_id: Annotated[str, Form(max_length=12)] = "",
+    allowed_cidrs: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    form = {
+        "version": version,
+        "name": name,
+        "description": description,
+        "contact_user_id": contact_user_id,
+        "allowed_cidrs": allowed_cidrs,
+    }
+    try:
+        data = SystemUpdate.model_validate(
+            {
+                "version": version,
+                "name": name,
+                "description": _optional(description),
+                "contact_user_id": _optional(contact_user_id),
+                "allowed_cidrs": _cidr_lines(allowed_cidrs),
+            }
+        )
+        service.update_system(db, actor=actor, system_id=system_id, data=data)
+    except ValidationError as exc:
+        return _edit_failed(request, db, actor, system_id, form=form, error=form_error(exc), status=422)
+    except FIXABLE as exc:
+        return _edit_failed(request, db, actor, system_id, form=form, error=exc.message, status=exc.status)
+    return RedirectResponse(f"/systems/{system_id}", status_code=303)
+
+
+def _edit_failed(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    system_id: int,
+    *,
+    error: str,
+    status: int,
+    form: dict[str, str] | None = None,
+) -> Response:
+    system = service.get_system(db, actor=actor, system_id=system_id)
+    return _detail(request, db, actor, system, form=form, error=error, status=status)
+
+
+@router.post("/systems/{system_id}/status", response_class=HTMLResponse)
+def system_status(
+    request: Request,
+    system_id: int,
+    actor: CurrentActor,
+    db: DB,
+    version: Annotated[str, Form(max_length=12)] = "",
+    is_active: Annotated[str, Form(max_length=1)] = "",
+) -> Response:
+    """Enable (`is_active=1`) or disable (`is_active=0`) a system; a disabled system's tokens are refused."""
+    try:
+        data = SystemUpdate.model_validate({"version": version, "is_active": is_active})
+        service.update_system(db, actor=actor, system_id=system_id, data=data)
+    except ValidationError as exc:
+        return _edit_failed(request, db, actor, system_id, error=form_error(exc), status=422)
+    except FIXABLE as exc:
+        return _edit_failed(request, db, actor, system_id, error=exc.message, status=exc.status)
+    return RedirectResponse(f"/systems/{system_id}", status_code=303)
+
+
+@router.post("/systems/{system_id}/tokens", response_class=HTMLResponse)
+def token_rotate(
+    request: Request,
+    system_id: int,
+    actor: CurrentActor,
+    db: DB,
+    days: Annotated[str, Form(max_length=6)] = "",
+    revoke_existing: Annotated[str, Form(max_length=1)] = "",
+) -> Response:
+    """Issue a new token, shown once; with `revoke_existing=1` the system's other tokens stop now."""
+    system = service.get_system(db, actor=actor, system_id=system_id)
+    try:
+        data = TokenRotate.model_validate(
+            {"days": _optional(days), "revoke_existing": revoke_existing == "1"}
+        )
+        token, row = service.issue_token(
+            db, actor=actor, system=system, days=data.days, revoke_existing=data.revoke_existing
+        )
+    except ValidationError as exc:
+        return _detail(request, db, actor, system, error=form_error(exc), status=422)
+    except FIXABLE as exc:
+        return _detail(request, db, actor, system, error=exc.message, status=exc.status)
+    return _secret_page(request, system=system, token=token, row=row, created=False)
+
+
+@router.post("/systems/{system_id}/tokens/{token_id}/revoke", response_class=HTMLResponse)
+def token_revoke(request: Request, system_id: int, token_id: int, actor: CurrentActor, db: DB) -> Response:
+    try:
+        service.revoke_token(db, actor=actor, system_id=system_id, token_id=token_id)
+    except FIXABLE as exc:
+        return _edit_failed(request, db, actor, system_id, error=exc.message, status=exc.status)
+    return RedirectResponse(f"/systems/{system_id}", status_code=303)

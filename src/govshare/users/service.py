@@ -135,7 +135,13 @@ def update_user(db: Session, *, actor: Actor, user_id: int, data: UserUpdate) ->
             "The person was changed by someone else.",
             details={"current_version": user.version},
         )
-    changes = data.model_dump(exclude_unset=True, exclude={"version"})
+    changes = {
+        key: value
+        for key, value in data.model_dump(exclude_unset=True, exclude={"version"}).items()
+        if value != getattr(user, key)
+    }
+    if not changes:
+        return user
     before = {k: getattr(user, k) for k in changes}
     for key, value in changes.items():
         setattr(user, key, value)
