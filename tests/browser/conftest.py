@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
@@ -114,11 +114,11 @@ def _wait_until_healthy(base: str, thread: threading.Thread, seconds: float = 20
         if not thread.is_alive():
             pytest.fail("the live GovShare server thread stopped during start-up (see captured logs)")
         try:
-            response = httpx.get(f"{base}/healthz", timeout=2)
+            response = httpx2.get(f"{base}/healthz", timeout=2)
             if response.status_code == 200:
                 return
             last = f"{response.status_code} {response.text[:200]}"
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             last = exc
         time.sleep(0.05)
     pytest.fail(f"the live GovShare server at {base} did not become healthy: {last}")
