@@ -13,11 +13,16 @@ from govshare.orgs.models import Organisation
 from govshare.users.models import User
 
 
+def bearer(token: str) -> dict[str, str]:
+    """Headers that present `token` (a person's or a business system's) to the API."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def login(client: TestClient, username: str, password: str = DEMO_PASSWORD) -> dict[str, str]:
     """Bearer headers for `username`, obtained through POST /api/v1/auth/login."""
     response = client.post("/api/v1/auth/login", json={"username": username, "password": password})
     assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    return bearer(response.json()["access_token"])
 
 
 def actor(db: Session, username: str) -> Actor:

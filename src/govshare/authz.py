@@ -233,7 +233,8 @@ def require(actor: Actor, action: Action, obj: Any = None) -> None:
     )
 
 
-S = TypeVar("S", bound=Select[Any])
+# Any select, of whole rows or of some columns.
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
 def visible(actor: Actor, action: Action, stmt: S, model: type) -> S:

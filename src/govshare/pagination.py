@@ -12,6 +12,11 @@ T = TypeVar("T")
 MAX_PAGE_SIZE = 200
 
 
+def page_count(total: int, page_size: int) -> int:
+    """How many pages `total` rows fill; an empty list still has its one (empty) page."""
+    return max(1, -(-total // page_size))
+
+
 class PageParams(BaseModel):
     page: int = Field(1, ge=1, le=100_000)
     page_size: int = Field(20, ge=1, le=MAX_PAGE_SIZE)
@@ -29,7 +34,7 @@ class Page(BaseModel, Generic[T]):
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+        return page_count(self.total, self.page_size)
 
 
 def paginate(db: Session, stmt: Select[Any], params: PageParams) -> tuple[list[Any], int]:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from govshare.audit.models import AuditEvent
 from govshare.web.templating import BEIJING
 from tests.helpers import org
-from tests.systems.ui import ui_login
+from tests.ui import ui_login
 
 _CHART = re.compile(r'<script type="application/json" id="chart-audit-daily"[^>]*>(.*?)</script>', re.S)
 _TOTAL = re.compile(r'data-testid="result-total">(\d+)<')

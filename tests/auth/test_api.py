@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -11,7 +10,8 @@ from govshare.audit.models import AuditEvent
 from govshare.db import utcnow
 from govshare.users.models import LoginSession, User
 from tests.conftest import settings_override
-from tests.helpers import login
+from tests.helpers import bearer, login
+from tests.ui import csrf_of, login_csrf
 
 
 def events(db, event_type: str) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
@@ -27,7 +27,7 @@ def test_login_gives_a_bearer_token_that_identifies_the_person(client, city, db)
     assert response.status_code == 200
     body = response.json()
     assert body["token_type"] == "bearer" and body["access_token"].startswith("gsu_")
-    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"}).json()
+    me = client.get("/api/v1/auth/me", headers=bearer(body["access_token"])).json()
     assert me["name"] == "police_admin" and me["roles"] == ["data_admin"]
     assert "system.manage" in me["permissions"] and "audit.verify" not in me["permissions"]
     # Only the hash is stored.
@@ -120,21 +120,9 @@ def test_password_change_enforces_policy(client, city) -> None:
     )
 
 
-def _ui_login(client, username: str) -> str:  # type: ignore[no-untyped-def]
-    page = client.get("/login").text
-    token = re.search(r'name="login_csrf" value="([^"]+)"', page).group(1)
-    response = client.post(
-        "/login",
-        data={"username": username, "password": "govshare-demo", "login_csrf": token, "next": "/"},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
-    return re.search(r'"X-CSRF-Token": "([^"]+)"', client.get("/").text).group(1)
-
-
 def test_ui_session_cookie_is_httponly_and_csrf_protected(client, city) -> None:
     page = client.get("/login").text
-    token = re.search(r'name="login_csrf" value="([^"]+)"', page).group(1)
+    token = login_csrf(page)
     response = client.post(
         "/login",
         data={"username": "civil_user", "password": "govshare-demo", "login_csrf": token, "next": "/"},
@@ -144,7 +132,7 @@ def test_ui_session_cookie_is_httponly_and_csrf_protected(client, city) -> None:
     assert "govshare_session=" in cookie and "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
     home = client.get("/")
     assert "业务人员" in home.text
-    csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', home.text).group(1)
+    csrf = csrf_of(home.text)
     assert client.post("/logout", follow_redirects=False).status_code == 403
     assert client.post("/logout", data={"csrf_token": "forged"}, follow_redirects=False).status_code == 403
     assert client.post("/logout", headers={"X-CSRF-Token": csrf}, follow_redirects=False).status_code == 303
@@ -163,7 +151,7 @@ def test_login_form_needs_its_double_submit_token(client, city) -> None:
 
 def test_login_redirect_stays_on_this_site(client, city) -> None:
     page = client.get("/login").text
-    token = re.search(r'name="login_csrf" value="([^"]+)"', page).group(1)
+    token = login_csrf(page)
     for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
         response = client.post(
             "/login",
@@ -173,11 +161,11 @@ def test_login_redirect_stays_on_this_site(client, city) -> None:
         assert response.headers["location"] == "/"
         client.cookies.clear()
         page = client.get("/login").text
-        token = re.search(r'name="login_csrf" value="([^"]+)"', page).group(1)
+        token = login_csrf(page)
 
 
 def test_wrong_password_on_the_form_shows_the_message(client, city) -> None:
     page = client.get("/login").text
-    token = re.search(r'name="login_csrf" value="([^"]+)"', page).group(1)
+    token = login_csrf(page)
     response = client.post("/login", data={"username": "civil_user", "password": "bad", "login_csrf": token})
     assert response.status_code == 401 and "用户名或密码错误" in response.text

@@ -14,7 +14,7 @@ from govshare.orgs.models import Organisation
 from govshare.orgs.schemas import OrgUpdate
 from tests.conftest import settings_override
 from tests.helpers import org
-from tests.users.ui import browser, hidden, text, texts
+from tests.ui import browser, hidden, text, texts
 
 FIRST17 = "91130100MA0CY7R21"  # an enterprise's code body; the 18th character is the check
 GOOD_CODE = FIRST17 + credit_code_check_char(FIRST17)

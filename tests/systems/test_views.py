@@ -7,8 +7,8 @@ import re
 from sqlalchemy import func, select
 
 from govshare.systems.models import BusinessSystem, SystemToken
-from tests.helpers import org, user_id
-from tests.systems.ui import bearer, ui_login
+from tests.helpers import bearer, org, user_id
+from tests.ui import text, ui_login
 
 _TOKEN = re.compile(r'data-testid="new-token">\s*(gss_[A-Za-z0-9_-]+)\s*<')
 
@@ -132,6 +132,7 @@ def test_edit_and_disable(client, city, db) -> None:
     assert response.status_code == 303
     detail = client.get(f"/systems/{system.id}").text
     assert "人口信息管理系统（新）" in detail and "police_security" in detail and "127.0.0.1/32" in detail
+    assert "police_security" in text(detail, "system-contact")  # the new contact, not the old one
 
     stale = client.post(f"/systems/{system.id}/edit", data=edit | {"name": "再次修改"})
     assert stale.status_code == 409 and "已被他人修改" in stale.text and 'value="再次修改"' in stale.text

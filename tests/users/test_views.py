@@ -11,7 +11,7 @@ from govshare.audit.models import AuditEvent
 from govshare.db import utcnow
 from govshare.users.models import Registration, User
 from tests.helpers import org, user_id
-from tests.users.ui import Browser, browser, hidden, text, texts
+from tests.ui import Browser, browser, hidden, text, texts
 
 NEW_PASSWORD = "Temp-Pass-2026!"
 

@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy.orm import Session
 
 from govshare.audit import service
 from govshare.audit.events import EVENT_LABELS, EventType
-from govshare.authz import Action, Actor, allowed
+from govshare.authz import Action
 from govshare.orgs import service as orgs
-from govshare.orgs.models import Organisation
-from govshare.pagination import MAX_PAGE_SIZE, PageParams
+from govshare.pagination import PageParams
 from govshare.web.deps import DB, CurrentActor
-from govshare.web.templating import BEIJING
+from govshare.web.forms import page_context, parse_int
+from govshare.web.templating import BEIJING, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,13 +47,6 @@ PROBLEM_LABELS = {
     "checkpoint_mismatch": "已签名检查点之前的事件被修改",
     "head": "链尾与记录的链尾不一致（事件被截断或追加）",
 }
-
-
-def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, template, context, status_code=status
-    )
-    return response
 
 
 def _day(value: str, label: str, errors: list[str]) -> date | None:
@@ -100,12 +91,6 @@ def chart_json(counts: list[tuple[str, int]]) -> str:
     return json.dumps(option, ensure_ascii=False).replace("<", "\\u003c")
 
 
-def _org_choices(db: Session, actor: Actor) -> list[Organisation]:
-    rows, _ = orgs.list_orgs(db, actor=actor, params=PageParams(page_size=MAX_PAGE_SIZE))
-    # A security officer reads only their own department's events: offer only that one.
-    return [o for o in rows if allowed(actor, Action.audit_read, o)]
-
-
 @router.get("/audit", response_class=HTMLResponse)
 def audit_search(
     request: Request,
@@ -121,9 +106,10 @@ def audit_search(
     date_to: Annotated[str, Query(max_length=10)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
+    org = parse_int(org_id)
     form = {
         "actor_name": actor_name.strip(),
-        "org_id": org_id if org_id.isdigit() else "",
+        "org_id": "" if org is None else str(org),
         "event_type": event_type,
         "object_type": object_type.strip(),
         "object_id": object_id.strip(),
@@ -136,7 +122,7 @@ def audit_search(
     until = _day(date_to, "结束日期", errors)
     query = service.AuditQuery(
         actor=form["actor_name"] or None,
-        org_id=int(form["org_id"]) if form["org_id"] else None,
+        org_id=org,
         event_type=event_type or None,
         object_type=form["object_type"] or None,
         object_id=form["object_id"] or None,
@@ -146,17 +132,15 @@ def audit_search(
     )
     counts = service.daily_counts(db, actor=actor, query=query)
     rows, total = service.search(db, actor=actor, query=query, page=page, page_size=PAGE_SIZE)
-    org_choices = _org_choices(db, actor)
-    filters = {k: v for k, v in form.items() if v}
+    # A security officer reads only their own department's events: offer only that one. Events
+    # outlive their organisation, so deactivated ones stay.
+    org_choices = orgs.choices(db, actor=actor, action=Action.audit_read, active_only=False)
     return render(
         request,
         "audit/search.html",
         {
             "events": rows,
-            "total": total,
-            "page": page,
-            "pages": max(1, -(-total // PAGE_SIZE)),
-            "base": urlencode(filters) + "&" if filters else "",
+            **page_context(PageParams(page=page, page_size=PAGE_SIZE), total, **form),
             "form": form,
             "errors": errors,
             "chart": chart_json(counts),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -72,6 +74,30 @@ def list_orgs(
     if active_only:
         stmt = stmt.where(Organisation.is_active.is_(True))
     return paginate(db, stmt.order_by(Organisation.kind, Organisation.id), params)
+
+
+class OrgChoice(NamedTuple):
+    """An organisation as a select list offers it."""
+
+    id: int
+    name: str
+    short_name: str
+
+
+def choices(
+    db: Session, *, actor: Actor, action: Action = Action.org_view, active_only: bool = True
+) -> list[OrgChoice]:
+    """Every organisation `actor` may view and also take `action` for, ordered like `list_orgs`.
+
+    For select lists: one query and no page cap, so a select never silently drops an organisation.
+    `active_only=False` keeps deactivated organisations, for filters over records that outlive them.
+    """
+    columns = select(Organisation.id, Organisation.name, Organisation.short_name)
+    stmt = visible(actor, action, visible(actor, Action.org_view, columns, Organisation), Organisation)
+    if active_only:
+        stmt = stmt.where(Organisation.is_active.is_(True))
+    rows = db.execute(stmt.order_by(Organisation.kind, Organisation.id))
+    return [OrgChoice(*row) for row in rows]
 
 
 def _ensure_unique(

@@ -1,24 +1,14 @@
-"""Organisation pages: the registry list, registering and editing an organisation, its overview.
-
-Also home to the small helpers every administration page of orgs and people shares: rendering,
-Post/Redirect/Get, pagination context, and turning a Pydantic `ValidationError` into one Chinese
-sentence a person can act on.
-"""
+"""Organisation pages: the registry list, registering and editing an organisation, its overview."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
-from typing import Annotated, Any, TypeVar
-from urllib.parse import urlencode
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from pydantic import ValidationError
+from fastapi.responses import HTMLResponse, Response
 
 from govshare.authz import REGISTERED_ROLES, Action, require
-from govshare.errors import Conflict, DomainError, Invalid
 from govshare.orgs import service
 from govshare.orgs.models import Organisation, OrgKind
 from govshare.orgs.schemas import OrgCreate, OrgUpdate
@@ -27,90 +17,19 @@ from govshare.systems import service as systems
 from govshare.users import registrations
 from govshare.users import service as users
 from govshare.web.deps import DB, CurrentActor
+from govshare.web.forms import (
+    FIXABLE,
+    changed,
+    is_stale,
+    optional,
+    page_context,
+    parse_enum,
+    refusal,
+    see_other,
+)
+from govshare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-
-E = TypeVar("E", bound=StrEnum)
-
-# --- helpers shared with users/views.py ------------------------------------------------------------
-
-
-def render(request: Request, template: str, context: Mapping[str, Any], *, status: int = 200) -> Response:
-    templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(request, template, dict(context), status_code=status)
-
-
-def see_other(url: str) -> Response:
-    """The redirect after a successful POST (Post/Redirect/Get)."""
-    return RedirectResponse(url, status_code=303)
-
-
-def parse_enum(enum: type[E], value: str) -> E | None:
-    """A filter value from a query string; empty or unknown means "no filter"."""
-    try:
-        return enum(value) if value else None
-    except ValueError:
-        return None
-
-
-def parse_int(value: str) -> int | None:
-    return int(value) if value.strip().isdigit() else None
-
-
-def page_context(params: PageParams, total: int, **filters: object) -> dict[str, Any]:
-    """Variables for `_pagination.html`; `base` keeps the list's filters on the page links."""
-    kept = {k: v for k, v in filters.items() if v not in (None, "")}
-    return {
-        "page": params.page,
-        "pages": max(1, -(-total // params.page_size)),
-        "total": total,
-        "base": urlencode(kept) + "&" if kept else "",
-    }
-
-
-def is_stale(error: DomainError) -> bool:
-    """Whether a service refused an edit because it was based on an outdated version."""
-    return (
-        isinstance(error, Conflict) and isinstance(error.details, dict) and "current_version" in error.details
-    )
-
-
-_PROBLEMS = {
-    "missing": "必填",
-    "int_parsing": "请从列表中选择",
-    "int_type": "请从列表中选择",
-    "enum": "请从列表中选择",
-    "bool_parsing": "请选择是或否",
-    "bool_type": "请选择是或否",
-    "list_type": "请从列表中选择",
-    "extra_forbidden": "不允许的字段",
-}
-
-
-def problem_message(exc: ValidationError, fields: Mapping[str, tuple[str, str]]) -> str:
-    """One sentence naming each wrong field (by its form label) and what it should look like.
-
-    `fields` maps a schema field to (label, hint); the hint replaces the generic problem for a wrong
-    value other than an empty one, so it should say what a right value looks like.
-    """
-    problems: list[str] = []
-    for error in exc.errors():
-        name = str(error["loc"][0]) if error["loc"] else ""
-        label, hint = fields.get(name, (name, ""))
-        kind = error["type"]
-        if kind == "string_too_short" and not str(error.get("input", "")).strip():
-            problem = "不能为空"
-        elif hint:
-            problem = hint
-        elif kind == "string_too_long":
-            problem = f"不能超过 {error.get('ctx', {}).get('max_length', '')} 个字符"
-        else:
-            problem = _PROBLEMS.get(kind, "取值不正确")
-        problems.append(f"{label}：{problem}")
-    return "提交的内容有误，请修改后重试：" + "；".join(dict.fromkeys(problems)) + "。"
-
-
-# --- organisations ---------------------------------------------------------------------------------
 
 ORG_FIELDS = {
     "code": ("单位编码", "须以小写字母开头，由 2–32 位小写字母、数字或下划线组成，如 police"),
@@ -166,7 +85,7 @@ def _org_form(
         request,
         "orgs/form.html",
         {"org": org, "form": form, "kinds": list(OrgKind), "error": error, "stale": stale},
-        status=status,
+        status_code=status,
     )
 
 
@@ -199,15 +118,14 @@ def org_create(
         "contact_phone": contact_phone,
     }
     try:
-        data = OrgCreate.model_validate({**form, "contact_phone": contact_phone.strip() or None})
+        data = OrgCreate.model_validate({**form, "contact_phone": optional(contact_phone)})
         # The savepoint undoes whatever the service flushed before it refused, because returning the
         # form (instead of raising) lets the request's unit of work commit.
         with db.begin_nested():
             org = service.create_org(db, actor=actor, data=data)
-    except ValidationError as exc:
-        return _org_form(request, org=None, form=form, error=problem_message(exc, ORG_FIELDS), status=422)
-    except (Invalid, Conflict) as exc:
-        return _org_form(request, org=None, form=form, error=exc.message, status=exc.status)
+    except FIXABLE as exc:
+        error, status = refusal(exc, ORG_FIELDS)
+        return _org_form(request, org=None, form=form, error=error, status=status)
     return see_other(f"/orgs/{org.id}?done=created")
 
 
@@ -274,20 +192,15 @@ def org_update(
         "name": name.strip(),
         "short_name": short_name.strip(),
         "credit_code": credit_code.strip().upper(),
-        "contact_phone": contact_phone.strip() or None,
+        "contact_phone": optional(contact_phone),
     }
-    # Only what the person changed: an untouched credit code is not checked (and warned about) again.
-    changes = {key: value for key, value in submitted.items() if value != getattr(org, key)}
     try:
-        data = OrgUpdate.model_validate({"version": version, **changes})
+        data = OrgUpdate.model_validate({"version": version, **changed(org, submitted)})
         with db.begin_nested():  # see org_create
             service.update_org(db, actor=actor, org_id=org.id, data=data)
-    except ValidationError as exc:
-        return _org_form(request, org=org, form=form, error=problem_message(exc, ORG_FIELDS), status=422)
-    except (Invalid, Conflict) as exc:
-        return _org_form(
-            request, org=org, form=form, error=exc.message, stale=is_stale(exc), status=exc.status
-        )
+    except FIXABLE as exc:
+        error, status = refusal(exc, ORG_FIELDS)
+        return _org_form(request, org=org, form=form, error=error, stale=is_stale(exc), status=status)
     return see_other(f"/orgs/{org.id}?done=updated")
 
 

@@ -7,6 +7,8 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from govshare.db import Base, utcnow
+from govshare.orgs.models import Organisation
+from govshare.users.models import User
 
 
 class BusinessSystem(Base):
@@ -26,6 +28,10 @@ class BusinessSystem(Base):
     tokens: Mapped[list[SystemToken]] = relationship(
         back_populates="system", order_by="SystemToken.id.desc()"
     )
+    # Loaded on access (pages), not on every token check: lists ask for them with selectinload.
+    org: Mapped[Organisation] = relationship(lazy="select")
+    # Who changes `contact_user_id` also expires this attribute (see systems.service).
+    contact: Mapped[User | None] = relationship(foreign_keys=[contact_user_id], lazy="select")
 
     __mapper_args__ = {"version_id_col": version}
 

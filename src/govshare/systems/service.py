@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
@@ -40,7 +40,12 @@ def get_system(db: Session, *, actor: Actor, system_id: int) -> BusinessSystem:
 def list_systems(
     db: Session, *, actor: Actor, params: PageParams, org_id: int | None = None
 ) -> tuple[list[BusinessSystem], int]:
-    stmt = visible(actor, Action.system_view, select(BusinessSystem), BusinessSystem)
+    # The list page counts each system's active tokens: load them all in one more query, not one each.
+    stmt = visible(actor, Action.system_view, select(BusinessSystem), BusinessSystem).options(
+        selectinload(BusinessSystem.tokens),
+        selectinload(BusinessSystem.org),
+        selectinload(BusinessSystem.contact),
+    )
     if org_id is not None:
         stmt = stmt.where(BusinessSystem.org_id == org_id)
     return paginate(db, stmt.order_by(BusinessSystem.org_id, BusinessSystem.id), params)
@@ -117,6 +122,8 @@ def update_system(db: Session, *, actor: Actor, system_id: int, data: SystemUpda
     for key, value in changes.items():
         setattr(system, key, value)
     db.flush()
+    if "contact_user_id" in changes:
+        db.expire(system, ["contact"])  # a relationship does not follow its changed foreign key
     event = EventType.system_disabled if changes.get("is_active") is False else EventType.system_updated
     audit.record(
         db, event, actor=actor, obj=system, org_id=system.org_id, details={"before": before, "after": changes}
@@ -259,6 +266,7 @@ def _offboarding_hook(db: Session, actor: Actor, leaver: User, successor: User) 
             .values(contact_user_id=successor.id, version=BusinessSystem.version + 1)
         )
         for system in systems:
+            db.expire(system, ["contact"])  # see update_system
             audit.record(
                 db,
                 EventType.system_updated,

@@ -6,35 +6,33 @@ page that could show it again), and that response is marked `Cache-Control: no-s
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from govshare.authz import Action, Actor, allowed, require
 from govshare.db import utcnow
-from govshare.errors import Conflict, Invalid
 from govshare.orgs import service as orgs
-from govshare.orgs.models import Organisation
-from govshare.pagination import MAX_PAGE_SIZE, PageParams
+from govshare.pagination import PageParams
 from govshare.settings import get_settings
 from govshare.systems import service
 from govshare.systems.models import BusinessSystem, SystemToken
 from govshare.systems.schemas import SystemCreate, SystemUpdate, TokenRotate
 from govshare.users import service as users
-from govshare.users.models import User
+from govshare.users.service import PersonChoice
 from govshare.web.deps import DB, CurrentActor
+from govshare.web.forms import FIXABLE, optional, page_context, parse_int, refusal, see_other
+from govshare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 TOKEN_STATES = {"active": "有效", "expired": "已过期", "revoked": "已吊销"}
 REVOKE_REASONS = {"rotated": "轮换", "revoked": "手动吊销"}
 
-# Shown instead of pydantic's English for fields whose rule the user has to know to fix the input.
-_FIELD_HINTS = {
+# Shown instead of pydantic's English, whatever the problem with the field (see forms.problem_message).
+SYSTEM_FIELDS = {
     "org_id": "请选择所属单位",
     "code": "系统编码应以小写字母开头，只含小写字母、数字、“-”和“_”，共 2 至 64 位",
     "name": "系统名称应为 2 至 128 个字符",
@@ -47,51 +45,14 @@ _FIELD_HINTS = {
     "is_active": "请选择启用或停用",
 }
 
-# Form errors the person can fix by changing the input; Forbidden and NotFound go to the one error
-# handler instead, which also records denied attempts in the audit log.
-FIXABLE = (Invalid, Conflict)
-
-
-def form_error(exc: ValidationError) -> str:
-    """One Chinese sentence for a schema's validation errors (the CIDR validator speaks Chinese)."""
-    messages = []
-    for err in exc.errors():
-        field = str(err["loc"][0]) if err.get("loc") else ""
-        message = str(err.get("msg", ""))
-        if message.startswith("Value error, "):
-            messages.append(message.removeprefix("Value error, "))
-        else:
-            messages.append(_FIELD_HINTS.get(field, "提交的内容有误"))
-    return "；".join(dict.fromkeys(messages)) + "。"
-
-
-def _optional(value: str) -> str | None:
-    return value.strip() or None
-
 
 def _cidr_lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _org_names(db: Session, actor: Actor) -> dict[int, Organisation]:
-    rows, _ = orgs.list_orgs(db, actor=actor, params=PageParams(page_size=MAX_PAGE_SIZE))
-    return {o.id: o for o in rows}
-
-
-def _contacts(db: Session, actor: Actor, org_id: int | None) -> list[User]:
-    if org_id is None:
-        return []
-    rows, _ = users.list_users(
-        db, actor=actor, params=PageParams(page_size=MAX_PAGE_SIZE), org_id=org_id, active=True
-    )
-    return rows
-
-
-def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, template, context, status_code=status
-    )
-    return response
+def _contacts(db: Session, actor: Actor, org_id: int | None) -> list[PersonChoice]:
+    """Whom the system's contact select offers: active people of its organisation."""
+    return [] if org_id is None else users.choices(db, actor=actor, org_id=org_id)
 
 
 def _secret_page(
@@ -113,26 +74,21 @@ def system_list(
     org_id: Annotated[str, Query(max_length=12)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    selected = int(org_id) if org_id.isdigit() else None
+    selected = parse_int(org_id)
     params = PageParams(page=page)
     rows, total = service.list_systems(db, actor=actor, params=params, org_id=selected)
-    org_map = _org_names(db, actor)
     now = utcnow()
     active_tokens = {s.id: sum(1 for t in s.tokens if t.state(now) == "active") for s in rows}
-    filter_orgs = [o for o in org_map.values() if allowed(actor, Action.system_view, o)]
     return render(
         request,
         "systems/list.html",
         {
             "systems": rows,
-            "orgs": org_map,
-            "filter_orgs": filter_orgs,
+            # Systems of a deactivated organisation stay on the list, so it stays in the filter too.
+            "filter_orgs": orgs.choices(db, actor=actor, action=Action.system_view, active_only=False),
             "selected_org": selected,
             "active_tokens": active_tokens,
-            "page": page,
-            "total": total,
-            "pages": max(1, -(-total // params.page_size)),
-            "base": urlencode({"org_id": selected}) + "&" if selected is not None else "",
+            **page_context(params, total, org_id=selected),
         },
     )
 
@@ -146,11 +102,8 @@ def _new_form(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    active_orgs, _ = orgs.list_orgs(
-        db, actor=actor, params=PageParams(page_size=MAX_PAGE_SIZE), active_only=True
-    )
-    manageable = [o for o in active_orgs if allowed(actor, Action.system_manage, o)]
-    org_id = int(form["org_id"]) if form.get("org_id", "").isdigit() else None
+    manageable = orgs.choices(db, actor=actor, action=Action.system_manage)
+    org_id = parse_int(form.get("org_id", ""))
     if org_id is None and manageable:
         org_id = actor.org_id if any(o.id == actor.org_id for o in manageable) else manageable[0].id
     return render(
@@ -164,7 +117,7 @@ def _new_form(
             "error": error,
             "default_days": get_settings().system_token_days,
         },
-        status,
+        status_code=status,
     )
 
 
@@ -182,7 +135,7 @@ def contact_options(
     request: Request, actor: CurrentActor, db: DB, org_id: Annotated[str, Query(max_length=12)] = ""
 ) -> Response:
     """The contact `<option>`s for one organisation (HTMX, when the organisation select changes)."""
-    contacts = _contacts(db, actor, int(org_id) if org_id.isdigit() else None)
+    contacts = _contacts(db, actor, parse_int(org_id))
     return render(request, "systems/_contact_options.html", {"contacts": contacts, "selected": None})
 
 
@@ -214,17 +167,16 @@ def system_create(
                 "org_id": org_id,
                 "code": code,
                 "name": name,
-                "description": _optional(description),
-                "contact_user_id": _optional(contact_user_id),
+                "description": optional(description),
+                "contact_user_id": optional(contact_user_id),
                 "allowed_cidrs": _cidr_lines(allowed_cidrs),
-                "token_days": _optional(token_days),
+                "token_days": optional(token_days),
             }
         )
         system, token, row = service.create_system(db, actor=actor, data=data)
-    except ValidationError as exc:
-        return _new_form(request, db, actor, form=form, error=form_error(exc), status=422)
     except FIXABLE as exc:
-        return _new_form(request, db, actor, form=form, error=exc.message, status=exc.status)
+        error, status = refusal(exc, SYSTEM_FIELDS)
+        return _new_form(request, db, actor, form=form, error=error, status=status)
     return _secret_page(request, system=system, token=token, row=row, created=True)
 
 
@@ -238,10 +190,6 @@ def _detail(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    contact = None
-    if system.contact_user_id is not None:
-        contact = users.get_user(db, actor=actor, user_id=system.contact_user_id)
-    org = orgs.get_org(db, actor=actor, org_id=system.org_id)
     if form is None:
         form = {
             "name": system.name,
@@ -256,8 +204,6 @@ def _detail(
         "systems/detail.html",
         {
             "system": system,
-            "org": org,
-            "contact": contact,
             "now": utcnow(),
             "form": form,
             "error": error,
@@ -266,7 +212,7 @@ def _detail(
             "revoke_reasons": REVOKE_REASONS,
             "default_days": get_settings().system_token_days,
         },
-        status,
+        status_code=status,
     )
 
 
@@ -299,17 +245,16 @@ def system_edit(
             {
                 "version": version,
                 "name": name,
-                "description": _optional(description),
-                "contact_user_id": _optional(contact_user_id),
+                "description": optional(description),
+                "contact_user_id": optional(contact_user_id),
                 "allowed_cidrs": _cidr_lines(allowed_cidrs),
             }
         )
         service.update_system(db, actor=actor, system_id=system_id, data=data)
-    except ValidationError as exc:
-        return _edit_failed(request, db, actor, system_id, form=form, error=form_error(exc), status=422)
     except FIXABLE as exc:
-        return _edit_failed(request, db, actor, system_id, form=form, error=exc.message, status=exc.status)
-    return RedirectResponse(f"/systems/{system_id}", status_code=303)
+        error, status = refusal(exc, SYSTEM_FIELDS)
+        return _edit_failed(request, db, actor, system_id, form=form, error=error, status=status)
+    return see_other(f"/systems/{system_id}")
 
 
 def _edit_failed(
@@ -339,11 +284,10 @@ def system_status(
     try:
         data = SystemUpdate.model_validate({"version": version, "is_active": is_active})
         service.update_system(db, actor=actor, system_id=system_id, data=data)
-    except ValidationError as exc:
-        return _edit_failed(request, db, actor, system_id, error=form_error(exc), status=422)
     except FIXABLE as exc:
-        return _edit_failed(request, db, actor, system_id, error=exc.message, status=exc.status)
-    return RedirectResponse(f"/systems/{system_id}", status_code=303)
+        error, status = refusal(exc, SYSTEM_FIELDS)
+        return _edit_failed(request, db, actor, system_id, error=error, status=status)
+    return see_other(f"/systems/{system_id}")
 
 
 @router.post("/systems/{system_id}/tokens", response_class=HTMLResponse)
@@ -358,16 +302,13 @@ def token_rotate(
     """Issue a new token, shown once; with `revoke_existing=1` the system's other tokens stop now."""
     system = service.get_system(db, actor=actor, system_id=system_id)
     try:
-        data = TokenRotate.model_validate(
-            {"days": _optional(days), "revoke_existing": revoke_existing == "1"}
-        )
+        data = TokenRotate.model_validate({"days": optional(days), "revoke_existing": revoke_existing == "1"})
         token, row = service.issue_token(
             db, actor=actor, system=system, days=data.days, revoke_existing=data.revoke_existing
         )
-    except ValidationError as exc:
-        return _detail(request, db, actor, system, error=form_error(exc), status=422)
     except FIXABLE as exc:
-        return _detail(request, db, actor, system, error=exc.message, status=exc.status)
+        error, status = refusal(exc, SYSTEM_FIELDS)
+        return _detail(request, db, actor, system, error=error, status=status)
     return _secret_page(request, system=system, token=token, row=row, created=False)
 
 
@@ -376,5 +317,6 @@ def token_revoke(request: Request, system_id: int, token_id: int, actor: Current
     try:
         service.revoke_token(db, actor=actor, system_id=system_id, token_id=token_id)
     except FIXABLE as exc:
-        return _edit_failed(request, db, actor, system_id, error=exc.message, status=exc.status)
-    return RedirectResponse(f"/systems/{system_id}", status_code=303)
+        error, status = refusal(exc, SYSTEM_FIELDS)
+        return _edit_failed(request, db, actor, system_id, error=error, status=status)
+    return see_other(f"/systems/{system_id}")

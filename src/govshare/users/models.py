@@ -7,6 +7,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from govshare.db import Base, utcnow
+from govshare.orgs.models import Organisation
 
 
 class User(Base):
@@ -32,6 +33,7 @@ class User(Base):
     roles: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin", order_by="UserRole.role"
     )
+    org: Mapped[Organisation] = relationship(lazy="joined")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -106,6 +108,7 @@ class Registration(Base):
     version: Mapped[int] = mapped_column(default=1)
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+    org: Mapped[Organisation] = relationship(lazy="joined")
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -56,6 +58,24 @@ def list_users(
     if active is not None:
         stmt = stmt.where(User.is_active.is_(active))
     return paginate(db, stmt.order_by(User.org_id, User.id), params)
+
+
+class PersonChoice(NamedTuple):
+    """A person as a select list offers them."""
+
+    id: int
+    display_name: str
+    username: str
+
+
+def choices(db: Session, *, actor: Actor, org_id: int) -> list[PersonChoice]:
+    """The active people of organisation `org_id` that `actor` may view, by id.
+
+    For select lists (a system's contact, a successor, a registration): one query and no page cap.
+    """
+    stmt = visible(actor, Action.user_view, select(User.id, User.display_name, User.username), User)
+    stmt = stmt.where(User.org_id == org_id, User.is_active.is_(True))
+    return [PersonChoice(*row) for row in db.execute(stmt.order_by(User.id))]
 
 
 def _check_role_fits(db: Session, *, role: Role, org: Organisation) -> None:

@@ -9,24 +9,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from govshare.authz import BUREAU_ROLES, REGISTERED_ROLES, Action, Actor, Role, require
 from govshare.db import utcnow
-from govshare.errors import Conflict, Invalid
 from govshare.orgs import service as orgs
-from govshare.orgs.models import Organisation, OrgKind
-from govshare.orgs.views import (
-    is_stale,
-    page_context,
-    parse_enum,
-    parse_int,
-    problem_message,
-    render,
-    see_other,
-)
-from govshare.pagination import MAX_PAGE_SIZE, PageParams
+from govshare.orgs.models import OrgKind
+from govshare.pagination import PageParams
 from govshare.users import offboarding, registrations, service
 from govshare.users.models import OffboardingRecord, Registration, RegistrationStatus, User
 from govshare.users.schemas import (
@@ -38,10 +27,21 @@ from govshare.users.schemas import (
     UserUpdate,
 )
 from govshare.web.deps import DB, CurrentActor
+from govshare.web.forms import (
+    FIXABLE,
+    changed,
+    is_stale,
+    optional,
+    page_context,
+    parse_enum,
+    parse_int,
+    refusal,
+    see_other,
+)
+from govshare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-ALL_ROWS = PageParams(page=1, page_size=MAX_PAGE_SIZE)
 # Roles a form may hand out; data administrators and security officers come only from a registration.
 ASSIGNABLE_ROLES = [role for role in Role if role not in REGISTERED_ROLES]
 SCOPE_LABELS = {"city": "全市", "own_org": "本单位", "own_self": "仅本人"}
@@ -76,11 +76,6 @@ NOTICES = {
 }
 
 
-def _org_names(db: Session, actor: Actor) -> dict[int, str]:
-    rows, _ = orgs.list_orgs(db, actor=actor, params=ALL_ROWS)
-    return {org.id: org.short_name for org in rows}
-
-
 # --- people ----------------------------------------------------------------------------------------
 
 
@@ -100,18 +95,17 @@ def user_list(
         actor=actor,
         params=params,
         org_id=parse_int(org_id),
-        q=q.strip() or None,
+        q=optional(q),
         role=parse_enum(Role, role),
         active={"1": True, "0": False}.get(active),
     )
-    org_rows, _ = orgs.list_orgs(db, actor=actor, params=ALL_ROWS)
     return render(
         request,
         "users/list.html",
         {
             "users": rows,
-            "orgs": org_rows,
-            "org_names": {o.id: o.short_name for o in org_rows},
+            # People of a deactivated organisation stay on the list, so it stays in the filter too.
+            "orgs": orgs.choices(db, actor=actor, action=Action.user_view, active_only=False),
             "roles": list(Role),
             "filters": {"org_id": org_id, "q": q, "role": role, "active": active},
             "now": utcnow(),
@@ -129,12 +123,16 @@ def _new_user_form(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    org_rows, _ = orgs.list_orgs(db, actor=actor, params=ALL_ROWS, active_only=True)
     return render(
         request,
         "users/new.html",
-        {"form": form, "orgs": org_rows, "roles": ASSIGNABLE_ROLES, "error": error},
-        status=status,
+        {
+            "form": form,
+            "orgs": orgs.choices(db, actor=actor, action=Action.user_manage),
+            "roles": ASSIGNABLE_ROLES,
+            "error": error,
+        },
+        status_code=status,
     )
 
 
@@ -167,17 +165,14 @@ def user_create(
         "roles": roles or [],
     }
     try:
-        data = UserCreate.model_validate({**form, "phone": phone.strip() or None, "password": password})
+        data = UserCreate.model_validate({**form, "phone": optional(phone), "password": password})
         # The savepoint undoes whatever the service flushed before it refused (here: the person,
         # when a role is refused), because returning the form lets the unit of work commit.
         with db.begin_nested():
             user = service.create_user(db, actor=actor, data=data)
-    except ValidationError as exc:
-        return _new_user_form(
-            request, db, actor, form=form, error=problem_message(exc, USER_FIELDS), status=422
-        )
-    except (Invalid, Conflict) as exc:
-        return _new_user_form(request, db, actor, form=form, error=exc.message, status=exc.status)
+    except FIXABLE as exc:
+        error, status = refusal(exc, USER_FIELDS)
+        return _new_user_form(request, db, actor, form=form, error=error, status=status)
     return see_other(f"/users/{user.id}?done=created")
 
 
@@ -191,25 +186,23 @@ def _user_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    org = orgs.get_org(db, actor=actor, org_id=user.org_id)
     records = offboarding.records_for(db, actor=actor, user_id=user.id)
     return render(
         request,
         "users/detail.html",
         {
             "user": user,
-            "org": org,
             "now": utcnow(),
             "notice": notice,
             "error": error,
             "records": [(record, _report(record)) for record in records],
             "assignable": [
-                r for r in ASSIGNABLE_ROLES if r not in BUREAU_ROLES or org.kind == OrgKind.bureau
+                r for r in ASSIGNABLE_ROLES if r not in BUREAU_ROLES or user.org.kind == OrgKind.bureau
             ],
             "registered": [Role(r) for r in user.role_names if Role(r) in REGISTERED_ROLES],
             **_REPORT_CONTEXT,
         },
-        status=status,
+        status_code=status,
     )
 
 
@@ -229,7 +222,7 @@ def _edit_form(
     status: int = 200,
 ) -> Response:
     context = {"user": user, "form": form, "error": error, "stale": stale}
-    return render(request, "users/edit.html", context, status=status)
+    return render(request, "users/edit.html", context, status_code=status)
 
 
 @router.get("/users/{user_id}/edit", response_class=HTMLResponse)
@@ -252,16 +245,14 @@ def user_update(
 ) -> Response:
     user = service.get_user(db, actor=actor, user_id=user_id)
     form = {"display_name": display_name, "phone": phone, "version": version}
-    submitted = {"display_name": display_name.strip(), "phone": phone.strip() or None}
-    changes = {key: value for key, value in submitted.items() if value != getattr(user, key)}
+    submitted = {"display_name": display_name.strip(), "phone": optional(phone)}
     try:
-        data = UserUpdate.model_validate({"version": version, **changes})
+        data = UserUpdate.model_validate({"version": version, **changed(user, submitted)})
         with db.begin_nested():  # see user_create
             service.update_user(db, actor=actor, user_id=user.id, data=data)
-    except ValidationError as exc:
-        return _edit_form(request, user, form=form, error=problem_message(exc, USER_FIELDS), status=422)
-    except (Invalid, Conflict) as exc:
-        return _edit_form(request, user, form=form, error=exc.message, stale=is_stale(exc), status=exc.status)
+    except FIXABLE as exc:
+        error, status = refusal(exc, USER_FIELDS)
+        return _edit_form(request, user, form=form, error=error, stale=is_stale(exc), status=status)
     return see_other(f"/users/{user.id}?done=updated")
 
 
@@ -277,10 +268,8 @@ def user_set_roles(
         wanted = RolesUpdate.model_validate({"roles": roles or []}).roles
         with db.begin_nested():  # see user_create
             user = service.set_roles(db, actor=actor, user_id=user_id, roles=wanted)
-    except ValidationError as exc:
-        error = problem_message(exc, USER_FIELDS)
-    except (Invalid, Conflict) as exc:
-        error = exc.message
+    except FIXABLE as exc:
+        error, _ = refusal(exc, USER_FIELDS)
     else:
         return see_other(f"/users/{user.id}?done=roles")
     return _user_page(
@@ -303,8 +292,8 @@ def user_reset_password(
         try:
             with db.begin_nested():  # see user_create
                 user = service.reset_password(db, actor=actor, user_id=user_id, new=new_password)
-        except (Invalid, Conflict) as exc:
-            error = exc.message
+        except FIXABLE as exc:
+            error, _ = refusal(exc, USER_FIELDS)
         else:
             return see_other(f"/users/{user.id}?done=password")
     return _user_page(
@@ -349,7 +338,7 @@ def _offboard_form(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    people, _ = service.list_users(db, actor=actor, params=ALL_ROWS, org_id=user.org_id, active=True)
+    people = service.choices(db, actor=actor, org_id=user.org_id)
     return render(
         request,
         "users/offboard.html",
@@ -359,7 +348,7 @@ def _offboard_form(
             "form": form,
             "error": error,
         },
-        status=status,
+        status_code=status,
     )
 
 
@@ -386,11 +375,8 @@ def user_offboard(
             record = offboarding.offboard(
                 db, actor=actor, user_id=user_id, successor_id=data.successor_id, reason=data.reason
             )
-    except ValidationError as exc:
-        error = problem_message(exc, USER_FIELDS)
-        status = 422
-    except (Invalid, Conflict) as exc:
-        error, status = exc.message, exc.status
+    except FIXABLE as exc:
+        error, status = refusal(exc, USER_FIELDS)
     else:
         return see_other(f"/users/{user_id}?done=offboarded#record-{record.id}")
     user = service.get_user(db, actor=actor, user_id=user_id)
@@ -424,7 +410,6 @@ def registration_list(
         "users/registrations.html",
         {
             "registrations": rows,
-            "org_names": _org_names(db, actor),
             "statuses": list(RegistrationStatus),
             "status_labels": STATUS_LABELS,
             "filters": {"status": status},
@@ -442,21 +427,19 @@ def _registration_form(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    org_rows, _ = orgs.list_orgs(db, actor=actor, params=ALL_ROWS, active_only=True)
     org_id = parse_int(str(form.get("org_id", ""))) or actor.org_id
-    people, _ = service.list_users(db, actor=actor, params=ALL_ROWS, org_id=org_id, active=True)
     return render(
         request,
         "users/registration_new.html",
         {
             "form": form,
-            "orgs": org_rows,
+            "orgs": orgs.choices(db, actor=actor, action=Action.registration_submit),
             "org_id": org_id,
-            "people": people,
+            "people": [] if org_id is None else service.choices(db, actor=actor, org_id=org_id),
             "posts": sorted(REGISTERED_ROLES),
             "error": error,
         },
-        status=status,
+        status_code=status,
     )
 
 
@@ -480,17 +463,12 @@ def registration_submit(
 ) -> Response:
     form = {"org_id": org_id, "user_id": user_id, "role": role, "note": note}
     try:
-        data = RegistrationCreate.model_validate(
-            {"user_id": user_id, "role": role, "note": note.strip() or None}
-        )
+        data = RegistrationCreate.model_validate({"user_id": user_id, "role": role, "note": optional(note)})
         with db.begin_nested():  # see user_create
             reg = registrations.submit(db, actor=actor, user_id=data.user_id, role=data.role, note=data.note)
-    except ValidationError as exc:
-        return _registration_form(
-            request, db, actor, form=form, error=problem_message(exc, USER_FIELDS), status=422
-        )
-    except (Invalid, Conflict) as exc:
-        return _registration_form(request, db, actor, form=form, error=exc.message, status=exc.status)
+    except FIXABLE as exc:
+        error, status = refusal(exc, USER_FIELDS)
+        return _registration_form(request, db, actor, form=form, error=error, status=status)
     return see_other(f"/registrations/{reg.id}?done=submitted")
 
 
@@ -506,13 +484,11 @@ def _registration_page(
     comment: str = "",
     status: int = 200,
 ) -> Response:
-    org: Organisation = orgs.get_org(db, actor=actor, org_id=reg.org_id)
     return render(
         request,
         "users/registration.html",
         {
             "reg": reg,
-            "org": org,
             "role": Role(reg.role),
             "status_labels": STATUS_LABELS,
             "notice": notice,
@@ -520,7 +496,7 @@ def _registration_page(
             "decision": decision,
             "comment": comment,
         },
-        status=status,
+        status_code=status,
     )
 
 
@@ -543,15 +519,13 @@ def registration_decide(
 ) -> Response:
     try:
         approve = {"approve": True, "return": False}.get(decision)
-        data = RegistrationDecision.model_validate({"approve": approve, "comment": comment.strip() or None})
+        data = RegistrationDecision.model_validate({"approve": approve, "comment": optional(comment)})
         with db.begin_nested():  # see user_create
             reg = registrations.decide(
                 db, actor=actor, registration_id=registration_id, approve=data.approve, comment=data.comment
             )
-    except ValidationError as exc:
-        error, status = problem_message(exc, USER_FIELDS), 422
-    except (Invalid, Conflict) as exc:
-        error, status = exc.message, exc.status
+    except FIXABLE as exc:
+        error, status = refusal(exc, USER_FIELDS)
     else:
         return see_other(f"/registrations/{reg.id}?done={'approved' if data.approve else 'returned'}")
     reg = registrations.get_registration(db, actor=actor, registration_id=registration_id)

@@ -1,4 +1,5 @@
-"""Drive the HTML UI as a person would: log in through the form, post forms with the page's CSRF token."""
+"""Drive the HTML UI as a person would: log in through the form, post forms with the page's CSRF token,
+read what the page shows by its `data-testid`s."""
 
 from __future__ import annotations
 
@@ -16,6 +17,33 @@ _LOGIN_CSRF = re.compile(r'name="login_csrf" value="([^"]+)"')
 _PAGE_CSRF = re.compile(r'"X-CSRF-Token": "([^"]*)"')
 
 
+def login_csrf(page: str) -> str:
+    """The login form's double-submit token."""
+    found = _LOGIN_CSRF.search(page)
+    assert found is not None, page
+    return found.group(1)
+
+
+def csrf_of(page: str) -> str:
+    """The session's CSRF token, which every page of a logged-in person carries."""
+    found = _PAGE_CSRF.search(page)
+    assert found is not None and found.group(1), "no CSRF token on the page"
+    return found.group(1)
+
+
+def ui_login(client: TestClient, username: str, password: str = DEMO_PASSWORD) -> str:
+    """Log `username` in through the login form, instead of whoever was; returns the CSRF token."""
+    client.cookies.clear()
+    page = client.get("/login")
+    response = client.post(
+        "/login",
+        data={"username": username, "password": password, "login_csrf": login_csrf(page.text), "next": "/"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return csrf_of(client.get("/").text)
+
+
 class Browser:
     """One person's browser: its own cookie jar, so several people can act in one test."""
 
@@ -24,16 +52,7 @@ class Browser:
         self.csrf = ""
 
     def login(self, username: str, password: str = DEMO_PASSWORD) -> Browser:
-        page = self.client.get("/login")
-        token = _LOGIN_CSRF.search(page.text)
-        assert token is not None, page.text
-        response = self.client.post(
-            "/login",
-            data={"username": username, "password": password, "login_csrf": token.group(1), "next": "/"},
-            follow_redirects=False,
-        )
-        assert response.status_code == 303, response.text
-        self.csrf = csrf_of(self.get("/").text)
+        self.csrf = ui_login(self.client, username, password)
         return self
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
@@ -57,12 +76,6 @@ class Browser:
 
 def browser(app: FastAPI, username: str) -> Browser:
     return Browser(app).login(username)
-
-
-def csrf_of(page: str) -> str:
-    found = _PAGE_CSRF.search(page)
-    assert found is not None and found.group(1), "no CSRF token on the page"
-    return found.group(1)
 
 
 def hidden(page: str, name: str) -> str:
