@@ -97,8 +97,19 @@ def test_a_protected_page_sends_a_stranger_to_login_and_back_afterwards(page: Pa
     expect(page.get_by_test_id("current-user")).to_have_text("civil_admin")
 
 
-def test_the_bureau_admin_has_no_open_tasks_once_the_demo_registrations_are_approved(page: Page) -> None:
+def test_the_bureau_admin_finds_the_pending_registration_among_their_tasks(page: Page) -> None:
     login(page, "bureau_admin")
+
+    expect(page.get_by_test_id("task-count")).to_have_text("1")
+    task = page.get_by_role("link", name="审批长安区政府安全管理员备案", exact=False)
+    with page.expect_navigation():
+        task.click()
+    expect(page).to_have_url(re.compile(r"/registrations/\d+$"))
+    expect(page.get_by_text("待审批").first).to_be_visible()
+
+
+def test_a_business_user_has_no_tasks(page: Page) -> None:
+    login(page, "civil_user")
 
     expect(page.get_by_test_id("task-count")).to_have_text("0")
     expect(page.get_by_test_id("no-tasks")).to_have_text("暂无待办事项。")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
+from govshare.auth.service import actor_for
 from govshare.authz import REGISTERED_ROLES, Actor, Role
 from govshare.demo.city import BUREAU_PEOPLE, DEMO_PASSWORD, DEPARTMENT_POSTS, ORGS, credit_code, person_name
 from govshare.errors import Conflict
@@ -135,6 +136,17 @@ def load(db: Session, *, progress: Callable[[str], None] = lambda _msg: None) ->
         )
         result.systems += 1
         result.tokens[demo_org.system_code] = token
+    # One change of person waits for the Bureau, so the Bureau's workbench shows real work.
+    district_admin = db.scalar(select(User).where(User.username == "changan_admin"))
+    successor = db.scalar(select(User).where(User.username == "changan_supervisor"))
+    assert district_admin is not None and successor is not None
+    registrations.submit(
+        db,
+        actor=actor_for(db, district_admin),
+        user_id=successor.id,
+        role=Role.security_officer,
+        note="演示数据：安全管理员岗位调整，待市数据资源管理局审批",
+    )
     audit.record(
         db,
         EventType.demo_loaded,
