@@ -16,6 +16,7 @@ from enum import Enum, StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, false
+from sqlalchemy.orm import Session
 
 from govshare.errors import Forbidden, NotFound, Unauthorized
 
@@ -234,6 +235,21 @@ def require(actor: Actor, action: Action, obj: Any = None) -> None:
 
 
 # Any select, of whole rows or of some columns.
+M = TypeVar("M")
+
+
+def get_visible(db: Session, model: type[M], obj_id: int, *, actor: Actor, label: str) -> M:
+    """Load `model` #`obj_id` for `actor`, or raise NotFound ("找不到该{label}。").
+
+    Missing and invisible (under the model's registered view action) look the same to the caller.
+    """
+    obj = db.get(model, obj_id)
+    if obj is None:
+        raise NotFound(f"找不到该{label}。", f"{model.__name__} #{obj_id} not found.")
+    require(actor, _VIEW_ACTIONS[model], obj)
+    return obj
+
+
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 

@@ -37,6 +37,19 @@ class Page(BaseModel, Generic[T]):
         return page_count(self.total, self.page_size)
 
 
+B = TypeVar("B", bound=BaseModel)
+
+
+def page_of(schema: type[B], rows: list[Any], total: int, params: PageParams) -> Page[B]:
+    """The API page of `rows` (ORM objects) rendered through `schema`."""
+    return Page[B](
+        items=[schema.model_validate(row) for row in rows],
+        total=total,
+        page=params.page,
+        page_size=params.page_size,
+    )
+
+
 def paginate(db: Session, stmt: Select[Any], params: PageParams) -> tuple[list[Any], int]:
     """Run `stmt` for one page; returns (rows, total matching)."""
     total = db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0

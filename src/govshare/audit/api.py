@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends
 
 from govshare.audit import service
 from govshare.audit.schemas import AuditEventOut, VerifyOut
-from govshare.pagination import Page, PageParams
+from govshare.pagination import Page, PageParams, page_of
 from govshare.web.deps import DB, CurrentActor
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -47,9 +47,4 @@ def search(
         until=until,
     )
     rows, total = service.search(db, actor=actor, query=query, page=params.page, page_size=params.page_size)
-    return Page(
-        items=[AuditEventOut.model_validate(r) for r in rows],
-        total=total,
-        page=params.page,
-        page_size=params.page_size,
-    )
+    return page_of(AuditEventOut, rows, total, params)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, status
 from govshare.orgs import service
 from govshare.orgs.models import OrgKind
 from govshare.orgs.schemas import OrgCreate, OrgOut, OrgUpdate
-from govshare.pagination import Page, PageParams
+from govshare.pagination import Page, PageParams, page_of
 from govshare.web.deps import DB, CurrentActor
 
 router = APIRouter(prefix="/api/v1/orgs", tags=["organisations"])
@@ -22,12 +22,7 @@ def list_orgs(
     q: str | None = None,
 ) -> Page[OrgOut]:
     rows, total = service.list_orgs(db, actor=actor, params=params, kind=kind, q=q)
-    return Page(
-        items=[OrgOut.model_validate(r) for r in rows],
-        total=total,
-        page=params.page,
-        page_size=params.page_size,
-    )
+    return page_of(OrgOut, rows, total, params)
 
 
 @router.post("", response_model=OrgOut, status_code=status.HTTP_201_CREATED)

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
-from govshare.authz import Action, Actor, register_view_action, require, visible
-from govshare.errors import Conflict, Invalid, NotFound
+from govshare.authz import Action, Actor, get_visible, register_view_action, require, visible
+from govshare.errors import Conflict, Invalid
 from govshare.identifiers import credit_code_valid, credit_code_well_formed
 from govshare.orgs.models import Organisation, OrgKind
 from govshare.orgs.schemas import OrgCreate, OrgUpdate
@@ -44,11 +44,7 @@ def check_credit_code(code: str) -> bool:
 
 
 def get_org(db: Session, *, actor: Actor, org_id: int) -> Organisation:
-    org = db.get(Organisation, org_id)
-    if org is None:
-        raise NotFound("找不到该单位。", "Organisation not found.")
-    require(actor, Action.org_view, org)
-    return org
+    return get_visible(db, Organisation, org_id, actor=actor, label="单位")
 
 
 def list_orgs(

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 
-from govshare.pagination import Page, PageParams
+from govshare.pagination import Page, PageParams, page_of
 from govshare.systems import service
 from govshare.systems.schemas import (
     IssuedToken,
@@ -25,12 +25,7 @@ def list_systems(
     actor: CurrentActor, db: DB, params: Annotated[PageParams, Depends()], org_id: int | None = None
 ) -> Page[SystemOut]:
     rows, total = service.list_systems(db, actor=actor, params=params, org_id=org_id)
-    return Page(
-        items=[SystemOut.model_validate(r) for r in rows],
-        total=total,
-        page=params.page,
-        page_size=params.page_size,
-    )
+    return page_of(SystemOut, rows, total, params)
 
 
 @router.post("", response_model=SystemCreated, status_code=status.HTTP_201_CREATED)

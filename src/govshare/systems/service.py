@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
-from govshare.authz import Action, Actor, register_view_action, require, visible
+from govshare.authz import Action, Actor, get_visible, register_view_action, require, visible
 from govshare.crypto import sm3_hex
 from govshare.db import utcnow
 from govshare.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
@@ -30,11 +30,7 @@ TOKEN_PREFIX = "gss_"
 
 
 def get_system(db: Session, *, actor: Actor, system_id: int) -> BusinessSystem:
-    system = db.get(BusinessSystem, system_id)
-    if system is None:
-        raise NotFound("找不到该业务系统。", "Business system not found.")
-    require(actor, Action.system_view, system)
-    return system
+    return get_visible(db, BusinessSystem, system_id, actor=actor, label="业务系统")
 
 
 def list_systems(

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 
 from govshare.authz import Role
-from govshare.pagination import Page, PageParams
+from govshare.pagination import Page, PageParams, page_of
 from govshare.users import offboarding, registrations, service
 from govshare.users.models import OffboardingRecord, RegistrationStatus
 from govshare.users.schemas import (
@@ -39,12 +39,7 @@ def list_users(
     rows, total = service.list_users(
         db, actor=actor, params=params, org_id=org_id, q=q, role=role, active=active
     )
-    return Page(
-        items=[UserOut.model_validate(r) for r in rows],
-        total=total,
-        page=params.page,
-        page_size=params.page_size,
-    )
+    return page_of(UserOut, rows, total, params)
 
 
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
@@ -113,12 +108,7 @@ def list_registrations(
     status: RegistrationStatus | None = None,
 ) -> Page[RegistrationOut]:
     rows, total = registrations.list_registrations(db, actor=actor, params=params, status=status)
-    return Page(
-        items=[RegistrationOut.model_validate(r) for r in rows],
-        total=total,
-        page=params.page,
-        page_size=params.page_size,
-    )
+    return page_of(RegistrationOut, rows, total, params)
 
 
 @router.post("/registrations", response_model=RegistrationOut, status_code=status.HTTP_201_CREATED)

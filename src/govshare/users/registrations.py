@@ -7,9 +7,18 @@ from sqlalchemy.orm import Session
 
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
-from govshare.authz import REGISTERED_ROLES, Action, Actor, Role, register_view_action, require, visible
+from govshare.authz import (
+    REGISTERED_ROLES,
+    Action,
+    Actor,
+    Role,
+    get_visible,
+    register_view_action,
+    require,
+    visible,
+)
 from govshare.db import utcnow
-from govshare.errors import Conflict, Invalid, NotFound
+from govshare.errors import Conflict, Invalid
 from govshare.orgs.models import Organisation
 from govshare.orgs.service import bureau
 from govshare.pagination import PageParams, paginate
@@ -23,11 +32,7 @@ TASK_KIND = "registration.decide"
 
 
 def get_registration(db: Session, *, actor: Actor, registration_id: int) -> Registration:
-    reg = db.get(Registration, registration_id)
-    if reg is None:
-        raise NotFound("找不到该备案。", "Registration not found.")
-    require(actor, Action.registration_view, reg)
-    return reg
+    return get_visible(db, Registration, registration_id, actor=actor, label="备案")
 
 
 def list_registrations(

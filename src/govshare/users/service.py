@@ -15,6 +15,7 @@ from govshare.authz import (
     Action,
     Actor,
     Role,
+    get_visible,
     register_view_action,
     require,
     visible,
@@ -31,11 +32,7 @@ register_view_action(User, Action.user_view)
 
 
 def get_user(db: Session, *, actor: Actor, user_id: int) -> User:
-    user = db.get(User, user_id)
-    if user is None:
-        raise NotFound("找不到该人员。", "Person not found.")
-    require(actor, Action.user_view, user)
-    return user
+    return get_visible(db, User, user_id, actor=actor, label="人员")
 
 
 def list_users(
