@@ -7,7 +7,7 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
-import httpx
+import httpx2
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -55,17 +55,17 @@ class Browser:
         self.csrf = ui_login(self.client, username, password)
         return self
 
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+    def get(self, path: str, **kwargs: Any) -> httpx2.Response:
         return self.client.get(path, follow_redirects=False, **kwargs)
 
     def post(
         self, path: str, data: dict[str, Any] | list[tuple[str, Any]], *, csrf: bool = True
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         """A form POST (not followed: assert the 303 yourself); `data` may repeat keys as a list of pairs."""
         fields = list(data.items()) if isinstance(data, dict) else list(data)
         if csrf:
             fields.append(("csrf_token", self.csrf))
-        body = httpx.QueryParams(fields)
+        body = httpx2.QueryParams(fields)
         return self.client.post(
             path,
             content=str(body),
