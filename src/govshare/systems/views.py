@@ -173,7 +173,10 @@ def system_create(
                 "token_days": optional(token_days),
             }
         )
-        system, token, row = service.create_system(db, actor=actor, data=data)
+        # The savepoint undoes whatever the service flushed before it refused, because returning
+        # the form lets the request's unit of work commit (as in users/views.py).
+        with db.begin_nested():
+            system, token, row = service.create_system(db, actor=actor, data=data)
     except FIXABLE as exc:
         error, status = refusal(exc, SYSTEM_FIELDS)
         return _new_form(request, db, actor, form=form, error=error, status=status)
@@ -250,7 +253,8 @@ def system_edit(
                 "allowed_cidrs": _cidr_lines(allowed_cidrs),
             }
         )
-        service.update_system(db, actor=actor, system_id=system_id, data=data)
+        with db.begin_nested():  # see system_create
+            service.update_system(db, actor=actor, system_id=system_id, data=data)
     except FIXABLE as exc:
         error, status = refusal(exc, SYSTEM_FIELDS)
         return _edit_failed(request, db, actor, system_id, form=form, error=error, status=status)
@@ -283,7 +287,8 @@ def system_status(
     """Enable (`is_active=1`) or disable (`is_active=0`) a system; a disabled system's tokens are refused."""
     try:
         data = SystemUpdate.model_validate({"version": version, "is_active": is_active})
-        service.update_system(db, actor=actor, system_id=system_id, data=data)
+        with db.begin_nested():  # see system_create
+            service.update_system(db, actor=actor, system_id=system_id, data=data)
     except FIXABLE as exc:
         error, status = refusal(exc, SYSTEM_FIELDS)
         return _edit_failed(request, db, actor, system_id, error=error, status=status)
@@ -303,9 +308,10 @@ def token_rotate(
     system = service.get_system(db, actor=actor, system_id=system_id)
     try:
         data = TokenRotate.model_validate({"days": optional(days), "revoke_existing": revoke_existing == "1"})
-        token, row = service.issue_token(
-            db, actor=actor, system=system, days=data.days, revoke_existing=data.revoke_existing
-        )
+        with db.begin_nested():  # see system_create
+            token, row = service.issue_token(
+                db, actor=actor, system=system, days=data.days, revoke_existing=data.revoke_existing
+            )
     except FIXABLE as exc:
         error, status = refusal(exc, SYSTEM_FIELDS)
         return _detail(request, db, actor, system, error=error, status=status)
@@ -315,7 +321,8 @@ def token_rotate(
 @router.post("/systems/{system_id}/tokens/{token_id}/revoke", response_class=HTMLResponse)
 def token_revoke(request: Request, system_id: int, token_id: int, actor: CurrentActor, db: DB) -> Response:
     try:
-        service.revoke_token(db, actor=actor, system_id=system_id, token_id=token_id)
+        with db.begin_nested():  # see system_create
+            service.revoke_token(db, actor=actor, system_id=system_id, token_id=token_id)
     except FIXABLE as exc:
         error, status = refusal(exc, SYSTEM_FIELDS)
         return _edit_failed(request, db, actor, system_id, error=error, status=status)
