@@ -14,10 +14,23 @@ def test_every_role_has_a_row_and_only_known_actions() -> None:
         assert set(actions) <= set(Action)
 
 
-def test_department_roles_never_reach_city_wide_beyond_viewing_organisations() -> None:
+# What every government body may read city-wide: who the organisations are, and the published
+# catalog, which is the basis of sharing between departments (M9).
+CITY_WIDE_READING = {Action.org_view, Action.catalog_view}
+
+
+def test_department_roles_never_reach_city_wide_beyond_reading_organisations_and_the_catalog() -> None:
     for role in set(Role) - BUREAU_ROLES:
         for action, scope in PERMISSIONS[role].items():
-            assert scope is not Scope.city or action is Action.org_view, (role, action)
+            assert scope is not Scope.city or action in CITY_WIDE_READING, (role, action)
+
+
+def test_only_the_bureau_reviewer_reviews_the_catalog_and_departments_compile_their_own() -> None:
+    assert [r for r in Role if Action.catalog_review in PERMISSIONS[r]] == [Role.bureau_reviewer]
+    for role in Role:
+        for action in (Action.catalog_compile, Action.catalog_submit, Action.catalog_secrecy):
+            assert PERMISSIONS[role].get(action) in (None, Scope.own_org), (role, action)
+    assert all(Action.catalog_view in PERMISSIONS[r] for r in Role)
 
 
 def test_only_auditors_verify_the_chain_and_only_the_bureau_decides_registrations() -> None:

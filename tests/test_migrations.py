@@ -5,12 +5,14 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from govshare.model_registry import load_models
+from govshare.model_registry import include_object, load_models
 
 
 def test_models_and_migrations_agree(engine) -> None:
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
         diff = compare_metadata(context, load_models())
     assert diff == [], f"run `alembic revision --autogenerate`; differences: {diff}"
 

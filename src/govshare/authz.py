@@ -69,6 +69,16 @@ class Action(StrEnum):
     system_manage = "system.manage"
     audit_read = "audit.read"
     audit_verify = "audit.verify"
+    catalog_view = "catalog.view"
+    catalog_view_unpublished = "catalog.view_unpublished"
+    catalog_compile = "catalog.compile"
+    catalog_secrecy = "catalog.secrecy_review"
+    catalog_submit = "catalog.submit"
+    catalog_review = "catalog.review"
+    catalog_classes = "catalog.classes"
+    catalog_supervise = "catalog.supervise"
+    element_manage = "element.manage"
+    element_resolve = "element.resolve"
 
     @property
     def label(self) -> str:
@@ -89,6 +99,16 @@ ACTION_LABELS: dict[Action, str] = {
     Action.system_manage: "管理业务系统",
     Action.audit_read: "查阅审计日志",
     Action.audit_verify: "校验审计链",
+    Action.catalog_view: "查看资源目录",
+    Action.catalog_view_unpublished: "查看未发布的目录",
+    Action.catalog_compile: "编制资源目录",
+    Action.catalog_secrecy: "登记保密审查",
+    Action.catalog_submit: "报送目录审核",
+    Action.catalog_review: "审核资源目录",
+    Action.catalog_classes: "管理目录分类",
+    Action.catalog_supervise: "目录监督考核",
+    Action.element_manage: "管理数据元",
+    Action.element_resolve: "处理一数一源冲突",
 }
 
 
@@ -115,8 +135,22 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.registration_decide: _C,
         Action.system_view: _C,
         Action.system_manage: _C,
+        Action.catalog_view: _C,
+        Action.catalog_view_unpublished: _C,
+        Action.catalog_classes: _C,
+        Action.catalog_supervise: _C,
+        Action.element_manage: _C,
+        Action.element_resolve: _C,
     },
-    Role.bureau_reviewer: {Action.org_view: _C, Action.registration_view: _C},
+    Role.bureau_reviewer: {
+        Action.org_view: _C,
+        Action.registration_view: _C,
+        Action.catalog_view: _C,
+        Action.catalog_view_unpublished: _C,
+        Action.catalog_review: _C,
+        Action.catalog_supervise: _C,
+        Action.element_resolve: _C,
+    },
     Role.auditor: {
         Action.org_view: _C,
         Action.user_view: _C,
@@ -124,6 +158,9 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.registration_view: _C,
         Action.audit_read: _C,
         Action.audit_verify: _C,
+        Action.catalog_view: _C,
+        Action.catalog_view_unpublished: _C,
+        Action.catalog_supervise: _C,
     },
     Role.data_admin: {
         Action.org_view: _C,
@@ -135,17 +172,31 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.registration_submit: _O,
         Action.system_view: _O,
         Action.system_manage: _O,
+        Action.catalog_view: _C,
+        Action.catalog_view_unpublished: _O,
+        Action.catalog_compile: _O,
+        Action.catalog_secrecy: _O,
+        Action.catalog_submit: _O,
     },
     Role.security_officer: {
         Action.org_view: _C,
         Action.user_view: _O,
         Action.system_view: _O,
         Action.audit_read: _O,
+        Action.catalog_view: _C,
+        Action.catalog_view_unpublished: _O,
+        Action.catalog_secrecy: _O,
     },
-    Role.catalog_compiler: {Action.org_view: _C},
-    Role.approver: {Action.org_view: _C},
-    Role.destruction_supervisor: {Action.org_view: _C},
-    Role.business_user: {Action.org_view: _C},
+    Role.catalog_compiler: {
+        Action.org_view: _C,
+        Action.catalog_view: _C,
+        Action.catalog_view_unpublished: _O,
+        Action.catalog_compile: _O,
+        Action.catalog_submit: _O,
+    },
+    Role.approver: {Action.org_view: _C, Action.catalog_view: _C, Action.catalog_view_unpublished: _O},
+    Role.destruction_supervisor: {Action.org_view: _C, Action.catalog_view: _C},
+    Role.business_user: {Action.org_view: _C, Action.catalog_view: _C},
 }
 
 

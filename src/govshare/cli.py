@@ -117,7 +117,7 @@ def demo() -> None:
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task("加载演示城市", total=len(ORGS))
+        task = progress.add_task("加载演示城市", total=len(ORGS) + 1)  # + the catalog
 
         def step(name: str) -> None:
             progress.update(task, advance=1, description=f"加载演示城市：{name}")
@@ -125,7 +125,10 @@ def demo() -> None:
         result = _run(lambda db: demo_service.load(db, progress=step))
     tokens_path = settings.data_dir / "demo-system-tokens.json"
     demo_service.write_tokens(tokens_path, result.tokens)
-    console.print(f"已创建 {result.orgs} 个单位、{result.people} 名人员、{result.systems} 个业务系统。")
+    console.print(
+        f"已创建 {result.orgs} 个单位、{result.people} 名人员、{result.systems} 个业务系统、"
+        f"{result.resources} 条政务数据资源目录。"
+    )
     console.print("演示账号密码均为 govshare-demo（如 bureau_admin、police_admin、civil_user）。")
     console.print(f"业务系统令牌已写入 {tokens_path}（仅演示模式）。")
 

@@ -8,6 +8,7 @@ from sqlalchemy import MetaData
 def load_models() -> MetaData:
     from govshare import jobs  # noqa: F401
     from govshare.audit import models as _audit  # noqa: F401
+    from govshare.catalog import models as _catalog  # noqa: F401
     from govshare.db import Base
     from govshare.orgs import models as _orgs  # noqa: F401
     from govshare.systems import models as _systems  # noqa: F401
@@ -15,3 +16,13 @@ def load_models() -> MetaData:
     from govshare.users import models as _users  # noqa: F401
 
     return Base.metadata
+
+
+# Objects the models do not describe but migrations create: the SQLite full-text table (and its
+# shadow tables) and the PostgreSQL trigram index of catalog search.
+UNMODELLED = ("resource_fts", "ix_resources_search_trgm")
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Alembic filter: leave the unmodelled search objects out of autogenerate comparisons."""
+    return not (reflected and name is not None and name.startswith(UNMODELLED))

@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     secure_cookies: bool | None = Field(
         None, description="Send cookies with `Secure`. Default: on in production, off in development."
     )
+    catalog_stale_days: int = Field(
+        365,
+        ge=30,
+        description="A published catalog entry not reviewed for this many days is reported to the Bureau as "
+        "not updated (M11, M24(1)).",
+    )
     run_jobs: bool = Field(
         True, description="Run scheduled jobs (audit checkpoints, …) inside `govshare serve`."
     )

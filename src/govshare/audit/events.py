@@ -40,6 +40,21 @@ class EventType(StrEnum):
     audit_searched = "audit.searched"
     audit_checkpoint = "audit.checkpoint"
     demo_loaded = "platform.demo_loaded"
+    catalog_created = "catalog.created"
+    catalog_updated = "catalog.updated"
+    catalog_secrecy_recorded = "catalog.secrecy_recorded"
+    catalog_submitted = "catalog.submitted"
+    catalog_approved = "catalog.approved"
+    catalog_returned = "catalog.returned"
+    catalog_retire_requested = "catalog.retire_requested"
+    catalog_discarded = "catalog.discarded"
+    catalog_imported = "catalog.imported"
+    catalog_class_created = "catalog.class_created"
+    catalog_class_updated = "catalog.class_updated"
+    element_created = "element.created"
+    element_updated = "element.updated"
+    element_conflict_opened = "element.conflict_opened"
+    element_conflict_resolved = "element.conflict_resolved"
 
     @property
     def label(self) -> str:
@@ -81,4 +96,19 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.audit_searched: "查询审计日志",
     EventType.audit_checkpoint: "审计检查点签名",
     EventType.demo_loaded: "加载演示数据",
+    EventType.catalog_created: "新编目录",
+    EventType.catalog_updated: "修改目录",
+    EventType.catalog_secrecy_recorded: "登记保密审查",
+    EventType.catalog_submitted: "报送目录审核",
+    EventType.catalog_approved: "目录审核通过",
+    EventType.catalog_returned: "目录退回修改",
+    EventType.catalog_retire_requested: "申请撤销目录",
+    EventType.catalog_discarded: "放弃目录草稿",
+    EventType.catalog_imported: "批量导入目录",
+    EventType.catalog_class_created: "新建目录分类",
+    EventType.catalog_class_updated: "修改目录分类",
+    EventType.element_created: "新建数据元",
+    EventType.element_updated: "修改数据元",
+    EventType.element_conflict_opened: "一数一源冲突",
+    EventType.element_conflict_resolved: "处理一数一源冲突",
 }

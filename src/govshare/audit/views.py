@@ -21,7 +21,8 @@ from govshare.orgs import service as orgs
 from govshare.pagination import PageParams
 from govshare.web.deps import DB, CurrentActor
 from govshare.web.forms import page_context, parse_int
-from govshare.web.templating import BEIJING, render
+from govshare.web.templating import render
+from govshare.workdays import BEIJING
 
 router = APIRouter(include_in_schema=False)
 

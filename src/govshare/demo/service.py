@@ -14,6 +14,7 @@ from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.auth.service import actor_for
 from govshare.authz import REGISTERED_ROLES, Actor, Role
+from govshare.demo import catalog
 from govshare.demo.city import BUREAU_PEOPLE, DEMO_PASSWORD, DEPARTMENT_POSTS, ORGS, credit_code, person_name
 from govshare.errors import Conflict
 from govshare.orgs import service as orgs
@@ -34,6 +35,7 @@ class DemoResult:
     orgs: int = 0
     people: int = 0
     systems: int = 0
+    resources: int = 0
     tokens: dict[str, str] = field(default_factory=dict)
 
 
@@ -136,6 +138,9 @@ def load(db: Session, *, progress: Callable[[str], None] = lambda _msg: None) ->
         )
         result.systems += 1
         result.tokens[demo_org.system_code] = token
+    progress("政务数据资源目录")
+    assert bureau_admin is not None
+    result.resources = catalog.load(db, bureau_admin=bureau_admin)
     # One change of person waits for the Bureau, so the Bureau's workbench shows real work.
     district_admin = db.scalar(select(User).where(User.username == "changan_admin"))
     successor = db.scalar(select(User).where(User.username == "changan_supervisor"))
@@ -151,7 +156,12 @@ def load(db: Session, *, progress: Callable[[str], None] = lambda _msg: None) ->
         db,
         EventType.demo_loaded,
         actor=operator,
-        details={"orgs": result.orgs, "people": result.people, "systems": result.systems},
+        details={
+            "orgs": result.orgs,
+            "people": result.people,
+            "systems": result.systems,
+            "resources": result.resources,
+        },
     )
     return result
 

@@ -4,14 +4,18 @@ from alembic import context
 from sqlalchemy import Connection
 
 from govshare.db import get_engine
-from govshare.model_registry import load_models
+from govshare.model_registry import include_object, load_models
 
 target_metadata = load_models()
 
 
 def _run(connection: Connection) -> None:
     context.configure(
-        connection=connection, target_metadata=target_metadata, render_as_batch=True, compare_type=True
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

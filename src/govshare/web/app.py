@@ -28,6 +28,7 @@ def routers() -> list[APIRouter]:
     from govshare.audit import views as audit_views
     from govshare.auth import api as auth_api
     from govshare.auth import views as auth_views
+    from govshare.catalog import api as catalog_api
     from govshare.orgs import api as orgs_api
     from govshare.orgs import views as orgs_views
     from govshare.systems import api as systems_api
@@ -41,6 +42,7 @@ def routers() -> list[APIRouter]:
         users_api.router,
         systems_api.router,
         audit_api.router,
+        catalog_api.router,
         auth_views.router,
         orgs_views.router,
         users_views.router,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,8 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 
 from govshare import __version__
 from govshare.authz import ROLE_LABELS, Action, Actor, Role, allowed
+from govshare.workdays import BEIJING
 
-BEIJING = timezone(timedelta(hours=8), "CST")
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
