@@ -22,7 +22,8 @@ def test_a_year_without_a_published_schedule_is_judged_provisionally() -> None:
 
 
 def test_counting_starts_the_day_after() -> None:
-    assert working_days_between(date(2026, 9, 30), date(2026, 10, 9)) == (2, False)  # 10-01…07 off: 10-08, 10-09
+    # 10-01 … 10-07 are off: only 10-08 and 10-09 count.
+    assert working_days_between(date(2026, 9, 30), date(2026, 10, 9)) == (2, False)
     assert working_days_between(date(2026, 11, 26), date(2026, 11, 26)) == (0, False)
     assert working_days_between(date(2026, 11, 27), date(2026, 11, 26)) == (0, False)
     assert working_days_between(date(2026, 12, 30), date(2027, 1, 5)) == (3, True)  # 12-31, 1-4, 1-5
