@@ -49,6 +49,7 @@ class EventType(StrEnum):
     catalog_retire_requested = "catalog.retire_requested"
     catalog_discarded = "catalog.discarded"
     catalog_imported = "catalog.imported"
+    catalog_exported = "catalog.exported"
     catalog_class_created = "catalog.class_created"
     catalog_class_updated = "catalog.class_updated"
     element_created = "element.created"
@@ -105,6 +106,7 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.catalog_retire_requested: "申请撤销目录",
     EventType.catalog_discarded: "放弃目录草稿",
     EventType.catalog_imported: "批量导入目录",
+    EventType.catalog_exported: "导出目录",
     EventType.catalog_class_created: "新建目录分类",
     EventType.catalog_class_updated: "修改目录分类",
     EventType.element_created: "新建数据元",

@@ -50,7 +50,7 @@ from govshare.web.deps import DB, CurrentActor
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 
 
-def _filters(
+def search_filters(
     q: Annotated[
         str | None, Query(max_length=100, description="Words to find (Chinese works, 1+ chars).")
     ] = None,
@@ -83,7 +83,7 @@ def list_resources(
     actor: CurrentActor,
     db: DB,
     params: Annotated[PageParams, Depends()],
-    filters: Annotated[Filters, Depends(_filters)],
+    filters: Annotated[Filters, Depends(search_filters)],
 ) -> SearchOut:
     """Search the catalog; facet counts are given for every filter under the other filters."""
     result = search(db, actor=actor, filters=filters, params=params)

@@ -69,9 +69,19 @@ def get_resource(db: Session, *, actor: Actor, resource_id: int) -> Resource:
 
 
 def shown_version(db: Session, resource: Resource) -> ResourceVersion:
-    """The version people see: the published one, or the working draft before the first publication."""
+    """The version people see: the published one, or the working draft before the first publication
+    (or, for an entry whose only draft was discarded, that last draft)."""
     version_id = resource.published_version_id or resource.working_version_id
-    version = db.get(ResourceVersion, version_id)
+    version = (
+        db.get(ResourceVersion, version_id)
+        if version_id is not None
+        else db.scalar(
+            select(ResourceVersion)
+            .where(ResourceVersion.resource_id == resource.id)
+            .order_by(ResourceVersion.number.desc())
+            .limit(1)
+        )
+    )
     assert version is not None, f"resource {resource.id} has no version"
     return version
 

@@ -29,6 +29,10 @@ def routers() -> list[APIRouter]:
     from govshare.auth import api as auth_api
     from govshare.auth import views as auth_views
     from govshare.catalog import api as catalog_api
+    from govshare.catalog import api_exchange as catalog_api_exchange
+    from govshare.catalog import views as catalog_views
+    from govshare.catalog import views_bureau as catalog_views_bureau
+    from govshare.catalog import views_exchange as catalog_views_exchange
     from govshare.orgs import api as orgs_api
     from govshare.orgs import views as orgs_views
     from govshare.systems import api as systems_api
@@ -42,13 +46,28 @@ def routers() -> list[APIRouter]:
         users_api.router,
         systems_api.router,
         audit_api.router,
+        catalog_api_exchange.router,  # before catalog_api: /catalog/export.* are fixed paths
         catalog_api.router,
         auth_views.router,
         orgs_views.router,
         users_views.router,
         systems_views.router,
         audit_views.router,
+        # The Bureau's and the exchange pages have fixed paths under /catalog/ that must match before
+        # the entry pages' /catalog/{resource_id}.
+        catalog_views_bureau.router,
+        catalog_views_exchange.router,
+        catalog_views.router,
     ]
+
+
+def upload_limits() -> dict[str, int]:
+    """Paths that take file uploads larger than a JSON body, with their limits (multipart overhead
+    included); the handlers enforce the file's own limit with a clear message."""
+    from govshare.catalog.workbook import MAX_UPLOAD_BYTES
+
+    catalog_import = MAX_UPLOAD_BYTES + 64 * 1024
+    return {"/catalog/import": catalog_import, "/api/v1/catalog/import": catalog_import}
 
 
 def create_app(
@@ -99,6 +118,6 @@ def create_app(
         return {"status": "ok"}
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(BodyLimit, default=settings.max_json_bytes)
+    app.add_middleware(BodyLimit, default=settings.max_json_bytes, overrides=upload_limits())
     app.add_middleware(SecurityHeaders, hsts=settings.cookies_secure)
     return app

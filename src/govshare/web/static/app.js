@@ -27,6 +27,59 @@
     }
   });
 
+  // Fields that matter only for some values of another field (the server checks again):
+  // <div data-show-when="sharing_type=conditional|not_shared"> is shown while the form's field
+  // `sharing_type` has one of those values, and its [data-required-when-shown] fields are required
+  // only then; <input data-required-when="item_data_type=C|N|Y"> is required while the field of that
+  // name in the same [data-when-scope] (a table row), or else the form, has one of the values.
+  function holds(rule, scope) {
+    var parts = rule.split("=");
+    var field = scope.querySelector('[name="' + parts[0] + '"]');
+    return !field || parts[1].split("|").indexOf(field.value) >= 0;
+  }
+  function applyWhen(root) {
+    root.querySelectorAll("[data-show-when]").forEach(function (el) {
+      var shown = holds(el.getAttribute("data-show-when"), el.closest("form") || document);
+      el.hidden = !shown;
+      el.querySelectorAll("[data-required-when-shown]").forEach(function (f) { f.required = shown; });
+    });
+    root.querySelectorAll("[data-required-when]").forEach(function (el) {
+      var scope = el.closest("[data-when-scope]") || el.closest("form") || document;
+      el.required = holds(el.getAttribute("data-required-when"), scope);
+    });
+  }
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest && event.target.closest("form");
+    if (form) { applyWhen(form); }
+  });
+  document.addEventListener("DOMContentLoaded", function () { applyWhen(document); });
+
+  // Table editors: <button data-add-row="TEMPLATE_ID" data-rows="TBODY_ID"> appends a copy of the
+  // <template>'s row, whose [data-row-index] fields get the next row id (the tbody's data-next-row),
+  // so checkboxes post ids that stay aligned with their row; [data-remove-row] removes its row.
+  document.addEventListener("click", function (event) {
+    var add = event.target.closest && event.target.closest("[data-add-row]");
+    if (add) {
+      var template = document.getElementById(add.getAttribute("data-add-row"));
+      var rows = document.getElementById(add.getAttribute("data-rows"));
+      if (!template || !rows) { return; }
+      var index = parseInt(rows.getAttribute("data-next-row") || "0", 10);
+      rows.setAttribute("data-next-row", String(index + 1));
+      var copy = template.content.cloneNode(true);
+      copy.querySelectorAll("[data-row-index]").forEach(function (f) { f.value = String(index); });
+      var row = copy.firstElementChild;
+      rows.appendChild(copy);
+      applyWhen(row);
+      var first = row.querySelector("input:not([type=hidden])");
+      if (first) { first.focus(); }
+      return;
+    }
+    var remove = event.target.closest && event.target.closest("[data-remove-row]");
+    if (remove && remove.closest("tr")) {
+      remove.closest("tr").remove();
+    }
+  });
+
   // Charts: <div class="chart" data-chart="ID"> with <script type="application/json" id="ID">{echarts option}</script>.
   function drawCharts(root) {
     if (!window.echarts) { return; }
