@@ -31,8 +31,8 @@ def routers() -> list[APIRouter]:
     from govshare.catalog import api as catalog_api
     from govshare.catalog import api_exchange as catalog_api_exchange
     from govshare.catalog import views as catalog_views
-    from govshare.catalog import views_bureau as catalog_views_bureau
     from govshare.catalog import views_exchange as catalog_views_exchange
+    from govshare.catalog import views_review as catalog_views_review
     from govshare.orgs import api as orgs_api
     from govshare.orgs import views as orgs_views
     from govshare.systems import api as systems_api
@@ -53,9 +53,9 @@ def routers() -> list[APIRouter]:
         users_views.router,
         systems_views.router,
         audit_views.router,
-        # The Bureau's and the exchange pages have fixed paths under /catalog/ that must match before
+        # The Bureau's (review) and the exchange pages have fixed paths under /catalog/ that must match before
         # the entry pages' /catalog/{resource_id}.
-        catalog_views_bureau.router,
+        catalog_views_review.router,
         catalog_views_exchange.router,
         catalog_views.router,
     ]

@@ -44,6 +44,13 @@ def nav_for(actor: Actor | None) -> list[NavItem]:
     return [item for item in NAV if item.action is None or allowed(actor, item.action)]
 
 
+def current_nav(items: list[NavItem], path: str) -> str | None:
+    """The entry a page belongs to: the longest href that is the path or a parent of it
+    (/catalog/review belongs to 目录审核, not also to 数据目录)."""
+    matches = [i.href for i in items if path == i.href or (i.href != "/" and path.startswith(i.href + "/"))]
+    return max(matches, key=len, default=None)
+
+
 def beijing(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return "—"
@@ -66,9 +73,11 @@ def static_url(path: str) -> str:
 
 def _context(request: Request) -> dict[str, Any]:
     actor = getattr(request.state, "actor", None)
+    nav = nav_for(actor)
     return {
         "actor": actor,
-        "nav": nav_for(actor),
+        "nav": nav,
+        "nav_current": current_nav(nav, request.url.path),
         "csrf_token": getattr(request.state, "csrf_token", ""),
         "can": lambda action, obj=None: actor is not None and allowed(actor, Action(action), obj),
     }
