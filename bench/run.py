@@ -109,6 +109,11 @@ def _own_database(base: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=2000, help="events appended per round")
+    parser.add_argument("--entries", type=int, default=100_000, help="catalog entries to search over")
+    parser.add_argument("--runs", type=int, default=20, help="timed runs per catalog query")
+    parser.add_argument(
+        "--only", choices=["audit", "catalog"], default=None, help="run one benchmark (default: all)"
+    )
     parser.add_argument(
         "--database-url",
         default=os.environ.get("GOVSHARE_BENCH_DATABASE_URL"),
@@ -125,16 +130,35 @@ def main() -> None:
     url = _own_database(args.database_url) if args.database_url else f"sqlite:///{workdir / 'bench.db'}"
     engine = make_engine(url)
     upgrade(engine)
-    print(f"database: {engine.url.get_backend_name()}  events per round: {args.events}  best of {ROUNDS}")
-    result = bench_audit(engine, args.events)
-    r = result
-    print(
-        f"audit append : {r['append_events_per_s']:9.0f} events/s  "
-        f"raw insert {r['append_raw_rows_per_s']:9.0f} rows/s  ratio {r['append_ratio']:.1f}x"
-    )
-    print(
-        f"audit verify : {r['verify_events_per_s']:9.0f} events/s  "
-        f"raw read   {r['verify_raw_rows_per_s']:9.0f} rows/s  ratio {r['verify_ratio']:.1f}x"
-    )
-    print(json.dumps({k: round(v, 2) for k, v in result.items()}))
+    print(f"database: {engine.url.get_backend_name()}")
+    if args.only in (None, "audit"):
+        result = bench_audit(engine, args.events)
+        r = result
+        print(
+            f"audit append : {r['append_events_per_s']:9.0f} events/s  "
+            f"raw insert {r['append_raw_rows_per_s']:9.0f} rows/s  ratio {r['append_ratio']:.1f}x"
+        )
+        print(
+            f"audit verify : {r['verify_events_per_s']:9.0f} events/s  "
+            f"raw read   {r['verify_raw_rows_per_s']:9.0f} rows/s  ratio {r['verify_ratio']:.1f}x"
+        )
+        print(json.dumps({k: round(v, 2) for k, v in result.items()}))
+    if args.only in (None, "catalog"):
+        from bench.catalog import bench_catalog
+
+        print(f"catalog search over {args.entries} entries, median of {args.runs} runs (page of 20 + count)")
+        rows = bench_catalog(engine, args.entries, args.runs)
+        for row in rows:
+            print(
+                f"  {row['label']:<12} {row['query']:<10} {row['matches']:>7} hits  "
+                f"search {row['search_ms']:7.1f} ms (p95 {row['search_p95_ms']:7.1f})  "
+                f"raw scan {row['raw_ms']:7.1f} ms  ratio {row['ratio']:5.2f}x  "
+                f"with facets {row['facets_ms']:7.1f} ms ({row['facets_ratio']:.1f}x)"
+            )
+        print(
+            json.dumps(
+                [{k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()} for r in rows],
+                ensure_ascii=False,
+            )
+        )
     engine.dispose()

@@ -78,7 +78,9 @@ def _term_condition(db: Session, term: str) -> ColumnElement[bool]:
         return Resource.id.in_(
             select(_FTS.c.rowid).where(_FTS.c.body.op("MATCH")(bindparam("fts", phrase, unique=True)))
         )
-    return Resource.search_text.ilike(_like_pattern(term), escape="\\")
+    # The search text is stored lower-cased and terms are lower-cased: a plain LIKE, which the
+    # pg_trgm index serves and SQLite runs without lower() on every row.
+    return Resource.search_text.like(_like_pattern(term), escape="\\")
 
 
 def terms_of(q: str | None) -> list[str]:
@@ -141,13 +143,15 @@ class Filters:
         return conds
 
 
-FACETS: dict[str, tuple[Any, type[Labelled] | None]] = {
-    "sharing_type": (Resource.sharing_type, SharingType),
-    "open_type": (Resource.open_type, OpenType),
-    "format": (Resource.format, ResourceFormat),
-    "update_cycle": (Resource.update_cycle, UpdateCycle),
-    "status": (Resource.status, EntryStatus),
+# Facets and the entry column (or class attribute) each counts.
+FACET_VOCABULARIES: dict[str, type[Labelled]] = {
+    "sharing_type": SharingType,
+    "open_type": OpenType,
+    "format": ResourceFormat,
+    "update_cycle": UpdateCycle,
+    "status": EntryStatus,
 }
+_DIMENSIONS = ("class_id", "org_id", "provision_method", *FACET_VOCABULARIES)
 
 
 @dataclass
@@ -175,40 +179,64 @@ def search(
     stmt = _ranked(select(Resource).where(*conds), terms_of(filters.q))
     rows = list(db.scalars(stmt.offset(params.offset).limit(params.page_size)))
     result = SearchResult(rows=rows, total=total)
-    if not facets:
-        return result
-    for name, (col, vocab) in FACETS.items():
-        counts = db.execute(
-            select(col, func.count()).where(base, *filters.conditions(db, skip=name)).group_by(col)
-        ).all()
-        result.facets[name] = sorted(
-            ((str(v), vocab(v).label if vocab else str(v), n) for v, n in counts),
-            key=lambda f: [m.value for m in vocab].index(f[0]) if vocab else 0,
-        )
-    kinds = db.execute(
-        select(CatalogClass.kind, func.count())
-        .select_from(Resource)
-        .join(CatalogClass, CatalogClass.id == Resource.class_id)
-        .where(base, *filters.conditions(db, skip="class_kind"))
-        .group_by(CatalogClass.kind)
-    ).all()
-    result.facets["class_kind"] = [(k, ClassKind(k).label, n) for k, n in sorted(kinds)]
-    categories = db.execute(
-        select(CatalogClass.code, CatalogClass.name, func.count())
-        .select_from(Resource)
-        .join(CatalogClass, CatalogClass.id == Resource.class_id)
-        .where(base, *filters.conditions(db, skip="category"))
-        .group_by(CatalogClass.code, CatalogClass.name)
-        .order_by(CatalogClass.code)
-    ).all()
-    result.facets["category"] = [(c, f"{c} {n}", k) for c, n, k in categories]
-    providers = db.execute(
-        select(Organisation.id, Organisation.short_name, func.count())
-        .select_from(Resource)
-        .join(Organisation, Organisation.id == Resource.org_id)
-        .where(base, *filters.conditions(db, skip="org_id"))
-        .group_by(Organisation.id, Organisation.short_name)
-        .order_by(func.count().desc(), Organisation.id)
-    ).all()
-    result.facets["org_id"] = [(str(i), name, n) for i, name, n in providers]
+    if facets:
+        result.facets = _facets(db, base, filters)
     return result
+
+
+def _facets(
+    db: Session, base: ColumnElement[bool], filters: Filters
+) -> dict[str, list[tuple[str, str, int]]]:
+    """Facet counts from one grouped scan of the entries matching the search terms: every facet is
+    counted under all the other filters, which are applied to the (few) groups here, so the text match
+    runs once however many facets there are."""
+    columns = [getattr(Resource, d) for d in _DIMENSIONS]
+    groups = db.execute(
+        select(*columns, func.count().label("n"))
+        .where(base, *[_term_condition(db, t) for t in terms_of(filters.q)])
+        .group_by(*columns)
+    ).all()
+    classes = {c.id: c for c in db.scalars(select(CatalogClass))}
+    orgs: dict[int, str] = {i: n for i, n in db.execute(select(Organisation.id, Organisation.short_name))}
+
+    def value(group: Any, facet: str) -> str:
+        if facet == "class_kind":
+            return classes[group.class_id].kind
+        if facet == "category":
+            return classes[group.class_id].code
+        return str(getattr(group, facet))
+
+    chosen = {
+        facet: (wanted.value if isinstance(wanted, Labelled) else str(wanted))
+        for facet, wanted in (
+            ("class_kind", filters.class_kind),
+            ("category", filters.category),
+            ("org_id", filters.org_id),
+            ("provision_method", filters.provision_method),  # a filter every facet respects
+            *((f, getattr(filters, f)) for f in FACET_VOCABULARIES),
+        )
+        if wanted is not None and wanted != ""
+    }
+    found: dict[str, dict[str, int]] = {}
+    for facet in ("class_kind", "category", "org_id", *FACET_VOCABULARIES):
+        counts: dict[str, int] = {}
+        for group in groups:
+            if any(value(group, f) != v for f, v in chosen.items() if f != facet):
+                continue
+            key = value(group, facet)
+            counts[key] = counts.get(key, 0) + group.n
+        found[facet] = counts
+    facets: dict[str, list[tuple[str, str, int]]] = {}
+    for facet, vocab in FACET_VOCABULARIES.items():
+        order = [m.value for m in vocab]
+        facets[facet] = [
+            (v, vocab(v).label, n) for v, n in sorted(found[facet].items(), key=lambda kv: order.index(kv[0]))
+        ]
+    facets["class_kind"] = [(k, ClassKind(k).label, n) for k, n in sorted(found["class_kind"].items())]
+    by_code = {c.code: c for c in classes.values()}
+    facets["category"] = [(c, f"{c} {by_code[c].name}", n) for c, n in sorted(found["category"].items())]
+    facets["org_id"] = [
+        (o, orgs.get(int(o), o), n)
+        for o, n in sorted(found["org_id"].items(), key=lambda kv: (-kv[1], int(kv[0])))
+    ]
+    return facets
