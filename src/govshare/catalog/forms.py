@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 from sqlalchemy import select
@@ -23,9 +24,12 @@ from sqlalchemy.orm import Session
 from govshare.catalog import rules
 from govshare.catalog.models import DataElement, Resource
 from govshare.catalog.schemas import MAX_ITEMS, VersionOut
+from govshare.catalog.search import Filters
 from govshare.catalog.service import ITEM_FIELD_LABELS, Change
 from govshare.catalog.vocab import (
+    ClassKind,
     DataType,
+    EntryStatus,
     Labelled,
     LegalBasisKind,
     OpenType,
@@ -36,7 +40,7 @@ from govshare.catalog.vocab import (
     UpdateCycle,
 )
 from govshare.errors import DomainError, Invalid
-from govshare.web.forms import optional
+from govshare.web.forms import optional, parse_enum, parse_int
 
 # (label, what a right value looks like) per field, for pydantic's refusals.
 Fields = Mapping[str, tuple[str, str]]
@@ -139,21 +143,21 @@ class EntryForm(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    category: Text = ""
-    name: Text = ""
-    summary: Text = ""
+    category: FilterText = ""
+    name: FilterText = ""
+    summary: FilterText = ""
     format: Text = ResourceFormat.database.value
-    format_detail: Text = ""
+    format_detail: FilterText = ""
     provision_method: Text = ProvisionMethod.table.value
     sharing_type: Text = SharingType.unconditional.value
-    sharing_condition: Text = ""
-    not_shared_reason: Text = ""
-    legal_basis_kind: Text = ""
-    legal_basis: Text = ""
+    sharing_condition: FilterText = ""
+    not_shared_reason: FilterText = ""
+    legal_basis_kind: FilterText = ""
+    legal_basis: FilterText = ""
     open_type: Text = OpenType.closed.value
-    open_condition: Text = ""
+    open_condition: FilterText = ""
     update_cycle: Text = UpdateCycle.irregular.value
-    related: Text = ""
+    related: FilterText = ""
     item_row: Column = []
     item_name: Column = []
     item_title: Column = []
@@ -164,8 +168,8 @@ class EntryForm(BaseModel):
     item_element: Column = []
     item_authoritative: Column = []
     item_description: Column = []
-    lock_version: Text = ""
-    change_reason: Text = ""
+    lock_version: FilterText = ""
+    change_reason: FilterText = ""
 
     @classmethod
     def of(cls, version: VersionOut, *, lock_version: int, change_reason: str) -> EntryForm:
@@ -393,3 +397,50 @@ def change_row(change: Change) -> ChangeRow:
     return ChangeRow(
         change.label, readable(change.field, change.before), readable(change.field, change.after)
     )
+
+
+FilterText = Annotated[str, Query(max_length=100)]
+
+
+def list_filters(
+    q: FilterText = "",
+    class_kind: FilterText = "",
+    category: FilterText = "",
+    provider: FilterText = "",
+    sharing_type: FilterText = "",
+    open_type: FilterText = "",
+    format: FilterText = "",
+    update_cycle: FilterText = "",
+    provision_method: FilterText = "",
+    status: FilterText = "",
+) -> Filters:
+    """The catalog list's filters from its query string; an empty or unknown value means "any"."""
+    return Filters(
+        q=optional(q),
+        class_kind=parse_enum(ClassKind, class_kind),
+        category=optional(category),
+        org_id=parse_int(provider),
+        sharing_type=parse_enum(SharingType, sharing_type),
+        open_type=parse_enum(OpenType, open_type),
+        format=parse_enum(ResourceFormat, format),
+        update_cycle=parse_enum(UpdateCycle, update_cycle),
+        provision_method=parse_enum(ProvisionMethod, provision_method),
+        status=parse_enum(EntryStatus, status),
+    )
+
+
+def chosen_filters(filters: Filters) -> dict[str, str]:
+    """The query parameters of the filters that took effect (an unknown value means "no filter"),
+    so that links keep exactly what the list shows."""
+    return {
+        "q": filters.q or "",
+        "class_kind": filters.class_kind or "",
+        "category": filters.category or "",
+        "provider": str(filters.org_id) if filters.org_id is not None else "",
+        "sharing_type": filters.sharing_type or "",
+        "open_type": filters.open_type or "",
+        "format": filters.format or "",
+        "update_cycle": filters.update_cycle or "",
+        "provision_method": filters.provision_method or "",
+        "status": filters.status or "",
+    }

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -42,7 +42,7 @@ from govshare.errors import Conflict, DomainError, Invalid
 from govshare.orgs.models import Organisation
 from govshare.pagination import PageParams
 from govshare.web.deps import DB, CurrentActor
-from govshare.web.forms import FIXABLE, is_stale, optional, page_context, parse_enum, parse_int, see_other
+from govshare.web.forms import FIXABLE, is_stale, optional, page_context, parse_int, see_other
 from govshare.web.templating import render
 from govshare.workdays import today
 
@@ -115,40 +115,10 @@ def catalog_list(
     request: Request,
     actor: CurrentActor,
     db: DB,
-    q: Annotated[str, Query(max_length=100)] = "",
-    class_kind: Annotated[str, Query(max_length=16)] = "",
-    category: Annotated[str, Query(max_length=8)] = "",
-    provider: Annotated[str, Query(max_length=12)] = "",
-    sharing_type: Annotated[str, Query(max_length=16)] = "",
-    open_type: Annotated[str, Query(max_length=16)] = "",
-    format: Annotated[str, Query(max_length=24)] = "",
-    update_cycle: Annotated[str, Query(max_length=16)] = "",
-    status: Annotated[str, Query(max_length=16)] = "",
+    filters: Annotated[Filters, Depends(forms.list_filters)],
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    filters = Filters(
-        q=q.strip() or None,
-        class_kind=parse_enum(ClassKind, class_kind),
-        category=category.strip() or None,
-        org_id=parse_int(provider),
-        sharing_type=parse_enum(SharingType, sharing_type),
-        open_type=parse_enum(OpenType, open_type),
-        format=parse_enum(ResourceFormat, format),
-        update_cycle=parse_enum(UpdateCycle, update_cycle),
-        status=parse_enum(EntryStatus, status),
-    )
-    # Only filters that took effect travel on the links (an unknown value means "no filter").
-    chosen = {
-        "q": filters.q or "",
-        "class_kind": filters.class_kind or "",
-        "category": filters.category or "",
-        "provider": str(filters.org_id) if filters.org_id is not None else "",
-        "sharing_type": filters.sharing_type or "",
-        "open_type": filters.open_type or "",
-        "format": filters.format or "",
-        "update_cycle": filters.update_cycle or "",
-        "status": filters.status or "",
-    }
+    chosen = forms.chosen_filters(filters)
     params = PageParams(page=page)
     result = search(db, actor=actor, filters=filters, params=params, facets=True)
     facets = [

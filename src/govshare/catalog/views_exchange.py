@@ -9,62 +9,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from govshare.authz import Action, require
-from govshare.catalog import dcat, exchange
+from govshare.catalog import dcat, exchange, forms
 from govshare.catalog.api_exchange import export_response, jsonld_response, template_response
 from govshare.catalog.models import Resource
 from govshare.catalog.search import Filters
-from govshare.catalog.vocab import (
-    ClassKind,
-    EntryStatus,
-    OpenType,
-    ProvisionMethod,
-    ResourceFormat,
-    SharingType,
-    UpdateCycle,
-)
 from govshare.catalog.workbook import MAX_ENTRIES, MAX_UPLOAD_BYTES
 from govshare.errors import Invalid, TooLarge
 from govshare.web.deps import DB, CurrentActor
-from govshare.web.forms import optional, parse_enum, parse_int
 from govshare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-Text = Annotated[str, Query(max_length=100)]
-
-
-def search_filters(
-    q: Text = "",
-    class_kind: Text = "",
-    category: Text = "",
-    provider: Text = "",
-    sharing_type: Text = "",
-    open_type: Text = "",
-    format: Text = "",
-    update_cycle: Text = "",
-    provision_method: Text = "",
-    status: Text = "",
-) -> Filters:
-    """The catalog list's filters from its query string; an empty or unknown value means "any"."""
-    return Filters(
-        q=optional(q),
-        class_kind=parse_enum(ClassKind, class_kind),
-        category=optional(category),
-        org_id=parse_int(provider),
-        sharing_type=parse_enum(SharingType, sharing_type),
-        open_type=parse_enum(OpenType, open_type),
-        format=parse_enum(ResourceFormat, format),
-        update_cycle=parse_enum(UpdateCycle, update_cycle),
-        provision_method=parse_enum(ProvisionMethod, provision_method),
-        status=parse_enum(EntryStatus, status),
-    )
-
-
-ListFilters = Annotated[Filters, Depends(search_filters)]
+ListFilters = Annotated[Filters, Depends(forms.list_filters)]
 
 
 def _page(
