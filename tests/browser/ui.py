@@ -25,6 +25,25 @@ def login(page: Page, username: str, password: str = DEMO_PASSWORD) -> None:
         fill_login(page, username, password)
 
 
+def logout(page: Page) -> None:
+    """Press 退出 in the top bar and wait for the login page it leads to."""
+    with page.expect_navigation():
+        page.get_by_role("button", name="退出").click()
+
+
+def switch_user(page: Page, username: str, password: str = DEMO_PASSWORD) -> None:
+    """Log out whoever is logged in on `page`, then log in as `username` (one desk, two people)."""
+    logout(page)
+    with page.expect_navigation():
+        fill_login(page, username, password)
+
+
+def open_nav(page: Page, label: str) -> None:
+    """Follow the sidebar entry `label` (e.g. 数据目录) and wait for its page."""
+    with page.expect_navigation():
+        page.get_by_role("navigation", name="主导航").get_by_role("link", name=label, exact=True).click()
+
+
 def nav_labels(page: Page) -> list[str]:
     return [label.strip() for label in page.locator("nav.sidebar a").all_inner_texts()]
 
