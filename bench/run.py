@@ -106,6 +106,15 @@ def _own_database(base: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+def _drop_database(base: str, name: str) -> None:
+    from sqlalchemy import create_engine, make_url
+
+    admin = create_engine(make_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=2000, help="events appended per round")
@@ -162,3 +171,5 @@ def main() -> None:
             )
         )
     engine.dispose()
+    if args.database_url and engine.url.get_backend_name() == "postgresql":
+        _drop_database(args.database_url, engine.url.database or "")
