@@ -101,7 +101,9 @@ def _review_page(
             changes=changes,
             published_number=published.number if published else None,
             change_label=ChangeKind(version.change_kind).label,
-            conflicts=[(c, db.get(DataElement, c.element_id)) for c in conflicts],
+            conflicts=[
+                (c, db.get(DataElement, c.element_id), ConflictStatus(c.status).label) for c in conflicts
+            ],
             field_labels=rules.FIELD_LABELS,
         )
     return render(request, "catalog/review_page.html", context, status_code=status)
