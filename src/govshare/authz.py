@@ -79,6 +79,8 @@ class Action(StrEnum):
     catalog_supervise = "catalog.supervise"
     element_manage = "element.manage"
     element_resolve = "element.resolve"
+    data_provide = "data.provide"
+    provision_view = "data.provision_view"
 
     @property
     def label(self) -> str:
@@ -109,6 +111,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.catalog_supervise: "目录监督考核",
     Action.element_manage: "管理数据元",
     Action.element_resolve: "处理一数一源冲突",
+    Action.data_provide: "提供（推送）数据",
+    Action.provision_view: "查看数据批次与质量",
 }
 
 
@@ -141,6 +145,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_supervise: _C,
         Action.element_manage: _C,
         Action.element_resolve: _C,
+        Action.provision_view: _C,
     },
     Role.bureau_reviewer: {
         Action.org_view: _C,
@@ -150,6 +155,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_review: _C,
         Action.catalog_supervise: _C,
         Action.element_resolve: _C,
+        Action.provision_view: _C,
     },
     Role.auditor: {
         Action.org_view: _C,
@@ -161,6 +167,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_view: _C,
         Action.catalog_view_unpublished: _C,
         Action.catalog_supervise: _C,
+        Action.provision_view: _C,
     },
     Role.data_admin: {
         Action.org_view: _C,
@@ -177,6 +184,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_compile: _O,
         Action.catalog_secrecy: _O,
         Action.catalog_submit: _O,
+        Action.data_provide: _O,
+        Action.provision_view: _O,
     },
     Role.security_officer: {
         Action.org_view: _C,
@@ -186,6 +195,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_view: _C,
         Action.catalog_view_unpublished: _O,
         Action.catalog_secrecy: _O,
+        Action.provision_view: _O,
     },
     Role.catalog_compiler: {
         Action.org_view: _C,
@@ -197,6 +207,15 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
     Role.approver: {Action.org_view: _C, Action.catalog_view: _C, Action.catalog_view_unpublished: _O},
     Role.destruction_supervisor: {Action.org_view: _C, Action.catalog_view: _C},
     Role.business_user: {Action.org_view: _C, Action.catalog_view: _C},
+}
+
+
+# What a department's business system may do when it calls with its token: read the published
+# catalog and push its own department's data (M13). It never acts for people.
+SYSTEM_PERMISSIONS: dict[Action, Scope] = {
+    Action.catalog_view: _C,
+    Action.data_provide: _O,
+    Action.provision_view: _O,
 }
 
 
@@ -233,6 +252,8 @@ def scope_of(actor: Actor, action: Action) -> Scope | None:
     """The widest scope any of the actor's roles gives for `action`, or None."""
     if actor.kind == "operator":  # whoever runs the CLI on the server already holds the database
         return Scope.city
+    if actor.kind == "system":
+        return SYSTEM_PERMISSIONS.get(action)
     scopes = [PERMISSIONS[r][action] for r in actor.roles if action in PERMISSIONS.get(r, {})]
     return max(scopes, key=lambda s: s.value) if scopes else None
 

@@ -10,6 +10,7 @@ def load_models() -> MetaData:
     from govshare.audit import models as _audit  # noqa: F401
     from govshare.catalog import models as _catalog  # noqa: F401
     from govshare.db import Base
+    from govshare.exchange import models as _exchange  # noqa: F401
     from govshare.orgs import models as _orgs  # noqa: F401
     from govshare.systems import models as _systems  # noqa: F401
     from govshare.tasks import models as _tasks  # noqa: F401
@@ -19,8 +20,9 @@ def load_models() -> MetaData:
 
 
 # Objects the models do not describe but migrations create: the SQLite full-text table (and its
-# shadow tables) and the PostgreSQL trigram index of catalog search.
-UNMODELLED = ("resource_fts", "ix_resources_search_trgm")
+# shadow tables), the PostgreSQL trigram index of catalog search, and the exchange store's tables
+# (`xres_<id>` on SQLite; on PostgreSQL they live in the schema `exchange`, which is not compared).
+UNMODELLED = ("resource_fts", "ix_resources_search_trgm", "xres_")
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:

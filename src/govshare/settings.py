@@ -91,6 +91,20 @@ class Settings(BaseSettings):
     secure_cookies: bool | None = Field(
         None, description="Send cookies with `Secure`. Default: on in production, off in development."
     )
+    max_batch_bytes: int = Field(
+        1024 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Largest data batch a business system may push in one request (bytes); bodies are "
+        "streamed to a temporary file, not held in memory.",
+    )
+    snapshot_max_retire_ratio: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="A full snapshot that would retire more than this share of a resource's current rows "
+        "is refused unless the sender confirms with `allow_mass_retire=true` (a truncated file looks like "
+        "a small snapshot).",
+    )
     catalog_stale_days: int = Field(
         365,
         ge=30,

@@ -56,6 +56,7 @@ class EventType(StrEnum):
     element_updated = "element.updated"
     element_conflict_opened = "element.conflict_opened"
     element_conflict_resolved = "element.conflict_resolved"
+    batch_ingested = "data.batch_ingested"
 
     @property
     def label(self) -> str:
@@ -113,4 +114,5 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.element_updated: "修改数据元",
     EventType.element_conflict_opened: "一数一源冲突",
     EventType.element_conflict_resolved: "处理一数一源冲突",
+    EventType.batch_ingested: "数据批次入库",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,6 +34,7 @@ def routers() -> list[APIRouter]:
     from govshare.catalog import views as catalog_views
     from govshare.catalog import views_exchange as catalog_views_exchange
     from govshare.catalog import views_review as catalog_views_review
+    from govshare.exchange import api as exchange_api
     from govshare.orgs import api as orgs_api
     from govshare.orgs import views as orgs_views
     from govshare.systems import api as systems_api
@@ -48,6 +50,7 @@ def routers() -> list[APIRouter]:
         audit_api.router,
         catalog_api_exchange.router,  # before catalog_api: /catalog/export.* are fixed paths
         catalog_api.router,
+        exchange_api.router,
         auth_views.router,
         orgs_views.router,
         users_views.router,
@@ -118,6 +121,12 @@ def create_app(
         return {"status": "ok"}
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(BodyLimit, default=settings.max_json_bytes, overrides=upload_limits())
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_json_bytes,
+        overrides=upload_limits(),
+        # Data batches stream to disk; their own limit is checked while they arrive (exchange.ingest).
+        patterns=[(re.compile(r"/api/v1/resources/\d+/batches"), settings.max_batch_bytes)],
+    )
     app.add_middleware(SecurityHeaders, hsts=settings.cookies_secure)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,12 +14,24 @@ from govshare.errors import TooLarge
 class BodyLimit:
     """Refuse bodies larger than the limit for their path, declared or streamed, with 413."""
 
-    def __init__(self, app: ASGIApp, *, default: int, overrides: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        default: int,
+        overrides: dict[str, int] | None = None,
+        patterns: list[tuple[re.Pattern[str], int]] | None = None,
+    ) -> None:
         self.app = app
         self.default = default
         self.overrides = sorted((overrides or {}).items(), key=lambda kv: -len(kv[0]))
+        self.patterns = patterns or []
 
     def limit_for(self, path: str) -> int:
+        """The limit of the first path pattern that matches, else of the longest prefix, else the default."""
+        for pattern, limit in self.patterns:
+            if pattern.fullmatch(path):
+                return limit
         return next((limit for prefix, limit in self.overrides if path.startswith(prefix)), self.default)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

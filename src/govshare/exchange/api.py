@@ -1,0 +1,194 @@
+"""Push ingest API: business systems and data administrators deliver batches; providers read their
+batches' manifests and quarantined rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from govshare.authz import Action, Actor, require
+from govshare.catalog import service as catalog
+from govshare.errors import NotFound
+from govshare.exchange.ingest import BatchRequest, Mode, Spooler, ingest
+from govshare.exchange.models import Batch, QuarantinedRow
+from govshare.pagination import Page, PageParams, paginate
+from govshare.settings import get_settings
+from govshare.web.deps import DB, CurrentActor
+
+router = APIRouter(prefix="/api/v1", tags=["data provision"])
+
+
+class BatchOut(BaseModel):
+    batch_id: str
+    resource_id: int
+    status: str
+    mode: str
+    format: str
+    source: str
+    rows_received: int
+    accepted: int
+    quarantined: int
+    inserted: int
+    updated: int
+    unchanged: int
+    retired: int
+    quality_score: float
+    content_sm3: str
+    size_bytes: int
+    system_id: int | None
+    user_id: int | None
+    catalog_version: int
+    received_at: datetime
+    finished_at: datetime | None
+    report: dict[str, Any]
+
+
+def batch_out(batch: Batch) -> BatchOut:
+    return BatchOut(
+        batch_id=batch.id,
+        resource_id=batch.resource_id,
+        status=batch.status,
+        mode=batch.mode,
+        format=batch.format,
+        source=batch.source,
+        rows_received=batch.rows_received,
+        accepted=batch.accepted,
+        quarantined=batch.quarantined,
+        inserted=batch.inserted,
+        updated=batch.updated,
+        unchanged=batch.unchanged,
+        retired=batch.retired,
+        quality_score=batch.quality_score,
+        content_sm3=batch.content_sm3,
+        size_bytes=batch.size_bytes,
+        system_id=batch.system_id,
+        user_id=batch.user_id,
+        catalog_version=batch.version_number,
+        received_at=batch.received_at,
+        finished_at=batch.finished_at,
+        report=batch.report,
+    )
+
+
+@router.post(
+    "/resources/{resource_id}/batches",
+    response_model=BatchOut,
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+            "required": True,
+        }
+    },
+)
+async def push_batch(
+    resource_id: int,
+    request: Request,
+    response: Response,
+    actor: CurrentActor,
+    db: DB,
+    mode: Mode = Mode.upsert,
+    encoding: Annotated[
+        str | None, Query(max_length=32, description="e.g. gb18030; detected if absent")
+    ] = None,
+    allow_mass_retire: bool = False,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+    x_content_sm3: Annotated[str | None, Header(max_length=64)] = None,
+) -> BatchOut:
+    """Deliver rows of a 库表 resource (CSV with the items' names as header, a JSON array of objects,
+    or NDJSON). Modes: `upsert` (default), `snapshot` (rows absent are retired, not lost), `delete`.
+    The whole batch is applied or nothing is; rows failing quality rules are quarantined with reasons.
+    A repeated `Idempotency-Key` with the same body returns the first result (200)."""
+    spooler = Spooler(get_settings().max_batch_bytes)
+    async for chunk in request.stream():
+        spooler.feed(chunk)
+    body = spooler.done()
+    req = BatchRequest(
+        resource_id=resource_id,
+        body=body,
+        content_type=request.headers.get("content-type", ""),
+        mode=mode,
+        encoding=encoding,
+        idempotency_key=idempotency_key,
+        declared_sm3=x_content_sm3,
+        source="push",
+        allow_mass_retire=allow_mass_retire,
+    )
+    try:
+        batch, replayed = await run_in_threadpool(
+            ingest, db, actor=actor, req=req, max_retire_ratio=get_settings().snapshot_max_retire_ratio
+        )
+    finally:
+        body.file.close()
+    if replayed:
+        response.status_code = 200
+    return batch_out(batch)
+
+
+def _batch(db: Session, actor: Actor, resource_id: int, batch_id: str) -> Batch:
+    resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
+    require(actor, Action.provision_view, resource)
+    batch = db.get(Batch, batch_id)
+    if batch is None or batch.resource_id != resource.id:
+        raise NotFound("找不到该数据批次。", f"Batch {batch_id} not found.")
+    return batch
+
+
+@router.get("/resources/{resource_id}/batches", response_model=Page[BatchOut])
+def list_batches(
+    resource_id: int, actor: CurrentActor, db: DB, params: Annotated[PageParams, Depends()]
+) -> Page[BatchOut]:
+    """The resource's batches, newest first (the provider's department and the Bureau)."""
+    resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
+    require(actor, Action.provision_view, resource)
+    rows, total = paginate(
+        db, select(Batch).where(Batch.resource_id == resource.id).order_by(Batch.received_at.desc()), params
+    )
+    return Page[BatchOut](
+        items=[batch_out(b) for b in rows], total=total, page=params.page, page_size=params.page_size
+    )
+
+
+@router.get("/resources/{resource_id}/batches/{batch_id}", response_model=BatchOut)
+def get_batch(resource_id: int, batch_id: str, actor: CurrentActor, db: DB) -> BatchOut:
+    return batch_out(_batch(db, actor, resource_id, batch_id))
+
+
+class QuarantinedOut(BaseModel):
+    id: int
+    line_no: int
+    data: dict[str, Any]
+    reasons: list[dict[str, str]]
+    status: str
+
+
+@router.get("/resources/{resource_id}/batches/{batch_id}/quarantine", response_model=Page[QuarantinedOut])
+def quarantine(
+    resource_id: int, batch_id: str, actor: CurrentActor, db: DB, params: Annotated[PageParams, Depends()]
+) -> Page[QuarantinedOut]:
+    """Rows of the batch that failed the quality rules, with every reason, to fix and send again."""
+    batch = _batch(db, actor, resource_id, batch_id)
+    rows, total = paginate(
+        db,
+        select(QuarantinedRow).where(QuarantinedRow.batch_id == batch.id).order_by(QuarantinedRow.line_no),
+        params,
+    )
+    return Page[QuarantinedOut](
+        items=[
+            QuarantinedOut(id=r.id, line_no=r.line_no, data=r.data, reasons=r.reasons, status=r.status)
+            for r in rows
+        ],
+        total=total,
+        page=params.page,
+        page_size=params.page_size,
+    )

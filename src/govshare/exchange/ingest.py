@@ -1,0 +1,545 @@
+"""Push ingest: a department's business system (or its data administrator) delivers a batch of rows.
+
+A batch is applied entirely or not at all: it runs in the caller's unit of work, with its manifest,
+its quarantined rows and its audit event. The body is spooled to a temporary file while its SM3 is
+computed (see `spool`), then parsed and applied in chunks, so memory stays flat in the number of rows.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import IO, Any
+
+from cryptography.hazmat.primitives import hashes
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from govshare.audit import service as audit
+from govshare.audit.events import EventType
+from govshare.authz import Action, Actor, Role, require
+from govshare.catalog import service as catalog
+from govshare.catalog.models import Resource, ResourceVersion
+from govshare.db import utcnow
+from govshare.errors import Conflict, Invalid, TooLarge
+from govshare.exchange import store
+from govshare.exchange.models import Batch, QuarantinedRow
+from govshare.exchange.quality import ItemRule, check_row, rules_for
+from govshare.tasks import service as tasks
+
+CHUNK = 1000
+SNIFF_BYTES = 64 * 1024
+
+
+class Mode(StrEnum):
+    upsert = "upsert"
+    snapshot = "snapshot"
+    delete = "delete"
+
+
+class Format(StrEnum):
+    csv = "csv"
+    json = "json"
+    ndjson = "ndjson"
+
+    @classmethod
+    def of(cls, content_type: str) -> Format:
+        kind = content_type.split(";")[0].strip().lower()
+        formats = {
+            "text/csv": cls.csv,
+            "application/csv": cls.csv,
+            "application/json": cls.json,
+            "application/x-ndjson": cls.ndjson,
+            "application/ndjson": cls.ndjson,
+        }
+        if kind not in formats:
+            raise Invalid(
+                "不支持的数据格式；Content-Type 应为 text/csv、application/json（数组）"
+                "或 application/x-ndjson。",
+                f"Unsupported Content-Type {kind!r}.",
+                details={"field": "Content-Type"},
+            )
+        return formats[kind]
+
+
+@dataclass
+class Spooled:
+    """A request body on disk (beyond 8 MB), with its size and SM3."""
+
+    file: IO[bytes]
+    size: int
+    sm3: str
+
+
+class Spooler:
+    """Copies a body into a temporary file (on disk beyond 8 MB) while hashing it with SM3, and
+    refuses it past `limit` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.digest = hashes.Hash(hashes.SM3())
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
+        self.size = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.file.close()
+            raise TooLarge(
+                f"批次超过 {self.limit // (1024 * 1024)} MB 上限，请拆分为多个批次提交。",
+                f"Batch larger than {self.limit} bytes.",
+            )
+        self.digest.update(chunk)
+        self.file.write(chunk)
+
+    def done(self) -> Spooled:
+        self.file.seek(0)
+        return Spooled(self.file, self.size, self.digest.finalize().hex())
+
+
+def spool(chunks: Iterator[bytes], *, limit: int) -> Spooled:
+    """A body from an iterator of chunks (a file, in the CLI and tests)."""
+    spooler = Spooler(limit)
+    for chunk in chunks:
+        spooler.feed(chunk)
+    return spooler.done()
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    resource_id: int
+    body: Spooled
+    content_type: str
+    mode: Mode = Mode.upsert
+    encoding: str | None = None
+    idempotency_key: str | None = None
+    declared_sm3: str | None = None
+    source: str = "push"
+    allow_mass_retire: bool = False
+
+
+# --- reading the body ----------------------------------------------------------------------------
+
+
+def _encoding(file: IO[bytes], declared: str | None) -> str:
+    if declared:
+        try:
+            return codecs.lookup(declared).name
+        except LookupError:
+            raise Invalid(
+                f"不认识的编码“{declared}”；常用的是 utf-8 和 gb18030（兼容 GBK）。",
+                f"Unknown encoding {declared!r}.",
+                details={"field": "encoding"},
+            ) from None
+    head = file.read(SNIFF_BYTES)
+    file.seek(0)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "gb18030"  # GBK exports of Chinese government systems; GB 18030 is its superset
+    return "utf-8-sig"
+
+
+def _text_lines(file: IO[bytes], encoding: str) -> Iterator[str]:
+    reader = io.TextIOWrapper(file, encoding=encoding, newline="")
+    line_no = 0
+    try:
+        for line_no, line in enumerate(reader, start=1):  # noqa: B007 - used in the error below
+            yield line
+    except UnicodeDecodeError:
+        raise Invalid(
+            f"第 {line_no + 1} 行附近无法按 {encoding} 解码：文件编码与声明不符。请确认文件编码，"
+            "GBK/GB18030 文件请加参数 ?encoding=gb18030。",
+            f"Body does not decode as {encoding} near line {line_no + 1}.",
+            details={"field": "encoding"},
+        ) from None
+    finally:
+        if not file.closed:  # leave the body open for its owner (detaching flushes, closing would close it)
+            reader.detach()
+
+
+def _records(
+    req: BatchRequest, items: list[dict[str, Any]], keys: list[str]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, raw row) pairs of the body, after checking its columns against the items."""
+    fmt = Format.of(req.content_type)
+    names = {i["name"] for i in items}
+    file = req.body.file
+    if fmt is Format.csv:
+        encoding = _encoding(file, req.encoding)
+        reader = csv.reader(_text_lines(file, encoding))
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise Invalid("批次是空的：CSV 至少要有表头行。", "Empty CSV body.") from None
+        _check_columns(header, names, keys, "CSV 表头")
+        width = len(header)
+        for line_no, row in enumerate(reader, start=2):
+            if not row or row == [""]:
+                continue
+            if len(row) != width:
+                yield (
+                    line_no,
+                    {
+                        "__error__": f"该行有 {len(row)} 列，表头有 {width} 列",
+                        **dict(zip(header, row, strict=False)),
+                    },
+                )
+                continue
+            yield line_no, dict(zip(header, row, strict=True))
+        return
+    if fmt is Format.ndjson:
+        for line_no, line in enumerate(_text_lines(file, req.encoding or "utf-8-sig"), start=1):
+            if not line.strip():
+                continue
+            yield line_no, _json_record(line, line_no, names, keys)
+        return
+    try:
+        data = json.load(io.TextIOWrapper(file, encoding=req.encoding or "utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Invalid(f"JSON 无法解析：{exc}。", "Body is not valid JSON.") from None
+    if not isinstance(data, list):
+        raise Invalid("JSON 批次应为对象数组 [{…}, {…}]。", "A JSON batch is an array of objects.")
+    for index, record in enumerate(data, start=1):
+        if not isinstance(record, dict):
+            yield index, {"__error__": "数组元素应为对象"}
+            continue
+        _check_columns(list(record), names, keys, "JSON 字段")
+        yield index, record
+
+
+def _json_record(line: str, line_no: int, names: set[str], keys: list[str]) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return {"__error__": "该行不是合法的 JSON"}
+    if not isinstance(record, dict):
+        return {"__error__": "该行应为 JSON 对象"}
+    _check_columns(list(record), names, keys, f"第 {line_no} 行的字段")
+    return record
+
+
+def _check_columns(columns: list[str], names: set[str], keys: list[str], where: str) -> None:
+    unknown = [c for c in columns if c not in names]
+    if unknown:
+        raise Invalid(
+            f"{where}有目录中不存在的字段：{'、'.join(unknown[:10])}。字段名应为目录信息项的字段名："
+            f"{'、'.join(sorted(names))}。",
+            f"Unknown columns: {unknown[:10]}.",
+            details={"field": "columns", "unknown": unknown[:50]},
+        )
+    missing = [k for k in keys if k not in columns]
+    if missing:
+        raise Invalid(
+            f"{where}缺少业务主键字段：{'、'.join(missing)}。",
+            f"Missing business-key columns: {missing}.",
+            details={"field": "columns", "missing": missing},
+        )
+    if len(set(columns)) != len(columns):
+        raise Invalid(f"{where}有重复的字段名。", "Duplicate columns.", details={"field": "columns"})
+
+
+# --- applying ------------------------------------------------------------------------------------
+
+
+def _canonical(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date | Decimal):
+        return str(value)
+    return str(value)
+
+
+def _sm3(text: str) -> str:
+    digest = hashes.Hash(hashes.SM3())
+    digest.update(text.encode())
+    return digest.finalize().hex()
+
+
+@dataclass
+class _Counts:
+    received: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    retired: int = 0
+    not_found: int = 0
+
+
+class _Applier:
+    def __init__(
+        self, db: Session, table: Table, batch: Batch, rules: list[ItemRule], keys: list[str], mode: Mode
+    ) -> None:
+        self.db, self.table, self.batch, self.mode = db, table, batch, mode
+        self.rules = [r for r in rules if r.name in keys] if mode is Mode.delete else rules
+        self.keys = keys
+        self.names = [r.name for r in rules]
+        self.counts = _Counts()
+        self.reasons: dict[str, int] = {}
+        self.now = utcnow()
+
+    def quarantine(self, rows: list[tuple[int, dict[str, Any], list[dict[str, str]]]]) -> None:
+        if not rows:
+            return
+        self.counts.quarantined += len(rows)
+        for _line, _raw, reasons in rows:
+            for r in reasons:
+                label = f"{r.get('title', '')}：{r['reason']}" if r.get("title") else r["reason"]
+                self.reasons[label] = self.reasons.get(label, 0) + 1
+        self.db.execute(
+            insert(QuarantinedRow),
+            [
+                {
+                    "batch_id": self.batch.id,
+                    "resource_id": self.batch.resource_id,
+                    "line_no": line,
+                    "data": {k: ("" if v is None else str(v)) for k, v in raw.items() if k != "__error__"},
+                    "reasons": reasons,
+                    "status": "open",
+                    "created_at": self.now,
+                }
+                for line, raw, reasons in rows
+            ],
+        )
+
+    def chunk(self, records: list[tuple[int, dict[str, Any]]]) -> None:
+        t = self.table
+        bad: list[tuple[int, dict[str, Any], list[dict[str, str]]]] = []
+        good: dict[str, tuple[int, dict[str, Any], str]] = {}
+        for line, raw in records:
+            self.counts.received += 1
+            if "__error__" in raw:
+                bad.append((line, raw, [{"reason": raw["__error__"]}]))
+                continue
+            values, reasons = check_row(self.rules, raw)
+            if reasons:
+                bad.append((line, raw, reasons))
+                continue
+            key = _sm3("\x1f".join(_canonical(values[k]) for k in self.keys))
+            if key in good:
+                bad.append((line, raw, [{"reason": f"与本批次第 {good[key][0]} 行的业务主键重复"}]))
+                continue
+            row_hash = _sm3("\x1f".join(_canonical(values.get(n)) for n in self.names))
+            good[key] = (line, values, row_hash)
+        existing = (
+            {
+                r._key: r
+                for r in self.db.execute(
+                    select(t.c._key, t.c._row_hash, t.c._retired_at, t.c._seen_batch_id).where(
+                        t.c._key.in_(list(good))
+                    )
+                )
+            }
+            if good
+            else {}
+        )
+        for key in [k for k, r in existing.items() if r._seen_batch_id == self.batch.id]:
+            line, values, _h = good.pop(key)
+            bad.append(
+                (line, {k: v for k, v in values.items()}, [{"reason": "与本批次之前的行业务主键重复"}])
+            )
+        self.quarantine(bad)
+        if self.mode is Mode.delete:
+            self._delete(good, existing)
+            return
+        inserts, changes, seen = [], [], []
+        for key, (_line, values, row_hash) in good.items():
+            system = {
+                "_batch_id": self.batch.id,
+                "_system_id": self.batch.system_id,
+                "_received_at": self.now,
+                "_row_hash": row_hash,
+                "_seen_batch_id": self.batch.id,
+                "_retired_at": None,
+                "_retired_batch_id": None,
+            }
+            current = existing.get(key)
+            if current is None:
+                inserts.append({"_key": key, **system, **values})
+            elif current._row_hash != row_hash or current._retired_at is not None:
+                changes.append({"k": key, **system, **values})
+            else:
+                seen.append({"k": key})
+        if inserts:
+            self.db.execute(insert(t), inserts)
+        if changes:
+            columns = [c for c in changes[0] if c != "k"]
+            self.db.execute(
+                update(t).where(t.c._key == bindparam("k")).values({c: bindparam(c) for c in columns}),
+                changes,
+            )
+        if seen:
+            self.db.execute(
+                update(t).where(t.c._key == bindparam("k")).values(_seen_batch_id=self.batch.id), seen
+            )
+        self.counts.accepted += len(good)
+        self.counts.inserted += len(inserts)
+        self.counts.updated += len(changes)
+        self.counts.unchanged += len(seen)
+
+    def _delete(self, good: dict[str, tuple[int, dict[str, Any], str]], existing: dict[str, Any]) -> None:
+        live = [{"k": k} for k in good if k in existing and existing[k]._retired_at is None]
+        if live:
+            self.db.execute(
+                update(self.table)
+                .where(self.table.c._key == bindparam("k"))
+                .values(_retired_at=self.now, _retired_batch_id=self.batch.id, _seen_batch_id=self.batch.id),
+                live,
+            )
+        self.counts.accepted += len(good)
+        self.counts.retired += len(live)
+        self.counts.not_found += len(good) - len(live)
+
+    def retire_absent(self) -> int:
+        """Snapshot: rows the snapshot did not contain are retired (kept, marked)."""
+        t = self.table
+        result = self.db.execute(
+            update(t)
+            .where(
+                t.c._retired_at.is_(None),
+                or_(t.c._seen_batch_id.is_(None), t.c._seen_batch_id != self.batch.id),
+            )
+            .values(_retired_at=self.now, _retired_batch_id=self.batch.id)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _live_rows(db: Session, table: Table) -> int:
+    return int(db.scalar(select(func.count()).select_from(table).where(table.c._retired_at.is_(None))) or 0)
+
+
+def ingest(
+    db: Session, *, actor: Actor, req: BatchRequest, max_retire_ratio: float = 0.5
+) -> tuple[Batch, bool]:
+    """Apply one batch; returns it and whether it is the replay of an earlier one (same key)."""
+    resource = catalog.get_resource(db, actor=actor, resource_id=req.resource_id)
+    require(actor, Action.data_provide, resource)
+    if resource.published_version_id is None or resource.status == "retired":
+        raise Invalid("只能向已发布的目录条目提供数据。", "The resource is not published.")
+    if resource.provision_method != "table":
+        raise Invalid("该资源不是库表类资源，不能按批次推送数据行。", "Not a table resource.")
+    if req.idempotency_key:
+        earlier = db.scalar(
+            select(Batch).where(
+                Batch.resource_id == resource.id, Batch.idempotency_key == req.idempotency_key
+            )
+        )
+        if earlier is not None:
+            if earlier.content_sm3 != req.body.sm3:
+                raise Conflict(
+                    "该 Idempotency-Key 已用于内容不同的另一批次；重试请发送相同内容，新批次请换新的 Key。",
+                    "Idempotency-Key reused with a different body.",
+                    details={"batch_id": earlier.id},
+                )
+            return earlier, True
+    if req.declared_sm3 and req.declared_sm3.strip().lower() != req.body.sm3:
+        raise Invalid(
+            "X-Content-SM3 与收到的内容不一致：传输中数据可能损坏或被截断，批次未处理，请重新发送。",
+            "X-Content-SM3 does not match the body.",
+            details={"field": "X-Content-SM3", "received_sm3": req.body.sm3},
+        )
+    # One batch at a time per resource (SQLite serialises writers already).
+    db.execute(select(Resource.id).where(Resource.id == resource.id).with_for_update())
+    version = db.get(ResourceVersion, resource.published_version_id)
+    assert version is not None
+    items = version.items
+    keys = [i["name"] for i in items if i.get("is_key")]
+    table = store.ensure_table(db, resource.id, items)
+    live_before = _live_rows(db, table)
+    batch = Batch(
+        id=str(uuid.uuid4()),
+        resource_id=resource.id,
+        org_id=resource.org_id,
+        version_number=version.number,
+        system_id=actor.system_id,
+        user_id=actor.user_id,
+        source=req.source,
+        mode=req.mode.value,
+        format=Format.of(req.content_type).value,
+        encoding=req.encoding,
+        idempotency_key=req.idempotency_key,
+        content_sm3=req.body.sm3,
+        size_bytes=req.body.size,
+        report={},
+    )
+    db.add(batch)
+    db.flush()
+    applier = _Applier(db, table, batch, rules_for(items), keys, req.mode)
+    pending: list[tuple[int, dict[str, Any]]] = []
+    for record in _records(req, items, keys):
+        pending.append(record)
+        if len(pending) >= CHUNK:
+            applier.chunk(pending)
+            pending = []
+    if pending:
+        applier.chunk(pending)
+    counts = applier.counts
+    if req.mode is Mode.snapshot:
+        counts.retired = applier.retire_absent()
+        if live_before and counts.retired > live_before * max_retire_ratio and not req.allow_mass_retire:
+            raise Invalid(
+                f"该全量快照将使 {counts.retired} / {live_before} 行（超过 {max_retire_ratio:.0%}）失效，"
+                "可能是文件不完整。批次未处理；确认无误请加参数 ?allow_mass_retire=true 重新提交。",
+                "The snapshot would retire too many rows.",
+                details={"field": "mode", "would_retire": counts.retired, "live": live_before},
+            )
+    _finish(db, actor, resource, batch, applier)
+    return batch, False
+
+
+def _finish(db: Session, actor: Actor, resource: Resource, batch: Batch, applier: _Applier) -> None:
+    c = applier.counts
+    batch.rows_received, batch.accepted, batch.quarantined = c.received, c.accepted, c.quarantined
+    batch.inserted, batch.updated, batch.unchanged, batch.retired = (
+        c.inserted,
+        c.updated,
+        c.unchanged,
+        c.retired,
+    )
+    batch.quality_score = round(100.0 * c.accepted / c.received, 2) if c.received else 100.0
+    batch.report = {
+        "reasons": dict(sorted(applier.reasons.items(), key=lambda kv: -kv[1])[:50]),
+        "not_found": c.not_found,
+    }
+    batch.finished_at = datetime.now(UTC)
+    db.flush()
+    if c.quarantined:
+        tasks.open_task(
+            db,
+            kind="batch_quality",
+            title=f"数据批次有 {c.quarantined} 行未通过质量检查：{resource.name}",
+            link=f"/api/v1/resources/{resource.id}/batches/{batch.id}/quarantine",
+            org_id=resource.org_id,
+            subject_type="batches",
+            subject_id=batch.id,
+            assignee_role=Role.data_admin,
+        )
+    audit.record(
+        db,
+        EventType.batch_ingested,
+        actor=actor,
+        obj=resource,
+        org_id=resource.org_id,
+        details={
+            "batch_id": batch.id,
+            "mode": batch.mode,
+            "received": c.received,
+            "accepted": c.accepted,
+            "quarantined": c.quarantined,
+            "retired": c.retired,
+            "sm3": batch.content_sm3,
+        },
+    )

@@ -1,0 +1,64 @@
+"""Batches (the manifest of each delivery of data) and the rows they quarantined."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from govshare.db import Base, utcnow
+
+
+class Batch(Base):
+    """One delivery of rows into a 库表 resource: who sent what, how it was applied, its quality."""
+
+    __tablename__ = "batches"
+    __table_args__ = (UniqueConstraint("resource_id", "idempotency_key"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    version_number: Mapped[int] = mapped_column()
+    system_id: Mapped[int | None] = mapped_column(ForeignKey("business_systems.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    source: Mapped[str] = mapped_column(String(16))  # push | cli | sync | demo
+    mode: Mapped[str] = mapped_column(String(16))
+    format: Mapped[str] = mapped_column(String(16))
+    encoding: Mapped[str | None] = mapped_column(String(16))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    content_sm3: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column()
+    rows_received: Mapped[int] = mapped_column(default=0)
+    accepted: Mapped[int] = mapped_column(default=0)
+    quarantined: Mapped[int] = mapped_column(default=0)
+    inserted: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    unchanged: Mapped[int] = mapped_column(default=0)
+    retired: Mapped[int] = mapped_column(default=0)
+    quality_score: Mapped[float] = mapped_column(default=100.0)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    @property
+    def status(self) -> str:
+        return "applied"
+
+
+class QuarantinedRow(Base):
+    """A row that failed the quality rules: kept with its reasons, never silently dropped (S15)."""
+
+    __tablename__ = "quarantined_rows"
+    __table_args__ = (Index("ix_quarantined_rows_batch", "batch_id", "line_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"))
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"), index=True)
+    line_no: Mapped[int] = mapped_column()
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reasons: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | resubmitted | dismissed
+    resolved_batch_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
