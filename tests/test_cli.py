@@ -103,3 +103,32 @@ def test_jobs_run(data_dir: Path) -> None:
     run = _cli(data_dir, "jobs", "run", "audit.checkpoint")
     assert run.returncode == 0 and "audit.checkpoint: ok" in run.stdout
     assert _cli(data_dir, "jobs", "run", "nope").returncode == 1
+
+
+def test_ingest_loads_a_gbk_file_with_quarantine_and_provenance(data_dir: Path, tmp_path: Path) -> None:
+    from govshare.identifiers import id_number_check_char
+
+    body = "130102198503177"  # 15 of 17 digits; two more below
+    good = body + "71" + id_number_check_char(body + "71")
+    bad = good[:17] + ("0" if good[17] != "0" else "1")
+    rows = [
+        "id_number,name,gender,birth_date,region_code",
+        f"{good},张伟,男,19850317,130102",
+        f"{bad},王芳,女,,130102",
+    ]
+    file = tmp_path / "人口.csv"
+    file.write_bytes(("\n".join(rows) + "\n").encode("gbk"))
+    result = _cli(data_dir, "ingest", str(file), "--resource", "101/000001")
+    assert result.returncode == 0, result.stderr
+    assert "收到 2 行，入库 1 行，隔离 1 行" in result.stdout
+    with sqlite3.connect(data_dir / "govshare.db") as db:
+        name, source = db.execute(
+            "SELECT x.name, b.source FROM xres_1 x JOIN batches b ON b.id = x._batch_id"
+            " WHERE x.id_number = ?",
+            (good,),
+        ).fetchone()
+    assert (name, source) == ("张伟", "cli")
+    missing = _cli(data_dir, "ingest", str(file), "--resource", "999/000001")
+    assert missing.returncode == 1 and "找不到代码为 999/000001" in missing.stderr
+    wrong = _cli(data_dir, "ingest", str(file), "--resource", "101/000001", "--encoding", "utf-8")
+    assert wrong.returncode == 1 and "编码" in wrong.stderr

@@ -13,7 +13,7 @@ import io
 import json
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -106,12 +106,15 @@ class Spooler:
         return Spooled(self.file, self.size, self.digest.finalize().hex())
 
 
-def spool(chunks: Iterator[bytes], *, limit: int) -> Spooled:
-    """A body from an iterator of chunks (a file, in the CLI and tests)."""
-    spooler = Spooler(limit)
-    for chunk in chunks:
-        spooler.feed(chunk)
-    return spooler.done()
+def from_file(file: IO[bytes]) -> Spooled:
+    """A local file as a body (the CLI): hashed in place, not copied."""
+    digest = hashes.Hash(hashes.SM3())
+    size = 0
+    while chunk := file.read(1024 * 1024):
+        digest.update(chunk)
+        size += len(chunk)
+    file.seek(0)
+    return Spooled(file, size, digest.finalize().hex())
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,8 @@ class BatchRequest:
     declared_sm3: str | None = None
     source: str = "push"
     allow_mass_retire: bool = False
+    # Told the body's read position (bytes) after each chunk of rows: the CLI's progress bar.
+    progress: Callable[[int], None] | None = None
 
 
 # --- reading the body ----------------------------------------------------------------------------
@@ -484,6 +489,8 @@ def ingest(
         if len(pending) >= CHUNK:
             applier.chunk(pending)
             pending = []
+            if req.progress is not None and not req.body.file.closed:
+                req.progress(req.body.file.tell())
     if pending:
         applier.chunk(pending)
     counts = applier.counts
