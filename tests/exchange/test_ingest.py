@@ -325,3 +325,30 @@ def test_new_items_add_columns_and_keep_rows(client, city, db, population) -> No
     )
     rows = {r.id_number: r for r in db.execute(select(table))}
     assert rows[GOOD1].nation is None and rows[GOOD2].nation == "汉"
+
+
+def test_timeliness_lists_late_and_never_provided_resources(client, city, db, population) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    admin = login(client, "police_admin")
+    before = {r["name"]: r for r in client.get("/api/v1/provision/timeliness", headers=admin).json()}
+    assert before["人口基础信息"]["late"] and before["人口基础信息"]["last_update"] is None
+    assert {r["provider"] for r in before.values()} == {"石家庄市公安局"}  # a department sees its own
+
+    batch = push(client, admin, population.id, csv_body(line(GOOD1))).json()
+    fresh = {r["name"]: r for r in client.get("/api/v1/provision/timeliness", headers=admin).json()}
+    assert not fresh["人口基础信息"]["late"]  # daily, updated just now
+
+    from govshare.db import utcnow
+
+    three_days_ago = utcnow() - timedelta(days=3)
+    db.execute(update(Batch).where(Batch.id == batch["batch_id"]).values(finished_at=three_days_ago))
+    late = client.get(
+        "/api/v1/provision/timeliness", params={"late_only": True}, headers=login(client, "bureau_reviewer")
+    ).json()
+    row = next(r for r in late if r["name"] == "人口基础信息")
+    assert row["days_late"] == 2 and row["provider"] == "石家庄市公安局"
+    assert any(r["provider"] != "石家庄市公安局" for r in late)  # the Bureau sees every department
+    assert client.get("/api/v1/provision/timeliness", headers=login(client, "civil_user")).status_code == 403

@@ -17,6 +17,7 @@ from govshare.catalog import service as catalog
 from govshare.errors import NotFound
 from govshare.exchange.ingest import BatchRequest, Mode, Spooler, ingest
 from govshare.exchange.models import Batch, QuarantinedRow
+from govshare.exchange.timeliness import timeliness
 from govshare.pagination import Page, PageParams, paginate
 from govshare.settings import get_settings
 from govshare.web.deps import DB, CurrentActor
@@ -192,3 +193,23 @@ def quarantine(
         page=params.page,
         page_size=params.page_size,
     )
+
+
+class TimelinessOut(BaseModel):
+    resource_id: int
+    code: str
+    name: str
+    provider: str
+    update_cycle: str
+    last_update: datetime | None
+    due: datetime | None
+    late: bool
+    days_late: int
+
+
+@router.get("/provision/timeliness", response_model=list[TimelinessOut])
+def provision_timeliness(actor: CurrentActor, db: DB, late_only: bool = False) -> list[TimelinessOut]:
+    """Published 库表 resources with their last successful batch against the update cycle (M13 ¶2,
+    M24(2)): a department sees its own, the Bureau all. Never-provided resources count as late."""
+    require(actor, Action.provision_view)
+    return [TimelinessOut(**row.__dict__) for row in timeliness(db, actor=actor, late_only=late_only)]
