@@ -35,6 +35,7 @@ def routers() -> list[APIRouter]:
     from govshare.catalog import views_exchange as catalog_views_exchange
     from govshare.catalog import views_review as catalog_views_review
     from govshare.exchange import api as exchange_api
+    from govshare.exchange import views as exchange_views
     from govshare.orgs import api as orgs_api
     from govshare.orgs import views as orgs_views
     from govshare.systems import api as systems_api
@@ -59,6 +60,7 @@ def routers() -> list[APIRouter]:
         # The Bureau's (review) and the exchange pages have fixed paths under /catalog/ that must match before
         # the entry pages' /catalog/{resource_id}.
         catalog_views_review.router,
+        exchange_views.router,
         catalog_views_exchange.router,
         catalog_views.router,
     ]
