@@ -32,9 +32,12 @@ from govshare.catalog.models import Resource, ResourceVersion
 from govshare.db import utcnow
 from govshare.errors import Conflict, Invalid, TooLarge
 from govshare.exchange import store
+from govshare.exchange.discovery import SAMPLE_ROWS, discover
 from govshare.exchange.models import Batch, QuarantinedRow
 from govshare.exchange.quality import ItemRule, check_row, rules_for
+from govshare.orgs import service as orgs
 from govshare.tasks import service as tasks
+from govshare.tasks.models import Task
 
 CHUNK = 1000
 SNIFF_BYTES = 64 * 1024
@@ -294,6 +297,7 @@ class _Applier:
         self.names = [r.name for r in rules]
         self.counts = _Counts()
         self.reasons: dict[str, int] = {}
+        self.samples: list[dict[str, Any]] = []  # accepted rows for sensitive-data discovery
         self.now = utcnow()
 
     def quarantine(self, rows: list[tuple[int, dict[str, Any], list[dict[str, str]]]]) -> None:
@@ -339,6 +343,8 @@ class _Applier:
                 continue
             row_hash = _sm3("\x1f".join(_canonical(values.get(n)) for n in self.names))
             good[key] = (line, values, row_hash)
+            if len(self.samples) < SAMPLE_ROWS:
+                self.samples.append(values)
         existing = (
             {
                 r._key: r
@@ -503,11 +509,18 @@ def ingest(
                 "The snapshot would retire too many rows.",
                 details={"field": "mode", "would_retire": counts.retired, "live": live_before},
             )
-    _finish(db, actor, resource, batch, applier)
+    _finish(db, actor, resource, batch, applier, items)
     return batch, False
 
 
-def _finish(db: Session, actor: Actor, resource: Resource, batch: Batch, applier: _Applier) -> None:
+def _finish(
+    db: Session,
+    actor: Actor,
+    resource: Resource,
+    batch: Batch,
+    applier: _Applier,
+    items: list[dict[str, Any]],
+) -> None:
     c = applier.counts
     batch.rows_received, batch.accepted, batch.quarantined = c.received, c.accepted, c.quarantined
     batch.inserted, batch.updated, batch.unchanged, batch.retired = (
@@ -517,9 +530,11 @@ def _finish(db: Session, actor: Actor, resource: Resource, batch: Batch, applier
         c.retired,
     )
     batch.quality_score = round(100.0 * c.accepted / c.received, 2) if c.received else 100.0
+    flags = discover(items, applier.samples)
     batch.report = {
         "reasons": dict(sorted(applier.reasons.items(), key=lambda kv: -kv[1])[:50]),
         "not_found": c.not_found,
+        "sensitivity": flags,
     }
     batch.finished_at = datetime.now(UTC)
     db.flush()
@@ -534,6 +549,8 @@ def _finish(db: Session, actor: Actor, resource: Resource, batch: Batch, applier
             subject_id=batch.id,
             assignee_role=Role.data_admin,
         )
+    if flags:
+        _flag_sensitivity(db, resource, flags)
     audit.record(
         db,
         EventType.batch_ingested,
@@ -550,3 +567,39 @@ def _finish(db: Session, actor: Actor, resource: Resource, batch: Batch, applier
             "sm3": batch.content_sm3,
         },
     )
+
+
+def _flag_sensitivity(db: Session, resource: Resource, flags: list[dict[str, Any]]) -> None:
+    """Tell the provider's data administrators and the Bureau, once while the flag is open."""
+    items = "、".join(
+        f"{f['title']}（识别为{f['detected']}，目录 {f['catalog_level']}，建议 {f['suggested_level']}）"
+        for f in flags
+    )
+    title = f"敏感数据识别：{resource.name} 的 {items}"[:200]
+    bureau = orgs.bureau(db)
+    for org_id, role in (
+        (resource.org_id, Role.data_admin),
+        (bureau.id if bureau else None, Role.bureau_admin),
+    ):
+        if org_id is None:
+            continue
+        already = db.scalar(
+            select(Task.id).where(
+                Task.kind == "sensitivity_flag",
+                Task.subject_type == "resources",
+                Task.subject_id == str(resource.id),
+                Task.org_id == org_id,
+                Task.status == "open",
+            )
+        )
+        if already is None:
+            tasks.open_task(
+                db,
+                kind="sensitivity_flag",
+                title=title,
+                link=f"/catalog/{resource.id}",
+                org_id=org_id,
+                subject_type="resources",
+                subject_id=resource.id,
+                assignee_role=role,
+            )
