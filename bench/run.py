@@ -120,8 +120,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2000, help="events appended per round")
     parser.add_argument("--entries", type=int, default=100_000, help="catalog entries to search over")
     parser.add_argument("--runs", type=int, default=20, help="timed runs per catalog query")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="population rows ingested")
     parser.add_argument(
-        "--only", choices=["audit", "catalog"], default=None, help="run one benchmark (default: all)"
+        "--only",
+        choices=["audit", "catalog", "ingest"],
+        default=None,
+        help="run one benchmark (default: all)",
     )
     parser.add_argument(
         "--database-url",
@@ -170,6 +174,17 @@ def main() -> None:
                 ensure_ascii=False,
             )
         )
+    if args.only in (None, "ingest"):
+        from bench.ingest import bench_ingest
+
+        r = bench_ingest(engine, args.rows)
+        print(
+            f"ingest       : {r['ingest_rows_per_s']:9.0f} rows/s  "
+            f"raw insert {r['raw_rows_per_s']:9.0f} rows/s  "
+            f"ratio {r['ratio']:.1f}x  ({r['accepted']} accepted, {r['quarantined']} quarantined; "
+            f"max RSS growth {r['ingest_rss_growth_mb']:.0f} MB vs {r['raw_rss_growth_mb']:.0f} MB)"
+        )
+        print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}))
     engine.dispose()
     if args.database_url and engine.url.get_backend_name() == "postgresql":
         _drop_database(args.database_url, engine.url.database or "")
