@@ -15,8 +15,10 @@ from starlette.concurrency import run_in_threadpool
 from govshare.authz import Action, Actor, require
 from govshare.catalog import service as catalog
 from govshare.errors import NotFound
+from govshare.exchange import rules
 from govshare.exchange.ingest import BatchRequest, Mode, Spooler, ingest
-from govshare.exchange.models import Batch, QuarantinedRow
+from govshare.exchange.models import Batch, QualityRule, QuarantinedRow
+from govshare.exchange.rules import RuleIn, RuleOut
 from govshare.exchange.timeliness import timeliness
 from govshare.pagination import Page, PageParams, paginate
 from govshare.settings import get_settings
@@ -213,3 +215,30 @@ def provision_timeliness(actor: CurrentActor, db: DB, late_only: bool = False) -
     M24(2)): a department sees its own, the Bureau all. Never-provided resources count as late."""
     require(actor, Action.provision_view)
     return [TimelinessOut(**row.__dict__) for row in timeliness(db, actor=actor, late_only=late_only)]
+
+
+@router.get("/resources/{resource_id}/quality-rules", response_model=list[RuleOut])
+def get_quality_rules(resource_id: int, actor: CurrentActor, db: DB) -> list[RuleOut]:
+    """The provider's own quality rules of a resource (beyond those its catalog items imply)."""
+    return [_rule_out(r) for r in rules.list_rules(db, actor=actor, resource_id=resource_id)]
+
+
+@router.put("/resources/{resource_id}/quality-rules", response_model=list[RuleOut])
+def put_quality_rules(resource_id: int, data: list[RuleIn], actor: CurrentActor, db: DB) -> list[RuleOut]:
+    """Replace the provider's quality rules: `regex` (pattern), `enum` (values), `range` (min/max,
+    numbers or dates) and `length` (min/max) per item; they apply to the next batches."""
+    return [_rule_out(r) for r in rules.replace_rules(db, actor=actor, resource_id=resource_id, rules=data)]
+
+
+def _rule_out(rule: QualityRule) -> RuleOut:
+    p = rule.params
+    return RuleOut(
+        id=rule.id,
+        item=rule.item_name,
+        kind=rule.kind,
+        pattern=p.get("pattern"),
+        values=p.get("values"),
+        min=None if p.get("min") is None else str(p["min"]),
+        max=None if p.get("max") is None else str(p["max"]),
+        message=rule.message,
+    )

@@ -33,8 +33,9 @@ from govshare.db import utcnow
 from govshare.errors import Conflict, Invalid, TooLarge
 from govshare.exchange import store
 from govshare.exchange.discovery import SAMPLE_ROWS, discover
-from govshare.exchange.models import Batch, QuarantinedRow
+from govshare.exchange.models import Batch, QualityRule, QuarantinedRow
 from govshare.exchange.quality import ItemRule, check_row, rules_for
+from govshare.exchange.rules import checks_for
 from govshare.orgs import service as orgs
 from govshare.tasks import service as tasks
 from govshare.tasks.models import Task
@@ -488,7 +489,8 @@ def ingest(
     )
     db.add(batch)
     db.flush()
-    applier = _Applier(db, table, batch, rules_for(items), keys, req.mode)
+    provider_rules = list(db.scalars(select(QualityRule).where(QualityRule.resource_id == resource.id)))
+    applier = _Applier(db, table, batch, rules_for(items, checks_for(provider_rules, items)), keys, req.mode)
     pending: list[tuple[int, dict[str, Any]]] = []
     for record in _records(req, items, keys):
         pending.append(record)

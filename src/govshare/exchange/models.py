@@ -62,3 +62,21 @@ class QuarantinedRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | resubmitted | dismissed
     resolved_batch_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QualityRule(Base):
+    """A rule the provider adds to an item beyond what the catalog implies (S15): a pattern, a list of
+    allowed values, a range or a length."""
+
+    __tablename__ = "quality_rules"
+    __org_column__ = "org_id"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    item_name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # regex | enum | range | length
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    message: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

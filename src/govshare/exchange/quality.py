@@ -139,9 +139,10 @@ class ItemRule:
     max_length: int | None
     parse: Parse | None
     check: Parse | None
+    extra: tuple[Parse, ...] = ()  # the provider's own rules, on the parsed value
 
 
-def rules_for(items: list[dict[str, Any]]) -> list[ItemRule]:
+def rules_for(items: list[dict[str, Any]], extra: dict[str, list[Parse]] | None = None) -> list[ItemRule]:
     rules = []
     for item in items:
         check = ELEMENT_CHECKS.get(item.get("element") or "") or TITLE_CHECKS.get(item["title"])
@@ -153,6 +154,7 @@ def rules_for(items: list[dict[str, Any]]) -> list[ItemRule]:
                 max_length=item.get("length") if item["data_type"] == "C" else None,
                 parse=TYPE_PARSERS.get(item["data_type"]),
                 check=check,
+                extra=tuple((extra or {}).get(item["name"], ())),
             )
         )
     return rules
@@ -178,7 +180,10 @@ def check_row(rules: list[ItemRule], raw: dict[str, Any]) -> tuple[dict[str, Any
                 value = rule.check(value)
             if rule.max_length is not None and len(value) > rule.max_length:
                 raise Refused(f"长度 {len(value)} 超过目录规定的 {rule.max_length}")
-            values[rule.name] = rule.parse(value) if rule.parse is not None else value
+            parsed = rule.parse(value) if rule.parse is not None else value
+            for extra_check in rule.extra:
+                extra_check(parsed)
+            values[rule.name] = parsed
         except Refused as exc:
             reasons.append({"item": rule.name, "title": rule.title, "reason": str(exc), "value": value[:100]})
             values[rule.name] = None

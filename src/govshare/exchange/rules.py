@@ -1,0 +1,211 @@
+"""Provider-defined quality rules (S15): patterns, allowed values, ranges and lengths per item.
+
+They add to the rules the catalog implies (`quality.rules_for`) and run on every batch; a row that
+breaks one is quarantined with the rule's own message. The provider's data administrator (or its
+business system) replaces the whole set at once, audited.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from govshare.audit import service as audit
+from govshare.audit.events import EventType
+from govshare.authz import Action, Actor, require
+from govshare.catalog import service as catalog
+from govshare.catalog.models import ResourceVersion
+from govshare.errors import Invalid
+from govshare.exchange.models import QualityRule
+from govshare.exchange.quality import Parse, Refused
+
+MAX_PATTERN = 200
+MAX_VALUES = 500
+
+
+class RuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    item: str = Field(max_length=64, description="The item's field name.")
+    kind: Literal["regex", "enum", "range", "length"]
+    pattern: str | None = Field(
+        None, max_length=MAX_PATTERN, description="regex: the whole value must match."
+    )
+    values: list[str] | None = Field(None, max_length=MAX_VALUES, description="enum: the allowed values.")
+    min: str | None = Field(None, max_length=32, description="range/length: lower bound (number or date).")
+    max: str | None = Field(None, max_length=32, description="range/length: upper bound.")
+    message: str | None = Field(None, max_length=200, description="What the quarantine reason says.")
+
+
+class RuleOut(RuleIn):
+    id: int
+
+
+def _bound(value: str | None, data_type: str) -> Any:
+    if value is None or value == "":
+        return None
+    try:
+        if data_type == "D":
+            return date.fromisoformat(value)
+        return Decimal(value)
+    except (ValueError, InvalidOperation):
+        raise Invalid(
+            f"范围边界“{value}”应为{'日期 YYYY-MM-DD' if data_type == 'D' else '数字'}。",
+            "Bad range bound.",
+            details={"field": "rules"},
+        ) from None
+
+
+def _params(rule: RuleIn, item: dict[str, Any]) -> dict[str, Any]:
+    where = f"信息项 {item['title']}（{item['name']}）"
+    if rule.kind == "regex":
+        if not rule.pattern:
+            raise Invalid(
+                f"{where}的格式规则缺少正则表达式。", "pattern is required.", details={"field": "rules"}
+            )
+        try:
+            re.compile(rule.pattern)
+        except re.error as exc:
+            raise Invalid(
+                f"{where}的正则表达式有误：{exc}。", "Invalid pattern.", details={"field": "rules"}
+            ) from None
+        return {"pattern": rule.pattern}
+    if rule.kind == "enum":
+        if not rule.values:
+            raise Invalid(f"{where}的取值范围为空。", "values are required.", details={"field": "rules"})
+        return {"values": sorted(set(rule.values))}
+    if rule.kind == "range":
+        if item["data_type"] not in ("N", "Y", "I", "B", "F", "D"):
+            raise Invalid(
+                f"{where}不是数值或日期类型，不能设置取值区间。",
+                "range needs a number or date item.",
+                details={"field": "rules"},
+            )
+        low, high = _bound(rule.min, item["data_type"]), _bound(rule.max, item["data_type"])
+        if low is None and high is None:
+            raise Invalid(
+                f"{where}的取值区间至少要有上限或下限。", "range needs a bound.", details={"field": "rules"}
+            )
+        return {"min": rule.min, "max": rule.max}
+    low_len = int(rule.min) if rule.min and rule.min.isdigit() else None
+    high_len = int(rule.max) if rule.max and rule.max.isdigit() else None
+    if low_len is None and high_len is None:
+        raise Invalid(
+            f"{where}的长度规则应给出最小或最大长度（整数）。",
+            "length needs a bound.",
+            details={"field": "rules"},
+        )
+    return {"min": low_len, "max": high_len}
+
+
+def list_rules(db: Session, *, actor: Actor, resource_id: int) -> list[QualityRule]:
+    resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
+    require(actor, Action.provision_view, resource)
+    return list(
+        db.scalars(
+            select(QualityRule)
+            .where(QualityRule.resource_id == resource.id)
+            .order_by(QualityRule.item_name, QualityRule.id)
+        )
+    )
+
+
+def replace_rules(db: Session, *, actor: Actor, resource_id: int, rules: list[RuleIn]) -> list[QualityRule]:
+    """Replace the resource's provider-defined rules with `rules` (checked against its items)."""
+    resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
+    require(actor, Action.data_provide, resource)
+    if resource.published_version_id is None:
+        raise Invalid("只能为已发布的目录条目设置质量规则。", "The resource is not published.")
+    version = db.get(ResourceVersion, resource.published_version_id)
+    assert version is not None
+    items = {i["name"]: i for i in version.items}
+    rows = []
+    for rule in rules:
+        item = items.get(rule.item)
+        if item is None:
+            raise Invalid(
+                f"目录中没有字段名为 {rule.item} 的信息项。",
+                f"Unknown item {rule.item}.",
+                details={"field": "rules"},
+            )
+        rows.append(
+            QualityRule(
+                resource_id=resource.id,
+                org_id=resource.org_id,
+                item_name=rule.item,
+                kind=rule.kind,
+                params=_params(rule, item),
+                message=rule.message,
+                created_by=actor.user_id,
+            )
+        )
+    db.execute(delete(QualityRule).where(QualityRule.resource_id == resource.id))
+    db.add_all(rows)
+    db.flush()
+    audit.record(
+        db,
+        EventType.quality_rules_changed,
+        actor=actor,
+        obj=resource,
+        org_id=resource.org_id,
+        details={"rules": [{"item": r.item_name, "kind": r.kind, "params": r.params} for r in rows]},
+    )
+    return rows
+
+
+def checks_for(rules: list[QualityRule], items: list[dict[str, Any]]) -> dict[str, list[Parse]]:
+    """Per item, the checks the provider's rules add (run on the parsed value)."""
+    types = {i["name"]: i["data_type"] for i in items}
+    checks: dict[str, list[Parse]] = {}
+    for rule in rules:
+        if rule.item_name in types:
+            checks.setdefault(rule.item_name, []).append(_check(rule, types[rule.item_name]))
+    return checks
+
+
+def _check(rule: QualityRule, data_type: str) -> Parse:
+    p, message = rule.params, rule.message
+    if rule.kind == "regex":
+        pattern = re.compile(p["pattern"])
+
+        def regex(value: Any) -> Any:
+            if not pattern.fullmatch(str(value)):
+                raise Refused(message or f"不符合规定的格式 {p['pattern']}")
+            return value
+
+        return regex
+    if rule.kind == "enum":
+        allowed = frozenset(p["values"])
+
+        def enum(value: Any) -> Any:
+            if str(value) not in allowed:
+                shown = "、".join(sorted(allowed)[:10])
+                raise Refused(message or f"不在规定的取值范围内（{shown}{'…' if len(allowed) > 10 else ''}）")
+            return value
+
+        return enum
+    if rule.kind == "range":
+        low, high = _bound(p.get("min"), data_type), _bound(p.get("max"), data_type)
+
+        def in_range(value: Any) -> Any:
+            comparable = value if data_type == "D" else Decimal(str(value))
+            if (low is not None and comparable < low) or (high is not None and comparable > high):
+                raise Refused(message or f"超出规定的区间 [{p.get('min') or '—'}, {p.get('max') or '—'}]")
+            return value
+
+        return in_range
+    low_len, high_len = p.get("min"), p.get("max")
+
+    def length(value: Any) -> Any:
+        size = len(str(value))
+        if (low_len is not None and size < low_len) or (high_len is not None and size > high_len):
+            raise Refused(message or f"长度 {size} 不在规定的 {low_len or 0}–{high_len or '∞'} 之间")
+        return value
+
+    return length
