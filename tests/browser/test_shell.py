@@ -12,9 +12,28 @@ from tests.browser.ui import PageWatch, fill_login, login, nav_labels
 
 pytestmark = pytest.mark.browser
 
-ALL_ENTRIES = ["工作台", "数据目录", "目录监督", "单位管理", "人员与角色", "人员备案", "业务系统", "审计日志"]
-BUREAU_ADMIN_NAV = ["工作台", "数据目录", "目录监督", "单位管理", "人员与角色", "人员备案", "业务系统"]
-DEPARTMENT_ADMIN_NAV = ["工作台", "数据目录", "单位管理", "人员与角色", "人员备案", "业务系统"]
+ALL_ENTRIES = [
+    "工作台",
+    "数据目录",
+    "目录监督",
+    "数据及时性",
+    "单位管理",
+    "人员与角色",
+    "人员备案",
+    "业务系统",
+    "审计日志",
+]
+BUREAU_ADMIN_NAV = [
+    "工作台",
+    "数据目录",
+    "目录监督",
+    "数据及时性",
+    "单位管理",
+    "人员与角色",
+    "人员备案",
+    "业务系统",
+]
+DEPARTMENT_ADMIN_NAV = ["工作台", "数据目录", "数据及时性", "单位管理", "人员与角色", "人员备案", "业务系统"]
 ORG_VIEW_ONLY_NAV = ["工作台", "数据目录", "单位管理"]
 
 # (demo username, Chinese role label, sidebar entries), derived from authz.PERMISSIONS and
@@ -24,7 +43,7 @@ PEOPLE = [
     (
         "bureau_reviewer",
         "市数据资源管理局审核员",
-        ["工作台", "数据目录", "目录审核", "目录监督", "单位管理", "人员备案"],
+        ["工作台", "数据目录", "目录审核", "目录监督", "数据及时性", "单位管理", "人员备案"],
     ),
     ("bureau_auditor", "审计员", ALL_ENTRIES),
     ("police_admin", "数据资源管理员", DEPARTMENT_ADMIN_NAV),
@@ -35,7 +54,7 @@ PEOPLE = [
     (
         "police_security",
         "安全管理员",
-        ["工作台", "数据目录", "单位管理", "人员与角色", "业务系统", "审计日志"],
+        ["工作台", "数据目录", "数据及时性", "单位管理", "人员与角色", "业务系统", "审计日志"],
     ),
     ("police_supervisor", "销毁监督员", ORG_VIEW_ONLY_NAV),
 ]

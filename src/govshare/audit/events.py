@@ -58,6 +58,7 @@ class EventType(StrEnum):
     element_conflict_resolved = "element.conflict_resolved"
     batch_ingested = "data.batch_ingested"
     quality_rules_changed = "data.quality_rules_changed"
+    quarantine_exported = "data.quarantine_exported"
 
     @property
     def label(self) -> str:
@@ -117,4 +118,5 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.element_conflict_resolved: "处理一数一源冲突",
     EventType.batch_ingested: "数据批次入库",
     EventType.quality_rules_changed: "修改质量规则",
+    EventType.quarantine_exported: "下载隔离数据",
 }

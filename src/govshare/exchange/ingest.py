@@ -545,7 +545,7 @@ def _finish(
             db,
             kind="batch_quality",
             title=f"数据批次有 {c.quarantined} 行未通过质量检查：{resource.name}",
-            link=f"/api/v1/resources/{resource.id}/batches/{batch.id}/quarantine",
+            link=f"/catalog/{resource.id}/data/batches/{batch.id}",
             org_id=resource.org_id,
             subject_type="batches",
             subject_id=batch.id,
