@@ -15,9 +15,9 @@ import pytest
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("cli")
-    result = _cli(path, "demo")
+    result = _cli(path, "demo", "--rows", "500")
     assert result.returncode == 0, result.stderr
-    assert "已创建 14 个单位" in result.stdout
+    assert "已创建 14 个单位" in result.stdout and "行演示数据" in result.stdout
     return path
 
 
@@ -34,6 +34,17 @@ def _cli(
         text=True,
         timeout=120,
     )
+
+
+def test_demo_fills_published_table_resources_through_ingest(data_dir: Path) -> None:
+    with sqlite3.connect(data_dir / "govshare.db") as db:
+        population = db.execute("SELECT count(*) FROM xres_1 WHERE _retired_at IS NULL").fetchone()[0]
+        accepted, quarantined, sources = db.execute(
+            "SELECT sum(accepted), sum(quarantined), group_concat(DISTINCT source) FROM batches"
+        ).fetchone()
+        pushed_by_systems = db.execute("SELECT count(*) FROM batches WHERE system_id IS NULL").fetchone()[0]
+    assert population == 500  # --rows sizes 人口基础信息
+    assert accepted > 500 and quarantined == 0 and sources == "demo" and pushed_by_systems == 0
 
 
 def test_demo_is_idempotent_and_leaves_tokens(data_dir: Path) -> None:

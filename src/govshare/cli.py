@@ -95,8 +95,13 @@ def db_current() -> None:
 
 
 @app.command()
-def demo() -> None:
-    """Create the database (if needed) and load the demo city (development mode only)."""
+def demo(
+    rows: Annotated[
+        int,
+        typer.Option(min=0, help="Rows of 人口基础信息 (other entries about people scale with it; 0: none)."),
+    ] = 100_000,
+) -> None:
+    """Create the database (if needed) and load the demo city with its data (development mode only)."""
     from govshare.demo import service as demo_service
     from govshare.migrate import upgrade
 
@@ -118,17 +123,22 @@ def demo() -> None:
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task("加载演示城市", total=len(ORGS) + 1)  # + the catalog
+        # Organisations, the catalog, then (with rows) one step per published 库表 entry.
+        from govshare.demo.data import demo_row_counts
+
+        task = progress.add_task(
+            "加载演示城市", total=len(ORGS) + 1 + (len(demo_row_counts(rows)) if rows else 0)
+        )
 
         def step(name: str) -> None:
             progress.update(task, advance=1, description=f"加载演示城市：{name}")
 
-        result = _run(lambda db: demo_service.load(db, progress=step))
+        result = _run(lambda db: demo_service.load(db, progress=step, population=rows))
     tokens_path = settings.data_dir / "demo-system-tokens.json"
     demo_service.write_tokens(tokens_path, result.tokens)
     console.print(
         f"已创建 {result.orgs} 个单位、{result.people} 名人员、{result.systems} 个业务系统、"
-        f"{result.resources} 条政务数据资源目录。"
+        f"{result.resources} 条政务数据资源目录，{result.rows} 行演示数据。"
     )
     console.print("演示账号密码均为 govshare-demo（如 bureau_admin、police_admin、civil_user）。")
     console.print(f"业务系统令牌已写入 {tokens_path}（仅演示模式）。")

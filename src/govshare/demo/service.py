@@ -14,8 +14,9 @@ from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.auth.service import actor_for
 from govshare.authz import REGISTERED_ROLES, Actor, Role
-from govshare.demo import catalog
+from govshare.demo import catalog, provision
 from govshare.demo.city import BUREAU_PEOPLE, DEMO_PASSWORD, DEPARTMENT_POSTS, ORGS, credit_code, person_name
+from govshare.demo.data import DEMO_ROWS, POPULATION
 from govshare.errors import Conflict
 from govshare.orgs import service as orgs
 from govshare.orgs.schemas import OrgCreate
@@ -27,6 +28,7 @@ from govshare.users.models import User
 from govshare.users.passwords import hash_password
 from govshare.users.schemas import UserCreate
 
+POPULATION_ROWS = DEMO_ROWS[POPULATION]
 DEMO_CIDRS = ["127.0.0.0/8", "::1/128", "10.130.0.0/16"]
 
 
@@ -36,6 +38,7 @@ class DemoResult:
     people: int = 0
     systems: int = 0
     resources: int = 0
+    rows: int = 0
     tokens: dict[str, str] = field(default_factory=dict)
 
 
@@ -43,10 +46,13 @@ def already_loaded(db: Session) -> bool:
     return db.scalar(select(User.id).where(User.is_demo.is_(True)).limit(1)) is not None
 
 
-def load(db: Session, *, progress: Callable[[str], None] = lambda _msg: None) -> DemoResult:
+def load(
+    db: Session, *, progress: Callable[[str], None] = lambda _msg: None, population: int = POPULATION_ROWS
+) -> DemoResult:
     """Create the demo organisations, people (with approved registrations) and business systems.
 
     Raises Conflict when demo data is already there. Returns plaintext system tokens (shown once).
+    `population` sizes 人口基础信息 (and, in proportion, the entries about people); 0 loads no rows.
     """
     if already_loaded(db):
         raise Conflict("演示数据已存在。", "Demo data is already loaded.")
@@ -141,6 +147,8 @@ def load(db: Session, *, progress: Callable[[str], None] = lambda _msg: None) ->
     progress("政务数据资源目录")
     assert bureau_admin is not None
     result.resources = catalog.load(db, bureau_admin=bureau_admin)
+    if population:
+        result.rows = provision.load_data(db, population=population, progress=progress)
     # One change of person waits for the Bureau, so the Bureau's workbench shows real work.
     district_admin = db.scalar(select(User).where(User.username == "changan_admin"))
     successor = db.scalar(select(User).where(User.username == "changan_supervisor"))
@@ -161,6 +169,7 @@ def load(db: Session, *, progress: Callable[[str], None] = lambda _msg: None) ->
             "people": result.people,
             "systems": result.systems,
             "resources": result.resources,
+            "rows": result.rows,
         },
     )
     return result

@@ -19,7 +19,8 @@ from govshare.identifiers import credit_code_valid, id_number_valid
 SAMPLE_ROWS = 200
 SHARE = 0.5  # an item is of a kind when at least this share of its sampled values are
 LEVELS = ("L1", "L2", "L3", "L4")
-_ADDRESS = re.compile(r"(省|市|区|县|镇|乡).{0,30}(路|街|道|巷|村|号|弄|小区|大厦)")
+# A place (…区/县/镇/乡) followed by a road and a house number, or a village (…村).
+_ADDRESS = re.compile(r"(省|市|区|县|镇|乡)[^，,；;。〔〕()（）]{0,20}?((路|街|道|巷|弄)\d{1,5}号|[^\d\s]村)")
 _DIGITS = re.compile(r"^\d{16,19}$")
 
 
