@@ -173,12 +173,12 @@ def test_the_quarantine_csv_can_be_fixed_and_sent_again(app, client, city, db, p
     assert by_id[bad_gender][1] == "'" + formula  # neutralised: a spreadsheet shows it, never runs it
     assert by_id[bad_gender][2] == "X" and "性别" in by_id[bad_gender][-1]
 
-    # Fixed at the source and without the reasons column, the rows go in as a new batch.
-    fixed = [r[:-1] for r in rows[1:]]
+    # Fixed at the source, the rows go in as a new batch, the reasons column and all.
+    fixed = [list(r) for r in rows[1:]]
     fixed[[r[0] for r in fixed].index(BAD)][0] = GOOD2
     fixed[[r[0] for r in fixed].index(bad_gender)][1:3] = ["赵敏", "女"]
     out = io.StringIO()
-    csv.writer(out).writerows([rows[0][:-1], *fixed])
+    csv.writer(out).writerows([rows[0], *fixed])
     again = push(client, population.id, ("\ufeff" + out.getvalue()).encode())
     assert (again["accepted"], again["quarantined"]) == (2, 0)
 

@@ -41,6 +41,7 @@ from govshare.tasks import service as tasks
 from govshare.tasks.models import Task
 
 CHUNK = 1000
+REASON_COLUMN = "原因"  # the last column of a quarantine download (exchange.views)
 SNIFF_BYTES = 64 * 1024
 
 
@@ -190,11 +191,19 @@ def _records(
             header = [h.strip() for h in next(reader)]
         except StopIteration:
             raise Invalid("批次是空的：CSV 至少要有表头行。", "Empty CSV body.") from None
+        # The quarantine download's reasons column may come back with the fixed rows: it is not data.
+        dropped = (
+            header.index(REASON_COLUMN) if REASON_COLUMN in header and REASON_COLUMN not in names else None
+        )
+        if dropped is not None:
+            header.pop(dropped)
         _check_columns(header, names, keys, "CSV 表头")
         width = len(header)
         for line_no, row in enumerate(reader, start=2):
             if not row or row == [""]:
                 continue
+            if dropped is not None and len(row) > dropped:
+                row.pop(dropped)
             if len(row) != width:
                 yield (
                     line_no,
