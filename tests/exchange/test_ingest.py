@@ -352,3 +352,21 @@ def test_timeliness_lists_late_and_never_provided_resources(client, city, db, po
     assert row["days_late"] == 2 and row["provider"] == "石家庄市公安局"
     assert any(r["provider"] != "石家庄市公安局" for r in late)  # the Bureau sees every department
     assert client.get("/api/v1/provision/timeliness", headers=login(client, "civil_user")).status_code == 403
+
+
+def test_anomalies_alert_the_bureau(client, city, db, population) -> None:
+    from govshare.exchange.ingest import anomalies
+    from govshare.tasks.models import Task
+
+    assert anomalies(95.0, 0, 10, 10) == []
+    assert anomalies(80.0, 0, 8, 10) == ["质量得分 80.0 低于 90"]
+    assert anomalies(100.0, 100, 101, 101) == ["新增 101 行，超过原有 100 行"]
+    assert anomalies(100.0, 99, 500, 500) == []  # small resources grow as they like
+
+    admin = login(client, "police_admin")
+    batch = push(client, admin, population.id, csv_body(line(GOOD1), line(BAD))).json()
+    assert batch["report"]["anomalies"] == ["质量得分 50.0 低于 90"]
+    task = db.scalar(select(Task).where(Task.kind == "batch_anomaly", Task.subject_id == batch["batch_id"]))
+    assert task is not None and task.assignee_role == "bureau_admin"
+    clean = push(client, admin, population.id, csv_body(line(GOOD2))).json()
+    assert clean["report"]["anomalies"] == []

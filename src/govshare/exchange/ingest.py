@@ -520,7 +520,7 @@ def ingest(
                 "The snapshot would retire too many rows.",
                 details={"field": "mode", "would_retire": counts.retired, "live": live_before},
             )
-    _finish(db, actor, resource, batch, applier, items)
+    _finish(db, actor, resource, batch, applier, items, live_before)
     return batch, False
 
 
@@ -531,6 +531,7 @@ def _finish(
     batch: Batch,
     applier: _Applier,
     items: list[dict[str, Any]],
+    live_before: int,
 ) -> None:
     c = applier.counts
     batch.rows_received, batch.accepted, batch.quarantined = c.received, c.accepted, c.quarantined
@@ -546,6 +547,7 @@ def _finish(
         "reasons": dict(sorted(applier.reasons.items(), key=lambda kv: -kv[1])[:50]),
         "not_found": c.not_found,
         "sensitivity": flags,
+        "anomalies": anomalies(batch.quality_score, live_before, c.inserted, c.received),
     }
     batch.finished_at = datetime.now(UTC)
     db.flush()
@@ -562,6 +564,19 @@ def _finish(
         )
     if flags:
         _flag_sensitivity(db, resource, flags)
+    if batch.report["anomalies"]:
+        bureau = orgs.bureau(db)
+        if bureau is not None:
+            tasks.open_task(
+                db,
+                kind="batch_anomaly",
+                title=f"数据批次异常：{resource.name}（{'；'.join(batch.report['anomalies'])}）"[:200],
+                link=f"/catalog/{resource.id}/data/batches/{batch.id}",
+                org_id=bureau.id,
+                subject_type="batches",
+                subject_id=batch.id,
+                assignee_role=Role.bureau_admin,
+            )
     audit.record(
         db,
         EventType.batch_ingested,
@@ -578,6 +593,21 @@ def _finish(
             "sm3": batch.content_sm3,
         },
     )
+
+
+# A batch is an anomaly for the Bureau when its quality score is below this, or when it adds more new
+# rows than the resource held (with at least MIN_ROWS_FOR_JUMP of them): a runaway export, a wrong key.
+ALERT_SCORE = 90.0
+MIN_ROWS_FOR_JUMP = 100
+
+
+def anomalies(score: float, live_before: int, inserted: int, received: int) -> list[str]:
+    found = []
+    if received and score < ALERT_SCORE:
+        found.append(f"质量得分 {score:.1f} 低于 {ALERT_SCORE:.0f}")
+    if live_before >= MIN_ROWS_FOR_JUMP and inserted > live_before:
+        found.append(f"新增 {inserted} 行，超过原有 {live_before} 行")
+    return found
 
 
 def _flag_sensitivity(db: Session, resource: Resource, flags: list[dict[str, Any]]) -> None:
