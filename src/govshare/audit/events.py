@@ -59,6 +59,8 @@ class EventType(StrEnum):
     batch_ingested = "data.batch_ingested"
     quality_rules_changed = "data.quality_rules_changed"
     quarantine_exported = "data.quarantine_exported"
+    file_uploaded = "data.file_uploaded"
+    file_downloaded = "data.file_downloaded"
 
     @property
     def label(self) -> str:
@@ -119,4 +121,6 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.batch_ingested: "数据批次入库",
     EventType.quality_rules_changed: "修改质量规则",
     EventType.quarantine_exported: "下载隔离数据",
+    EventType.file_uploaded: "上传资源文件",
+    EventType.file_downloaded: "下载资源文件",
 }

@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -15,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from govshare.authz import Action, Actor, require
 from govshare.catalog import service as catalog
 from govshare.errors import NotFound
-from govshare.exchange import rules
+from govshare.exchange import files, rules
 from govshare.exchange.ingest import BatchRequest, Mode, Spooler, ingest
 from govshare.exchange.models import Batch, QualityRule, QuarantinedRow
 from govshare.exchange.rules import RuleIn, RuleOut
@@ -241,4 +242,65 @@ def _rule_out(rule: QualityRule) -> RuleOut:
         min=None if p.get("min") is None else str(p["min"]),
         max=None if p.get("max") is None else str(p["max"]),
         message=rule.message,
+    )
+
+
+class FileOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    number: int
+    filename: str
+    media_type: str
+    size_bytes: int
+    sm3: str
+    note: str | None
+    system_id: int | None
+    user_id: int | None
+    uploaded_at: datetime
+
+
+@router.post("/resources/{resource_id}/files", response_model=FileOut, status_code=201)
+async def upload_file(
+    resource_id: int,
+    request: Request,
+    actor: CurrentActor,
+    db: DB,
+    filename: Annotated[str, Query(min_length=1, max_length=200)],
+    note: Annotated[str | None, Query(max_length=500)] = None,
+    x_content_sm3: Annotated[str | None, Header(max_length=64)] = None,
+) -> FileOut:
+    """Upload a new version of a 文件 resource's file (the body is the file; streamed, SM3 recorded)."""
+    spooler = Spooler(get_settings().max_batch_bytes)
+    async for chunk in request.stream():
+        spooler.feed(chunk)
+    body = spooler.done()
+    try:
+        record = await run_in_threadpool(
+            files.upload,
+            db,
+            actor=actor,
+            resource_id=resource_id,
+            body=body,
+            filename=filename,
+            media_type=request.headers.get("content-type", ""),
+            declared_sm3=x_content_sm3,
+            note=note,
+        )
+    finally:
+        body.file.close()
+    return FileOut.model_validate(record)
+
+
+@router.get("/resources/{resource_id}/files", response_model=list[FileOut])
+def list_files(resource_id: int, actor: CurrentActor, db: DB) -> list[FileOut]:
+    """The versions of a 文件 resource's file, newest first (provider and Bureau)."""
+    return [FileOut.model_validate(f) for f in files.list_files(db, actor=actor, resource_id=resource_id)]
+
+
+@router.get("/resources/{resource_id}/files/{number}/content")
+def download_file(resource_id: int, number: int, actor: CurrentActor, db: DB) -> FileResponse:
+    """One version's content (provider and Bureau; consumers through grants in the sharing module)."""
+    record, path = files.open_file(db, actor=actor, resource_id=resource_id, number=number)
+    return FileResponse(
+        path, media_type=record.media_type, filename=record.filename, headers={"X-Content-SM3": record.sm3}
     )

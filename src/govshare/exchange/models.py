@@ -80,3 +80,23 @@ class QualityRule(Base):
     message: Mapped[str | None] = mapped_column(String(200))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ResourceFile(Base):
+    """One version of the file behind a 文件 resource, stored by content (SM3) under the data dir."""
+
+    __tablename__ = "resource_files"
+    __table_args__ = (UniqueConstraint("resource_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"), index=True)
+    number: Mapped[int] = mapped_column()
+    filename: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column()
+    sm3: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(300))
+    note: Mapped[str | None] = mapped_column(String(500))
+    system_id: Mapped[int | None] = mapped_column(ForeignKey("business_systems.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -128,7 +128,7 @@ def create_app(
         default=settings.max_json_bytes,
         overrides=upload_limits(),
         # Data batches stream to disk; their own limit is checked while they arrive (exchange.ingest).
-        patterns=[(re.compile(r"/api/v1/resources/\d+/batches"), settings.max_batch_bytes)],
+        patterns=[(re.compile(r"/api/v1/resources/\d+/(batches|files)"), settings.max_batch_bytes)],
     )
     app.add_middleware(SecurityHeaders, hsts=settings.cookies_secure)
     return app
