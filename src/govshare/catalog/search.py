@@ -115,7 +115,7 @@ class Filters:
     provision_method: ProvisionMethod | None = None
     status: EntryStatus | None = None
 
-    def conditions(self, db: Session, *, skip: str | None = None) -> list[ColumnElement[bool]]:
+    def conditions(self, db: Session) -> list[ColumnElement[bool]]:
         conds: list[ColumnElement[bool]] = [_term_condition(db, t) for t in terms_of(self.q)]
         columns: dict[str, Any] = {
             "sharing_type": Resource.sharing_type,
@@ -128,15 +128,15 @@ class Filters:
         }
         for name, col in columns.items():
             value = getattr(self, name)
-            if value is not None and name != skip:
+            if value is not None:
                 conds.append(col == (value.value if isinstance(value, Labelled) else value))
-        if self.class_kind is not None and skip != "class_kind":
+        if self.class_kind is not None:
             conds.append(
                 Resource.class_id.in_(
                     select(CatalogClass.id).where(CatalogClass.kind == self.class_kind.value)
                 )
             )
-        if self.category and skip != "category":
+        if self.category:
             conds.append(
                 Resource.class_id.in_(select(CatalogClass.id).where(CatalogClass.code == self.category))
             )

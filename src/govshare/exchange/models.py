@@ -44,6 +44,7 @@ class Batch(Base):
 
     @property
     def status(self) -> str:
+        """A stored batch was applied: a refused one rolls back with everything it wrote."""
         return "applied"
 
 
