@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from govshare.authz import Action, Actor, require
-from govshare.catalog import service as catalog
-from govshare.errors import NotFound
 from govshare.exchange import files, rules
+from govshare.exchange.access import batch_of, provision_resource
 from govshare.exchange.ingest import BatchRequest, Mode, Spooler, ingest
 from govshare.exchange.models import Batch, QualityRule, QuarantinedRow
 from govshare.exchange.rules import RuleIn, RuleOut
@@ -140,12 +139,8 @@ async def push_batch(
 
 
 def _batch(db: Session, actor: Actor, resource_id: int, batch_id: str) -> Batch:
-    resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
-    require(actor, Action.provision_view, resource)
-    batch = db.get(Batch, batch_id)
-    if batch is None or batch.resource_id != resource.id:
-        raise NotFound("找不到该数据批次。", f"Batch {batch_id} not found.")
-    return batch
+    resource = provision_resource(db, actor=actor, resource_id=resource_id, action=Action.provision_view)
+    return batch_of(db, resource, batch_id)
 
 
 @router.get("/resources/{resource_id}/batches", response_model=Page[BatchOut])
@@ -153,8 +148,7 @@ def list_batches(
     resource_id: int, actor: CurrentActor, db: DB, params: Annotated[PageParams, Depends()]
 ) -> Page[BatchOut]:
     """The resource's batches, newest first (the provider's department and the Bureau)."""
-    resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
-    require(actor, Action.provision_view, resource)
+    resource = provision_resource(db, actor=actor, resource_id=resource_id, action=Action.provision_view)
     rows, total = paginate(
         db, select(Batch).where(Batch.resource_id == resource.id).order_by(Batch.received_at.desc()), params
     )

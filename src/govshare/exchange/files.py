@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
-from govshare.authz import Action, Actor, require
-from govshare.catalog import service as catalog
+from govshare.authz import Action, Actor
 from govshare.catalog.models import Resource
 from govshare.errors import Invalid, NotFound
+from govshare.exchange.access import provision_resource
 from govshare.exchange.ingest import Spooled
 from govshare.exchange.models import ResourceFile
 from govshare.settings import get_settings
@@ -29,8 +29,7 @@ _SAFE = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
 
 
 def _file_resource(db: Session, actor: Actor, resource_id: int, action: Action) -> Resource:
-    resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
-    require(actor, action, resource)
+    resource = provision_resource(db, actor=actor, resource_id=resource_id, action=action)
     if resource.provision_method != "file":
         raise Invalid("该资源不是文件类资源。", "Not a file resource.")
     return resource

@@ -15,8 +15,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import IO, Any
 
@@ -26,12 +25,13 @@ from sqlalchemy.orm import Session
 
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
-from govshare.authz import Action, Actor, Role, require
-from govshare.catalog import service as catalog
+from govshare.authz import Action, Actor, Role
 from govshare.catalog.models import Resource, ResourceVersion
+from govshare.crypto import sm3_hex
 from govshare.db import utcnow
 from govshare.errors import Conflict, Invalid, TooLarge
 from govshare.exchange import store
+from govshare.exchange.access import provision_resource
 from govshare.exchange.discovery import SAMPLE_ROWS, discover
 from govshare.exchange.models import Batch, QualityRule, QuarantinedRow
 from govshare.exchange.quality import ItemRule, check_row, rules_for
@@ -274,15 +274,11 @@ def _canonical(value: Any) -> str:
         return ""
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, date | Decimal):
-        return str(value)
     return str(value)
 
 
 def _sm3(text: str) -> str:
-    digest = hashes.Hash(hashes.SM3())
-    digest.update(text.encode())
-    return digest.finalize().hex()
+    return sm3_hex(text.encode())
 
 
 @dataclass
@@ -446,8 +442,7 @@ def ingest(
     db: Session, *, actor: Actor, req: BatchRequest, max_retire_ratio: float = 0.5
 ) -> tuple[Batch, bool]:
     """Apply one batch; returns it and whether it is the replay of an earlier one (same key)."""
-    resource = catalog.get_resource(db, actor=actor, resource_id=req.resource_id)
-    require(actor, Action.data_provide, resource)
+    resource = provision_resource(db, actor=actor, resource_id=req.resource_id, action=Action.data_provide)
     if resource.published_version_id is None or resource.status == "retired":
         raise Invalid("只能向已发布的目录条目提供数据。", "The resource is not published.")
     if resource.provision_method != "table":

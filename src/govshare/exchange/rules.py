@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
-from govshare.authz import Action, Actor, require
-from govshare.catalog import service as catalog
+from govshare.authz import Action, Actor
 from govshare.catalog.models import ResourceVersion
 from govshare.errors import Invalid
+from govshare.exchange.access import provision_resource
 from govshare.exchange.models import QualityRule
 from govshare.exchange.quality import Parse, Refused
 
@@ -105,8 +105,7 @@ def _params(rule: RuleIn, item: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_rules(db: Session, *, actor: Actor, resource_id: int) -> list[QualityRule]:
-    resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
-    require(actor, Action.provision_view, resource)
+    resource = provision_resource(db, actor=actor, resource_id=resource_id, action=Action.provision_view)
     return list(
         db.scalars(
             select(QualityRule)
@@ -118,8 +117,7 @@ def list_rules(db: Session, *, actor: Actor, resource_id: int) -> list[QualityRu
 
 def replace_rules(db: Session, *, actor: Actor, resource_id: int, rules: list[RuleIn]) -> list[QualityRule]:
     """Replace the resource's provider-defined rules with `rules` (checked against its items)."""
-    resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
-    require(actor, Action.data_provide, resource)
+    resource = provision_resource(db, actor=actor, resource_id=resource_id, action=Action.data_provide)
     if resource.published_version_id is None:
         raise Invalid("只能为已发布的目录条目设置质量规则。", "The resource is not published.")
     version = db.get(ResourceVersion, resource.published_version_id)

@@ -25,11 +25,11 @@ from sqlalchemy.orm import Session
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, require
-from govshare.catalog import service as catalog
 from govshare.catalog.models import Resource, ResourceVersion
 from govshare.catalog.vocab import EntryStatus, ProvisionMethod, Sensitivity, UpdateCycle
 from govshare.errors import NotFound
 from govshare.exchange import store
+from govshare.exchange.access import batch_of, provision_resource
 from govshare.exchange.models import Batch, QuarantinedRow
 from govshare.exchange.timeliness import Timeliness, timeliness
 from govshare.orgs.models import Organisation
@@ -64,21 +64,13 @@ def score_tag(score: float) -> str:
 
 def _table_resource(db: Session, actor: Actor, resource_id: int) -> Resource:
     """The 库表 resource whose data `actor` may look at (NotFound, Forbidden otherwise)."""
-    resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
-    require(actor, Action.provision_view, resource)
+    resource = provision_resource(db, actor=actor, resource_id=resource_id, action=Action.provision_view)
     if resource.provision_method != ProvisionMethod.table.value:
         raise NotFound(
             "该目录条目不是库表类资源，没有数据批次；文件和接口服务类资源的提供情况见目录条目页。",
             f"Resource #{resource_id} is not a table resource.",
         )
     return resource
-
-
-def _batch(db: Session, resource: Resource, batch_id: str) -> Batch:
-    batch = db.get(Batch, batch_id)
-    if batch is None or batch.resource_id != resource.id:
-        raise NotFound("找不到该数据批次，请从资源的数据页重新进入。", f"Batch {batch_id} not found.")
-    return batch
 
 
 def _items(db: Session, resource: Resource, number: int | None = None) -> list[dict[str, Any]]:
@@ -247,7 +239,7 @@ def batch_page(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     resource = _table_resource(db, actor, resource_id)
-    batch = _batch(db, resource, batch_id)
+    batch = batch_of(db, resource, batch_id)
     params = PageParams(page=page)
     rows = list(
         db.scalars(
@@ -327,7 +319,7 @@ def quarantine_csv(resource_id: int, batch_id: str, actor: CurrentActor, db: DB)
     """The batch's quarantined rows as CSV (UTF-8 with BOM): the row's fields, as received, and the
     reasons, for the provider to fix at the source and send again."""
     resource = _table_resource(db, actor, resource_id)
-    batch = _batch(db, resource, batch_id)
+    batch = batch_of(db, resource, batch_id)
     # Written while the request's unit of work is open, then streamed; beyond 8 MB it goes to disk.
     out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - closed by _chunks
     _write_csv(db, batch, _columns(db, resource, batch), out)

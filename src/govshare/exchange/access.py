@@ -1,0 +1,26 @@
+"""Finding the resource and batch a provision request is about, with the permission it needs."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from govshare.authz import Action, Actor, require
+from govshare.catalog import service as catalog
+from govshare.catalog.models import Resource
+from govshare.errors import NotFound
+from govshare.exchange.models import Batch
+
+
+def provision_resource(db: Session, *, actor: Actor, resource_id: int, action: Action) -> Resource:
+    """The entry, when `actor` may see it and take `action` on its data (NotFound, Forbidden otherwise)."""
+    resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
+    require(actor, action, resource)
+    return resource
+
+
+def batch_of(db: Session, resource: Resource, batch_id: str) -> Batch:
+    """A batch of `resource`; another resource's batch is as missing as an unknown one."""
+    batch = db.get(Batch, batch_id)
+    if batch is None or batch.resource_id != resource.id:
+        raise NotFound("找不到该数据批次，请从资源的数据页重新进入。", f"Batch {batch_id} not found.")
+    return batch
