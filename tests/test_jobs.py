@@ -31,5 +31,9 @@ def test_lease_is_exclusive_and_runs_are_recorded(tmp_path: Path) -> None:
         assert db.scalars(select(AuditCheckpoint.seq)).all()[-1] == 2
         assert db.scalars(select(JobRun.name)).all() == ["audit.checkpoint"]
     scheduler = Scheduler(engine)
-    assert scheduler.run_due() == []  # lease still held
+    assert scheduler.run_due() == ["exchange.sync"]  # the checkpoint's lease is still held
+    assert scheduler.run_due() == []
+    with unit_of_work(engine) as db:
+        sync_run = db.scalars(select(JobRun).where(JobRun.name == "exchange.sync")).one()
+        assert (sync_run.status, sync_run.detail) == ("ok", "0 sync run(s): 0 succeeded, 0 failed; 0 stale")
     engine.dispose()

@@ -13,6 +13,7 @@ from govshare.startup import RefusedToStart, check_production, production_proble
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 GOOD_SECRET = "k" * 48
 GOOD_SM2 = "3" * 64
+GOOD_MASTER = "5c" * 32
 
 
 def _prod(tmp_path: Path, **values: object) -> Settings:
@@ -22,6 +23,7 @@ def _prod(tmp_path: Path, **values: object) -> Settings:
         "database_url": "postgresql+psycopg://govshare@db/govshare",
         "secret_key": GOOD_SECRET,
         "audit_signing_key": GOOD_SM2,
+        "master_key": GOOD_MASTER,
     }
     return Settings(**(base | values))  # type: ignore[arg-type]
 
@@ -40,6 +42,12 @@ def test_production_refuses_missing_short_and_development_secrets(tmp_path: Path
     generated = dev.secret("audit_signing_key")  # what a development run left in the data dir
     assert any(
         "development secret" in p for p in _prod(tmp_path, audit_signing_key=generated).production_problems()
+    )
+    assert "GOVSHARE_MASTER_KEY is not set" in _prod(tmp_path, master_key=None).production_problems()
+    assert any("64 hex" in p for p in _prod(tmp_path, master_key="not-hex" * 10).production_problems())
+    generated_master = dev.secret("master_key")
+    assert any(
+        "development secret" in p for p in _prod(tmp_path, master_key=generated_master).production_problems()
     )
     assert any("PostgreSQL" in p for p in _prod(tmp_path, database_url=None).production_problems())
     with pytest.raises(RuntimeError):

@@ -81,6 +81,7 @@ class Action(StrEnum):
     element_resolve = "element.resolve"
     data_provide = "data.provide"
     provision_view = "data.provision_view"
+    sync_manage = "data.sync_manage"
 
     @property
     def label(self) -> str:
@@ -113,6 +114,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.element_resolve: "处理一数一源冲突",
     Action.data_provide: "提供（推送）数据",
     Action.provision_view: "查看数据批次与质量",
+    Action.sync_manage: "管理前置库同步",
 }
 
 
@@ -186,6 +188,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_submit: _O,
         Action.data_provide: _O,
         Action.provision_view: _O,
+        Action.sync_manage: _O,
     },
     Role.security_officer: {
         Action.org_view: _C,

@@ -1,15 +1,18 @@
 """国密 primitives used across the platform.
 
-SM3 comes from `cryptography` (OpenSSL, fast enough for bulk data); SM2 signatures from `gmalg`
-(pure Python, ~17 ms a signature), so we sign digests and checkpoints, never rows.
+SM3 and SM4 come from `cryptography` (OpenSSL, fast enough for bulk data); SM2 signatures from
+`gmalg` (pure Python, ~17 ms a signature), so we sign digests and checkpoints, never rows.
 """
 
 from __future__ import annotations
 
 import hmac
+import os
 
 import gmalg
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 SM2_UID = b"govshare-audit"
 
@@ -31,6 +34,31 @@ def hmac_sm3(key: bytes, data: bytes) -> str:
     mac = chmac.HMAC(key, hashes.SM3())
     mac.update(data)
     return mac.finalize().hex()
+
+
+SM4_NONCE = 12
+SM4_TAG = 16
+
+
+def sm4_gcm_encrypt(key: bytes, plaintext: bytes, aad: bytes = b"") -> bytes:
+    """SM4 in GCM mode (GB/T 32907, authenticated): nonce (12 bytes) + ciphertext + tag (16 bytes)."""
+    nonce = os.urandom(SM4_NONCE)
+    encryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce)).encryptor()
+    encryptor.authenticate_additional_data(aad)
+    return nonce + encryptor.update(plaintext) + encryptor.finalize() + encryptor.tag
+
+
+def sm4_gcm_decrypt(key: bytes, blob: bytes, aad: bytes = b"") -> bytes:
+    """The plaintext of `sm4_gcm_encrypt`; ValueError when the blob, its key or its `aad` is wrong."""
+    if len(blob) < SM4_NONCE + SM4_TAG:
+        raise ValueError("SM4-GCM blob too short")
+    nonce, body, tag = blob[:SM4_NONCE], blob[SM4_NONCE:-SM4_TAG], blob[-SM4_TAG:]
+    decryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce, tag)).decryptor()
+    decryptor.authenticate_additional_data(aad)
+    try:
+        return decryptor.update(body) + decryptor.finalize()
+    except InvalidTag:
+        raise ValueError("SM4-GCM authentication failed") from None
 
 
 def constant_time_equal(a: str, b: str) -> bool:

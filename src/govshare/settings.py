@@ -27,6 +27,7 @@ class CreditCodeMode(StrEnum):
 
 
 MIN_SECRET_LENGTH = 32
+HEX_SECRETS = ("audit_signing_key", "master_key")  # generated as 64 hex digits in development
 # Secrets generated for development are written with this prefix so that production mode can
 # recognise (and refuse) a development secret copied into a production environment.
 DEV_SECRET_PREFIX = "dev-"
@@ -59,6 +60,12 @@ class Settings(BaseSettings):
         None,
         description="SM2 private key (64 hex digits) that signs audit checkpoints. Development: generated "
         "once into the data dir. Production: required.",
+    )
+    master_key: SecretStr | None = Field(
+        None,
+        description="Master key (64 hex digits) from which the SM4 keys that encrypt stored secrets (e.g. "
+        "front-end database credentials) are derived. Development: generated once into the data dir. "
+        "Production: required; keep it out of backups of the database.",
     )
     audit_checkpoint_every: int = Field(
         500, ge=1, description="Sign a checkpoint of the audit chain after this many new events."
@@ -105,11 +112,56 @@ class Settings(BaseSettings):
         "is refused unless the sender confirms with `allow_mass_retire=true` (a truncated file looks like "
         "a small snapshot).",
     )
+    batch_alert_score: float = Field(
+        90.0,
+        ge=0,
+        le=100,
+        description="A batch whose quality score (share of rows accepted, in %) is below this is an anomaly: "
+        "the Bureau's administrators get a task.",
+    )
+    batch_row_change_ratio: float = Field(
+        0.5,
+        gt=0,
+        description="A batch that inserts, or retires (snapshot, delete), more rows than this share of the "
+        "resource's live rows before it is an anomaly for the Bureau (a runaway or truncated export, a "
+        "wrong key).",
+    )
+    batch_row_change_min_rows: int = Field(
+        100,
+        ge=1,
+        description="Resources with fewer live rows than this before a batch are not judged by "
+        "`batch_row_change_ratio` (a new or small resource grows as it likes).",
+    )
     catalog_stale_days: int = Field(
         365,
         ge=30,
         description="A published catalog entry not reviewed for this many days is reported to the Bureau as "
         "not updated (M11, M24(1)).",
+    )
+    sync_sqlite_dir: Path | None = Field(
+        None,
+        description="Directory where SQLite front-end exchange databases (前置库) may live; a SQLite sync "
+        "source outside it is refused, so the platform's own files cannot be read through a sync. "
+        "Default: `frontdb` in the data dir.",
+    )
+    sync_page_rows: int = Field(
+        5000,
+        ge=100,
+        le=100_000,
+        description="Rows a front-end database sync reads and commits at a time; the watermark advances "
+        "after each such page, so a failed run resumes where it stopped.",
+    )
+    sync_timeout_seconds: int = Field(
+        300,
+        ge=5,
+        description="Longest a front-end database may take to connect or to answer one page query "
+        "(seconds); beyond it the run fails and resumes from its last committed page next time.",
+    )
+    sync_check_minutes: int = Field(
+        5,
+        ge=1,
+        description="How often the scheduler looks for front-end database syncs that are due by their "
+        "resource's update cycle (minutes); 实时 resources are synced at every check.",
     )
     run_jobs: bool = Field(
         True, description="Run scheduled jobs (audit checkpoints, …) inside `govshare serve`."
@@ -120,6 +172,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'govshare.db').resolve()}"
+
+    @property
+    def frontdb_dir(self) -> Path:
+        return (self.sync_sqlite_dir or self.data_dir / "frontdb").resolve()
 
     @property
     def is_production(self) -> bool:
@@ -141,7 +197,7 @@ class Settings(BaseSettings):
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             generated = (
                 secrets.token_hex(32)
-                if name == "audit_signing_key"
+                if name in HEX_SECRETS
                 else DEV_SECRET_PREFIX + secrets.token_urlsafe(40)
             )
             tmp = path.with_suffix(".tmp")
@@ -153,7 +209,7 @@ class Settings(BaseSettings):
     def production_problems(self) -> list[str]:
         """Reasons this configuration must not run in production (empty when fine)."""
         problems: list[str] = []
-        for name in ("secret_key", "audit_signing_key"):
+        for name in ("secret_key", "audit_signing_key", "master_key"):
             value: SecretStr | None = getattr(self, name)
             env_name = f"GOVSHARE_{name.upper()}"
             if value is None:
@@ -167,11 +223,20 @@ class Settings(BaseSettings):
                 problems.append(f"{env_name} is a development secret")
             elif name == "secret_key" and len(raw) < MIN_SECRET_LENGTH:
                 problems.append(f"{env_name} is shorter than {MIN_SECRET_LENGTH} characters")
+            elif name == "master_key" and not _is_hex(raw, 32):
+                problems.append(f"{env_name} must be 64 hex digits (32 random bytes)")
         if name_is_sqlite(self.database):
             problems.append("GOVSHARE_DATABASE_URL must point to PostgreSQL in production")
         if self.secure_cookies is False:
             problems.append("GOVSHARE_SECURE_COOKIES cannot be off in production")
         return problems
+
+
+def _is_hex(value: str, size: int) -> bool:
+    try:
+        return len(bytes.fromhex(value)) == size
+    except ValueError:
+        return False
 
 
 def name_is_sqlite(url: str) -> bool:

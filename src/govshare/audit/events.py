@@ -61,6 +61,11 @@ class EventType(StrEnum):
     quarantine_exported = "data.quarantine_exported"
     file_uploaded = "data.file_uploaded"
     file_downloaded = "data.file_downloaded"
+    sync_source_saved = "data.sync_source_saved"
+    sync_source_removed = "data.sync_source_removed"
+    sync_run_started = "data.sync_run_started"
+    sync_run_finished = "data.sync_run_finished"
+    sync_run_failed = "data.sync_run_failed"
 
     @property
     def label(self) -> str:
@@ -123,4 +128,9 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.quarantine_exported: "下载隔离数据",
     EventType.file_uploaded: "上传资源文件",
     EventType.file_downloaded: "下载资源文件",
+    EventType.sync_source_saved: "登记前置库同步",
+    EventType.sync_source_removed: "停用前置库同步",
+    EventType.sync_run_started: "启动前置库同步",
+    EventType.sync_run_finished: "前置库同步完成",
+    EventType.sync_run_failed: "前置库同步失败",
 }

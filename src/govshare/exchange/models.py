@@ -1,11 +1,12 @@
-"""Batches (the manifest of each delivery of data) and the rows they quarantined."""
+"""Batches (the manifest of each delivery of data) and the rows they quarantined; provider quality
+rules; file versions; front-end database sync sources and their runs."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from govshare.db import Base, utcnow
@@ -41,6 +42,7 @@ class Batch(Base):
     report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+    sync_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id"), index=True)
 
     @property
     def status(self) -> str:
@@ -101,3 +103,64 @@ class ResourceFile(Base):
     system_id: Mapped[int | None] = mapped_column(ForeignKey("business_systems.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SyncSource(Base):
+    """A department's front-end exchange database (前置库, M13, S16) feeding one 库表 resource.
+
+    The URL, with its password, is stored sealed with SM4-GCM (`url_sealed`, see `govshare.sealing`);
+    `url_display` is the same URL with the password masked. Rows come from `table_name` or from
+    `query` (one SELECT), columns through `column_map` {item name: source column}; with a
+    `watermark_column` each run reads only rows above the committed `watermark`, page by page.
+    """
+
+    __tablename__ = "sync_sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("business_systems.id"))
+    dialect: Mapped[str] = mapped_column(String(16))  # postgresql | mysql | sqlite
+    url_display: Mapped[str] = mapped_column(String(500))
+    url_sealed: Mapped[str] = mapped_column(Text)
+    table_name: Mapped[str | None] = mapped_column(String(128))
+    query: Mapped[str | None] = mapped_column(Text)
+    column_map: Mapped[dict[str, str]] = mapped_column(JSON)
+    watermark_column: Mapped[str | None] = mapped_column(String(128))
+    # {"type": "int" | "decimal" | "float" | "date" | "datetime" | "str", "value": "..."}
+    watermark: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    schedule: Mapped[str] = mapped_column(String(16), default="cycle")  # cycle | manual
+    enabled: Mapped[bool] = mapped_column(default=True)
+    next_run_at: Mapped[datetime | None] = mapped_column()
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class SyncRun(Base):
+    """One run of a sync: who or what started it, how far the watermark moved, what it delivered."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_sync_runs_source", "source_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sync_sources.id"))
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    trigger: Mapped[str] = mapped_column(String(16))  # manual | schedule | cli
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | succeeded | failed
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    pages: Mapped[int] = mapped_column(default=0)
+    rows_read: Mapped[int] = mapped_column(default=0)
+    accepted: Mapped[int] = mapped_column(default=0)
+    quarantined: Mapped[int] = mapped_column(default=0)
+    watermark_from: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    watermark_to: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -35,7 +35,9 @@ def routers() -> list[APIRouter]:
     from govshare.catalog import views_exchange as catalog_views_exchange
     from govshare.catalog import views_review as catalog_views_review
     from govshare.exchange import api as exchange_api
+    from govshare.exchange import api_sync as exchange_api_sync
     from govshare.exchange import views as exchange_views
+    from govshare.exchange import views_sync as exchange_views_sync
     from govshare.orgs import api as orgs_api
     from govshare.orgs import views as orgs_views
     from govshare.systems import api as systems_api
@@ -52,6 +54,7 @@ def routers() -> list[APIRouter]:
         catalog_api_exchange.router,  # before catalog_api: /catalog/export.* are fixed paths
         catalog_api.router,
         exchange_api.router,
+        exchange_api_sync.router,
         auth_views.router,
         orgs_views.router,
         users_views.router,
@@ -61,6 +64,7 @@ def routers() -> list[APIRouter]:
         # the entry pages' /catalog/{resource_id}.
         catalog_views_review.router,
         exchange_views.router,
+        exchange_views_sync.router,
         catalog_views_exchange.router,
         catalog_views.router,
     ]

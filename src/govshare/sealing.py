@@ -1,0 +1,56 @@
+"""Secrets the platform must keep and use again (a source database's password), sealed with SM4-GCM.
+
+Each purpose gets its own SM4 key, derived from the master key (`GOVSHARE_MASTER_KEY`) with
+HMAC-SM3, and every sealed value is bound to the record it belongs to (the associated data), so a
+sealed value copied onto another record does not open. A sealed value reads
+`sm4gcm1:<key id>:<base64>`; the key id tells which master key sealed it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+
+from govshare.crypto import hmac_sm3, sm3_hex, sm4_gcm_decrypt, sm4_gcm_encrypt
+from govshare.settings import get_settings
+
+PREFIX = "sm4gcm1"
+
+
+class SealError(ValueError):
+    """A sealed value that cannot be opened with this master key (changed key, or tampered)."""
+
+
+def _master() -> bytes:
+    return bytes.fromhex(get_settings().secret("master_key"))
+
+
+def key_id(master: bytes | None = None) -> str:
+    return sm3_hex(b"govshare-key-id:" + (master or _master()))[:8]
+
+
+def _key(master: bytes, purpose: str) -> bytes:
+    return bytes.fromhex(hmac_sm3(master, f"govshare/sm4/{purpose}".encode()))[:16]
+
+
+def seal(plaintext: str, *, purpose: str, context: str) -> str:
+    master = _master()
+    blob = sm4_gcm_encrypt(_key(master, purpose), plaintext.encode(), context.encode())
+    return f"{PREFIX}:{key_id(master)}:{base64.b64encode(blob).decode()}"
+
+
+def unseal(sealed: str, *, purpose: str, context: str) -> str:
+    master = _master()
+    try:
+        prefix, kid, payload = sealed.split(":", 2)
+        blob = base64.b64decode(payload, validate=True)
+    except ValueError:
+        raise SealError("not a sealed value") from None
+    if prefix != PREFIX:
+        raise SealError("not a sealed value")
+    if not hmac.compare_digest(kid, key_id(master)):
+        raise SealError("sealed with another master key")
+    try:
+        return sm4_gcm_decrypt(_key(master, purpose), blob, context.encode()).decode()
+    except ValueError:
+        raise SealError("sealed value does not open for this record") from None
