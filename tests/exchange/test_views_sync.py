@@ -9,6 +9,7 @@ from govshare.catalog.models import Resource
 from govshare.exchange.models import SyncSource
 from govshare.systems.models import BusinessSystem
 from tests.exchange.frontdb import MAPPING, person
+from tests.helpers import login
 from tests.ui import browser, hidden, text, texts
 
 
@@ -86,3 +87,25 @@ def test_the_bureau_sees_the_page_without_the_form_and_others_are_refused(
     market = browser(app, "market_admin")
     assert market.get(path).status_code == 403
     assert market.post(f"{path}/run", {}).status_code == 403
+
+
+def test_the_data_page_shows_lineage_from_systems_through_batches(
+    app, client, city, db, population: Resource, hukou: BusinessSystem, sqlite_source
+) -> None:
+    sqlite_source.insert([person(n, n) for n in range(1, 4)])
+    admin = browser(app, "police_admin")
+    assert admin.post(f"/catalog/{population.id}/data/sync", form(sqlite_source, hukou)).status_code == 303
+    assert admin.post(f"/catalog/{population.id}/data/sync/run", {}).status_code == 303
+    # A person pushes two more rows by hand (no system): a second line of lineage.
+    header = "id_number,name"
+    rows = "\n".join(f"{person(n, n)['sfzh']},手工{n}" for n in (10, 11))
+    pushed = client.post(
+        f"/api/v1/resources/{population.id}/batches",
+        content=f"{header}\n{rows}\n".encode(),
+        headers={**login(client, "police_admin"), "Content-Type": "text/csv"},
+    )
+    assert pushed.status_code == 201, pushed.text
+    page = admin.get(f"/catalog/{population.id}/data").text
+    assert texts(page, "lineage-source") == ["人员或命令行", f"业务系统：{hukou.name}"]
+    assert texts(page, "lineage-live") == ["2", "3"]
+    assert texts(page, "lineage-batches") == ["1", "1"]
