@@ -43,8 +43,13 @@ def test_demo_fills_published_table_resources_through_ingest(data_dir: Path) -> 
             "SELECT sum(accepted), sum(quarantined), group_concat(DISTINCT source) FROM batches"
         ).fetchone()
         pushed_by_systems = db.execute("SELECT count(*) FROM batches WHERE system_id IS NULL").fetchone()[0]
+        sync_runs = db.execute("SELECT status, accepted FROM sync_runs").fetchall()
     assert population == 500  # --rows sizes 人口基础信息
-    assert accepted > 500 and quarantined == 0 and sources == "demo" and pushed_by_systems == 0
+    assert accepted > 500 and quarantined == 0 and pushed_by_systems == 0
+    # One entry comes from a front-end SQLite database through a sync, the others are pushed.
+    assert set(sources.split(",")) == {"demo", "sync"}
+    assert len(sync_runs) == 1 and sync_runs[0][0] == "succeeded" and sync_runs[0][1] > 0
+    assert list((data_dir / "frontdb").glob("demo-*.db"))
 
 
 def test_demo_is_idempotent_and_leaves_tokens(data_dir: Path) -> None:
