@@ -148,3 +148,26 @@ def test_ingest_loads_a_gbk_file_with_quarantine_and_provenance(data_dir: Path, 
     assert missing.returncode == 1 and "找不到代码为 999/000001" in missing.stderr
     wrong = _cli(data_dir, "ingest", str(file), "--resource", "101/000001", "--encoding", "utf-8")
     assert wrong.returncode == 1 and "编码" in wrong.stderr
+
+
+def test_sync_runs_the_front_end_database_sync_from_its_watermark(data_dir: Path) -> None:
+    with sqlite3.connect(data_dir / "govshare.db") as db:
+        code = db.execute("SELECT code FROM resources WHERE name = '个体工商户登记信息'").fetchone()[0]
+    frontdb = next((data_dir / "frontdb").glob("demo-*.db"))
+    with sqlite3.connect(frontdb) as source:
+        last = source.execute("SELECT * FROM qzk_gtgsh ORDER BY gxsj DESC LIMIT 1").fetchone()
+        columns = [c[1] for c in source.execute("PRAGMA table_info(qzk_gtgsh)")]
+        changed = dict(zip(columns, last, strict=True)) | {"gxsj": "2026-12-01 09:00:00"}
+        name_column = next(c for c in columns if "name" in c)
+        changed[name_column] = "新名称个体户"
+        source.execute(
+            f"UPDATE qzk_gtgsh SET {name_column} = ?, gxsj = ? WHERE gxsj = ?",  # noqa: S608
+            (changed[name_column], changed["gxsj"], last[-1]),
+        )
+    result = _cli(data_dir, "sync", "--resource", code)
+    assert result.returncode == 0, result.stderr
+    assert "同步完成：读取 1 行（1 页），入库 1 行" in result.stdout
+    again = _cli(data_dir, "sync", "--resource", code)
+    assert "读取 0 行" in again.stdout
+    missing = _cli(data_dir, "sync", "--resource", "999/999999")
+    assert missing.returncode == 1 and "找不到代码" in missing.stderr

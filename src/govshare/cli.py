@@ -212,6 +212,35 @@ def ingest(
 
 
 @app.command()
+def sync(
+    resource: Annotated[str, typer.Option(help="Resource code, e.g. 101/000001.")],
+) -> None:
+    """Run the resource's front-end database sync now (from its committed watermark)."""
+    from govshare.catalog.models import Resource
+    from govshare.model_registry import load_models
+
+    load_models()
+    from govshare.exchange import sync as syncs
+
+    def queue(db: Session) -> int:
+        resource_id = db.scalar(select(Resource.id).where(Resource.code == resource))
+        if resource_id is None:
+            fail(f"找不到代码为 {resource} 的目录条目。")
+        return syncs.request_run(db, actor=operator(), resource_id=resource_id, trigger="cli").id
+
+    run_id = _run(queue)
+    with Progress(
+        TextColumn("{task.description}"), TextColumn("{task.completed} 行"), console=console, transient=True
+    ) as progress:
+        task = progress.add_task("从前置库同步", total=None)
+        run = syncs.execute(unit_of_work, run_id, progress=lambda rows: progress.advance(task, rows))
+    summary = f"读取 {run.rows_read} 行（{run.pages} 页），入库 {run.accepted} 行，隔离 {run.quarantined} 行"
+    if run.status != "succeeded":
+        fail(f"第 {run.id} 次同步失败：{run.error}；{summary}。下次同步将从最后提交的水位继续。")
+    console.print(f"第 {run.id} 次同步完成：{summary}。")
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
