@@ -161,7 +161,7 @@ def test_sync_runs_the_front_end_database_sync_from_its_watermark(data_dir: Path
         name_column = next(c for c in columns if "name" in c)
         changed[name_column] = "新名称个体户"
         source.execute(
-            f"UPDATE qzk_gtgsh SET {name_column} = ?, gxsj = ? WHERE gxsj = ?",  # noqa: S608
+            f"UPDATE qzk_gtgsh SET {name_column} = ?, gxsj = ? WHERE gxsj = ?",
             (changed[name_column], changed["gxsj"], last[-1]),
         )
     result = _cli(data_dir, "sync", "--resource", code)
