@@ -138,6 +138,7 @@ def _page(
             "items": items,
             "keys": [i["name"] for i in items if i.get("is_key")],
             "runs": runs,
+            "active": any(r.status in sync.ACTIVE for r in runs),
             "run_batches": batches,
             "people": people,
             "systems": systems,
