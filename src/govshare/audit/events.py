@@ -66,6 +66,9 @@ class EventType(StrEnum):
     sync_run_started = "data.sync_run_started"
     sync_run_finished = "data.sync_run_finished"
     sync_run_failed = "data.sync_run_failed"
+    service_saved = "data.service_saved"
+    service_called = "data.service_called"
+    row_traced = "data.row_traced"
 
     @property
     def label(self) -> str:
@@ -133,4 +136,7 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.sync_run_started: "启动前置库同步",
     EventType.sync_run_finished: "前置库同步完成",
     EventType.sync_run_failed: "前置库同步失败",
+    EventType.service_saved: "登记接口服务",
+    EventType.service_called: "调用接口服务",
+    EventType.row_traced: "追溯数据行来源",
 }

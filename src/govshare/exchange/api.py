@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from govshare.authz import Action, Actor, require
-from govshare.exchange import files, rules
+from govshare.exchange import files, rules, trace
 from govshare.exchange.access import batch_of, provision_resource
 from govshare.exchange.ingest import BatchRequest, Mode, Spooler, ingest
 from govshare.exchange.models import Batch, QualityRule, QuarantinedRow
@@ -298,3 +298,27 @@ def download_file(resource_id: int, number: int, actor: CurrentActor, db: DB) ->
     return FileResponse(
         path, media_type=record.media_type, filename=record.filename, headers={"X-Content-SM3": record.sm3}
     )
+
+
+class RowTraceOut(BaseModel):
+    found: bool
+    key: str
+    batch_id: str | None
+    received_at: datetime | None
+    channel: str | None
+    system: str | None
+    sync_run_id: int | None
+    catalog_version: int | None
+    row_sm3: str | None
+    retired_at: datetime | None
+    retired_batch_id: str | None
+
+
+@router.get("/resources/{resource_id}/provenance", response_model=RowTraceOut)
+def row_provenance(resource_id: int, request: Request, actor: CurrentActor, db: DB) -> RowTraceOut:
+    """Where one row came from (S14): pass its business-key items as query parameters, e.g.
+    `?id_number=130102198503177718`. Answers the batch that last wrote it, its channel and source
+    system, when, and whether it was retired — never the row's values. Audited."""
+    key_values = {k: v for k, v in request.query_params.items() if len(v) <= 200}
+    found = trace.trace(db, actor=actor, resource_id=resource_id, key_values=key_values)
+    return RowTraceOut(**found.__dict__)

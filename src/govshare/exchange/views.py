@@ -27,8 +27,8 @@ from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, require
 from govshare.catalog.models import Resource, ResourceVersion
 from govshare.catalog.vocab import EntryStatus, ProvisionMethod, Sensitivity, UpdateCycle
-from govshare.errors import NotFound
-from govshare.exchange import store
+from govshare.errors import Invalid, NotFound
+from govshare.exchange import store, trace
 from govshare.exchange.access import batch_of, provision_resource
 from govshare.exchange.models import Batch, QuarantinedRow
 from govshare.exchange.timeliness import Timeliness, timeliness
@@ -444,4 +444,32 @@ def timeliness_page(
             "provider": provider,
             "cycle_labels": dict(UpdateCycle.choices()),
         },
+    )
+
+
+@router.get("/catalog/{resource_id}/data/trace", response_class=HTMLResponse)
+def trace_page(resource_id: int, request: Request, actor: CurrentActor, db: DB) -> Response:
+    """Trace a row by its business key: the form, and the row's provenance once keys are given."""
+    resource = _table_resource(db, actor, resource_id)
+    key_items = [i for i in _items(db, resource) if i.get("is_key")]
+    given = {i["name"]: request.query_params.get(i["name"], "")[:200] for i in key_items}
+    result, error = None, None
+    if any(v.strip() for v in given.values()):
+        try:
+            with db.begin_nested():
+                result = trace.trace(db, actor=actor, resource_id=resource.id, key_values=given)
+        except Invalid as exc:
+            error = exc.message
+    return render(
+        request,
+        "exchange/trace.html",
+        {
+            "resource": resource,
+            "key_items": key_items,
+            "given": given,
+            "result": result,
+            "error": error,
+            "source_labels": SOURCE_LABELS,
+        },
+        status_code=422 if error else 200,
     )
