@@ -3,6 +3,7 @@ quarantine, atomicity, permissions (issue 4, S14–S17)."""
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 
@@ -271,14 +272,15 @@ def test_a_batch_larger_than_the_limit_is_refused(client, city, db, population) 
     assert response.status_code == 413
 
 
-def test_new_items_add_columns_and_keep_rows(client, city, db, population) -> None:
+def publish_items(client, db, resource_id: int, change, reason: str = "调整信息项") -> list[dict]:  # type: ignore[no-untyped-def]
+    """Publish a new catalog version of the resource whose items are `change(current items)`, through
+    the catalog services (edit, secrecy review, submit, approve); returns the new items."""
     from govshare.catalog import service
     from govshare.catalog.schemas import ResourceUpdate, ReviewDecision, SecrecyReview
     from tests.helpers import actor
 
-    push(client, login(client, "police_admin"), population.id, csv_body(line(GOOD1)))
     police = actor(db, "police_admin")
-    detail = client.get(f"/api/v1/resources/{population.id}", headers=login(client, "police_admin")).json()
+    detail = client.get(f"/api/v1/resources/{resource_id}", headers=login(client, "police_admin")).json()
     fields = (
         "category",
         "name",
@@ -291,26 +293,33 @@ def test_new_items_add_columns_and_keep_rows(client, city, db, population) -> No
         "items",
     )
     data = {k: detail[k] for k in fields}
-    data["items"] = [*detail["items"], {"name": "nation", "title": "民族", "data_type": "C", "length": 2}]
+    data["items"] = change([dict(i) for i in detail["items"]])
     service.update_resource(
         db,
         actor=police,
-        resource_id=population.id,
-        data=ResourceUpdate(**data, lock_version=detail["lock_version"], change_reason="增加民族"),
+        resource_id=resource_id,
+        data=ResourceUpdate(**data, lock_version=detail["lock_version"], change_reason=reason),
     )
     service.record_secrecy(
         db,
         actor=actor(db, "police_security"),
-        resource_id=population.id,
+        resource_id=resource_id,
         data=SecrecyReview(reviewer="安全员", reviewed_on="2026-11-20", conclusion="passed"),
     )
-    service.submit(db, actor=police, resource_id=population.id)
+    service.submit(db, actor=police, resource_id=resource_id)
     service.review(
         db,
         actor=actor(db, "bureau_reviewer"),
-        resource_id=population.id,
+        resource_id=resource_id,
         data=ReviewDecision(decision="approve"),
     )
+    return data["items"]
+
+
+def test_new_items_add_columns_and_keep_rows(client, city, db, population) -> None:
+    push(client, login(client, "police_admin"), population.id, csv_body(line(GOOD1)))
+    nation = {"name": "nation", "title": "民族", "data_type": "C", "length": 2}
+    items = publish_items(client, db, population.id, lambda items: [*items, nation], "增加民族")
     response = push(
         client,
         login(client, "police_admin"),
@@ -318,11 +327,8 @@ def test_new_items_add_columns_and_keep_rows(client, city, db, population) -> No
         csv_body(line(GOOD2) + ",汉", header=HEADER + ",nation"),
     )
     assert response.status_code == 201 and response.json()["catalog_version"] == 2
-    table = store.table_for(
-        db,
-        population.id,
-        [*detail["items"], {"name": "nation", "title": "民族", "data_type": "C", "length": 2}],
-    )
+    assert "migrations" not in response.json()["report"]  # a new column is not a migration
+    table = store.table_for(db, population.id, items)
     rows = {r.id_number: r for r in db.execute(select(table))}
     assert rows[GOOD1].nation is None and rows[GOOD2].nation == "汉"
 
@@ -355,18 +361,203 @@ def test_timeliness_lists_late_and_never_provided_resources(client, city, db, po
 
 
 def test_anomalies_alert_the_bureau(client, city, db, population) -> None:
-    from govshare.exchange.ingest import anomalies
     from govshare.tasks.models import Task
-
-    assert anomalies(95.0, 0, 10, 10) == []
-    assert anomalies(80.0, 0, 8, 10) == ["质量得分 80.0 低于 90"]
-    assert anomalies(100.0, 100, 101, 101) == ["新增 101 行，超过原有 100 行"]
-    assert anomalies(100.0, 99, 500, 500) == []  # small resources grow as they like
 
     admin = login(client, "police_admin")
     batch = push(client, admin, population.id, csv_body(line(GOOD1), line(BAD))).json()
     assert batch["report"]["anomalies"] == ["质量得分 50.0 低于 90"]
     task = db.scalar(select(Task).where(Task.kind == "batch_anomaly", Task.subject_id == batch["batch_id"]))
     assert task is not None and task.assignee_role == "bureau_admin"
+    assert "质量得分 50.0 低于 90" in task.title
     clean = push(client, admin, population.id, csv_body(line(GOOD2))).json()
     assert clean["report"]["anomalies"] == []
+    with settings_override(batch_alert_score=40):
+        tolerated = push(client, admin, population.id, csv_body(line(GOOD1, "改名"), line(BAD))).json()
+    assert tolerated["report"]["anomalies"] == []
+    assert db.scalar(select(Task).where(Task.subject_id == tolerated["batch_id"])).kind == "batch_quality"
+
+
+def people(count: int, start: int = 0) -> list[str]:
+    """`count` valid rows with distinct keys (sequence numbers from `start`)."""
+    return [line(idn("130102", "19900101", f"{n:03d}")) for n in range(start, start + count)]
+
+
+def test_a_batch_changing_the_row_count_beyond_the_ratio_is_an_anomaly(client, city, db, population) -> None:
+    from govshare.tasks.models import Task
+
+    admin = login(client, "police_admin")
+    with settings_override(batch_row_change_ratio=0.5, batch_row_change_min_rows=10):
+        first = push(client, admin, population.id, csv_body(*people(9))).json()
+        assert first["report"]["anomalies"] == []  # from nothing: a new resource fills as it likes
+        small = push(client, admin, population.id, csv_body(*people(9, 9))).json()
+        assert small["inserted"] == 9 and small["report"]["anomalies"] == []  # 9 live rows: below 10
+        # 18 live rows: 9 new ones are not more than half of them, 10 are.
+        within = push(client, admin, population.id, csv_body(*people(9, 18))).json()
+        assert within["report"]["anomalies"] == []
+        grown = push(client, admin, population.id, csv_body(*people(28, 27))).json()
+        assert grown["report"]["anomalies"] == ["新增 28 行，超过原有 27 行的 50%"]
+        task = db.scalar(
+            select(Task).where(Task.kind == "batch_anomaly", Task.subject_id == grown["batch_id"])
+        )
+        assert task is not None and "新增 28 行" in task.title
+
+        # Shrinking: 55 live rows; a delete of 27 is within half, a snapshot keeping 13 of 28 is not.
+        ids = ",".join(HEADER.split(",")[:1])
+        keys = [row.split(",")[0] for row in people(55)]
+        deleted = push(
+            client, admin, population.id, csv_body(*keys[:27], header=ids), params={"mode": "delete"}
+        ).json()
+        assert deleted["retired"] == 27 and deleted["report"]["anomalies"] == []
+        snapshot = push(
+            client,
+            admin,
+            population.id,
+            csv_body(*people(13, 42)),
+            params={"mode": "snapshot", "allow_mass_retire": "true"},
+        ).json()
+        assert snapshot["retired"] == 15
+        assert snapshot["report"]["anomalies"] == ["失效 15 行，超过原有 28 行的 50%"]
+    with settings_override(batch_row_change_ratio=0.25, batch_row_change_min_rows=10):
+        # 13 live rows; deleting 4 of them retires more than a quarter.
+        shrunk = push(
+            client, admin, population.id, csv_body(*keys[42:46], header=ids), params={"mode": "delete"}
+        ).json()
+        assert shrunk["report"]["anomalies"] == ["失效 4 行，超过原有 13 行的 25%"]
+
+
+def test_json_array_reader_across_reads() -> None:
+    records = [
+        {
+            "id_number": f"{n:018d}",
+            "name": "欧阳" * (n % 5) + "娜",
+            "score": n * 1234.5678,
+            "big": 10**20 + n,
+            "flags": [True, False, None],
+            "escaped": 'quote " backslash \\ 中文 \u0001 end',
+        }
+        for n in range(200)
+    ]
+    for body in (json.dumps(records), json.dumps(records, ensure_ascii=False, indent=2)):
+        for read_chars in (1, 2, 3, 5, 7, 64, 1000):
+            assert list(ingest_module.json_array(io.StringIO(body), read_chars)) == records
+    numbers = '[1, 22 ,333,-4.5e3,\ntrue, null, "\\u4e2d", {}, []]'
+    for read_chars in (1, 2, 4):
+        assert list(ingest_module.json_array(io.StringIO(numbers), read_chars)) == [
+            1,
+            22,
+            333,
+            -4500.0,
+            True,
+            None,
+            "中",
+            {},
+            [],
+        ]
+    assert list(ingest_module.json_array(io.StringIO("  [ ]  "), 1)) == []
+
+
+class LazyArray:
+    """A text stream of a JSON array of `count` Chinese records, made as it is read: the body never
+    exists whole, so what a reader holds is what it kept. Records where each element ends."""
+
+    def __init__(self, count: int, *, record_ends: bool = False) -> None:
+        self.count, self.made, self.served = count, 0, 0
+        self.pending = "["
+        self.ends: list[int] | None = [] if record_ends else None
+        self.length = 1
+
+    def _element(self, n: int) -> str:
+        return json.dumps(
+            {"n": n, "姓名": "张伟" * 20, "住址": "河北省石家庄市长安区建设北大街"}, ensure_ascii=False
+        )
+
+    def read(self, size: int = -1) -> str:
+        while len(self.pending) < size and self.made <= self.count:
+            if self.made == self.count:
+                piece = "]"
+            else:
+                element = self._element(self.made)
+                piece = ("," if self.made else "") + element
+                if self.ends is not None:
+                    self.ends.append(self.length + len(piece))
+            self.made += 1
+            self.pending += piece
+            self.length += len(piece)
+        out, self.pending = self.pending[:size], self.pending[size:]
+        self.served += len(out)
+        return out
+
+
+def test_json_array_reader_reads_ahead_one_read_at_most() -> None:
+    stream = LazyArray(20_000, record_ends=True)
+    read_chars = 4096
+    for n, element in enumerate(ingest_module.json_array(stream, read_chars)):
+        assert element["n"] == n
+        assert stream.ends is not None
+        # At most one read (and a few characters) past the element: json.load would read everything.
+        assert stream.served - stream.ends[n] <= read_chars + 64
+    assert n == 19_999 and stream.served == stream.length
+
+
+def test_json_array_reader_memory_does_not_grow_with_the_elements() -> None:
+    import tracemalloc
+
+    stream = LazyArray(30_000)
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in ingest_module.json_array(stream))
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 30_000 and stream.served > 2_500_000  # characters; json.loads of it peaks near 20 MB
+    assert peak < 1_500_000, peak
+
+
+def test_a_large_json_array_is_streamed_into_the_store(client, city, db, population) -> None:
+    records = [
+        {"id_number": idn("130102", "19900101", f"{n:03d}"), "name": "欧阳娜娜", "address": "河北省" * 30}
+        for n in range(1000)
+    ]
+    body = json.dumps(records, ensure_ascii=False).encode()
+    assert len(body) > 3 * ingest_module.JSON_READ_CHARS
+    response = push(
+        client, login(client, "police_admin"), population.id, body, content_type="application/json"
+    )
+    assert response.status_code == 201, response.text
+    assert (response.json()["accepted"], response.json()["quarantined"]) == (1000, 0)
+    rows = stored(db, population.id)
+    assert len(rows) == 1000 and rows[records[777]["id_number"]]["address"] == "河北省" * 30
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("", "收到的内容是空的"),
+        ('{"id_number": "1"}', "应为对象数组"),
+        ('[{"id_number": "1"}, {"id_number": "2"}', "缺少结尾的 ]"),
+        ('[{"id_number": "1"}, {"name": "张', "缺少结尾的 ]"),
+        ('[{"id_number": "1"},', "缺少结尾的 ]"),
+        ('[{"id_number": "1"} {"id_number": "2"}]', "第 1 个元素之后应为逗号或 ]"),
+        ('[{"id_number": "1"}, oops, {"id_number": "2"}]', "第 2 个元素无法解析"),
+        ('[{"id_number": "1"}] []', "] 之后还有内容"),
+    ],
+)
+def test_a_broken_json_array_is_refused(client, city, db, population, body, message) -> None:
+    response = push(
+        client, login(client, "police_admin"), population.id, body.encode(), content_type="application/json"
+    )
+    assert response.status_code == 422 and message in response.json()["error"]["message"], response.text
+
+
+def test_a_truncated_json_array_applies_nothing(client, city, db, population, monkeypatch) -> None:
+    monkeypatch.setattr(ingest_module, "CHUNK", 10)  # chunks are applied before the end is read
+    records = [{"id_number": idn("130102", "19900101", f"{n:03d}"), "name": "张伟"} for n in range(100)]
+    body = json.dumps(records).encode()
+    admin = login(client, "police_admin")
+    for cut in (body[:-1], body[: len(body) // 2]):
+        response = push(client, admin, population.id, cut, content_type="application/json")
+        assert response.status_code == 422 and "缺少结尾的 ]" in response.json()["error"]["message"]
+    assert not store.exists(db, population.id)
+    assert db.scalar(select(Batch).where(Batch.resource_id == population.id)) is None
+    complete = push(client, admin, population.id, body, content_type="application/json")
+    assert complete.status_code == 201 and complete.json()["accepted"] == 100

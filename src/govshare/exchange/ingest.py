@@ -11,6 +11,8 @@ import codecs
 import csv
 import io
 import json
+import logging
+import re
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,10 +37,13 @@ from govshare.exchange.access import provision_resource
 from govshare.exchange.discovery import SAMPLE_ROWS, discover
 from govshare.exchange.models import Batch, QualityRule, QuarantinedRow
 from govshare.exchange.quality import ItemRule, check_row, rules_for
-from govshare.exchange.rules import checks_for
+from govshare.exchange.rules import checks_for, unique_items
 from govshare.orgs import service as orgs
+from govshare.settings import Settings, get_settings
 from govshare.tasks import service as tasks
 from govshare.tasks.models import Task
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1000
 REASON_COLUMN = "原因"  # the last column of a quarantine download (exchange.views)
@@ -221,18 +226,133 @@ def _records(
                 continue
             yield line_no, _json_record(line, line_no, names, keys)
         return
+    encoding = req.encoding or "utf-8-sig"
+    stream = io.TextIOWrapper(file, encoding=encoding)
     try:
-        data = json.load(io.TextIOWrapper(file, encoding=req.encoding or "utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Invalid(f"JSON 无法解析：{exc}。", "Body is not valid JSON.") from None
-    if not isinstance(data, list):
-        raise Invalid("JSON 批次应为对象数组 [{…}, {…}]。", "A JSON batch is an array of objects.")
-    for index, record in enumerate(data, start=1):
-        if not isinstance(record, dict):
-            yield index, {"__error__": "数组元素应为对象"}
-            continue
-        _check_columns(list(record), names, keys, "JSON 字段")
-        yield index, record
+        for index, record in enumerate(json_array(stream), start=1):
+            if not isinstance(record, dict):
+                yield index, {"__error__": "数组元素应为对象"}
+                continue
+            _check_columns(list(record), names, keys, "JSON 字段")
+            yield index, record
+    except UnicodeDecodeError:
+        raise Invalid(
+            f"JSON 无法按 {encoding} 解码：文件编码与声明不符。"
+            "JSON 应为 UTF-8，其他编码请加参数 ?encoding=。",
+            f"Body does not decode as {encoding}.",
+            details={"field": "encoding"},
+        ) from None
+    finally:
+        if not file.closed:  # leave the body open for its owner, as `_text_lines` does
+            stream.detach()
+
+
+JSON_READ_CHARS = 64 * 1024
+_SPACE = re.compile(r"[ \t\n\r]*")
+# Closer than this to the end of the buffer, a decoding error may come from the buffer's end (a
+# literal, number or \\u escape cut in two) rather than from the body, and a number that decoded may
+# go on in the next read ("-4" of "-4.5e3"): read more and decode again.
+_TOKEN_TAIL = 24
+
+
+def json_array(text: IO[str], read_chars: int = JSON_READ_CHARS) -> Iterator[Any]:
+    """The elements of the JSON array `text` holds, one by one, read `read_chars` at a time.
+
+    Memory holds the unread part of one read plus the element being decoded, whatever the number of
+    elements (json.load would hold the whole body and every element). Raises `Invalid` for a body
+    that is not an array, is cut short (no closing `]`) or has anything but `,` between elements;
+    elements yielded before the error were valid, so the caller's unit of work must roll back.
+    """
+    decoder = json.JSONDecoder()
+    buffer, pos, dropped, eof = "", 0, 0, False
+
+    def fill(at_least: int = 0) -> bool:
+        """Drop what was consumed and read more; False at the end of the body."""
+        nonlocal buffer, pos, dropped, eof
+        if eof:
+            return False
+        # An element longer than one read is read in growing steps, so decoding it stays linear.
+        chunk = text.read(max(read_chars, at_least))
+        if not chunk:
+            eof = True
+            return False
+        dropped += pos
+        buffer = buffer[pos:] + chunk
+        pos = 0
+        return True
+
+    def next_char() -> str:
+        """The next character that is not white space, not consumed ("" at the end of the body)."""
+        nonlocal pos
+        while True:
+            pos = _SPACE.match(buffer, pos).end()  # type: ignore[union-attr]
+            if pos < len(buffer):
+                return buffer[pos]
+            if not fill():
+                return ""
+
+    def cut_short(count: int) -> Invalid:
+        return Invalid(
+            f"JSON 数组不完整：读到 {count} 个完整元素后内容就结束了，缺少结尾的 ]，文件可能被截断。"
+            "批次未处理，请发送完整的文件。",
+            "The JSON array is not closed: the body was cut short.",
+            details={"field": "body", "elements": count},
+        )
+
+    first = next_char()
+    if first != "[":
+        raise Invalid(
+            "JSON 批次应为对象数组 [{…}, {…}]" + ("，收到的内容是空的。" if not first else "。"),
+            "A JSON batch is an array of objects.",
+            details={"field": "body"},
+        )
+    pos += 1
+    count = 0
+    if next_char() == "]":
+        pos += 1
+    else:
+        while True:
+            if not next_char():
+                raise cut_short(count)
+            try:
+                value, end = decoder.raw_decode(buffer, pos)
+            except json.JSONDecodeError as exc:
+                unterminated = exc.msg.startswith("Unterminated string")
+                if (unterminated or exc.pos >= len(buffer) - _TOKEN_TAIL) and fill(len(buffer) - pos):
+                    continue
+                if unterminated or exc.pos >= len(buffer):  # the body ends inside the element
+                    raise cut_short(count) from None
+                raise Invalid(
+                    f"JSON 第 {count + 1} 个元素无法解析（第 {dropped + exc.pos + 1} 个字符附近）。"
+                    "请检查导出程序生成的 JSON。",
+                    f"Element {count + 1} is not valid JSON: {exc.msg}.",
+                    details={"field": "body", "element": count + 1, "offset": dropped + exc.pos},
+                ) from None
+            if len(buffer) - end < _TOKEN_TAIL and fill():  # a number may go on: decode it again
+                continue
+            pos = end
+            count += 1
+            yield value
+            separator = next_char()
+            if separator == "]":
+                pos += 1
+                break
+            if not separator:
+                raise cut_short(count)
+            if separator != ",":
+                raise Invalid(
+                    f"JSON 数组第 {count} 个元素之后应为逗号或 ]，却是“{separator}”"
+                    f"（第 {dropped + pos + 1} 个字符）。请检查导出程序生成的 JSON。",
+                    f"Expected ',' or ']' after element {count}.",
+                    details={"field": "body", "element": count, "offset": dropped + pos},
+                )
+            pos += 1
+    if next_char():
+        raise Invalid(
+            f"JSON 数组结尾的 ] 之后还有内容（第 {dropped + pos + 1} 个字符）。一个批次只能是一个数组。",
+            "Content after the end of the JSON array.",
+            details={"field": "body", "offset": dropped + pos},
+        )
 
 
 def _json_record(line: str, line_no: int, names: set[str], keys: list[str]) -> dict[str, Any]:
@@ -293,26 +413,55 @@ class _Counts:
     not_found: int = 0
 
 
+Bad = list[tuple[int, dict[str, Any], list[dict[str, str]]]]
+# A row that passed the per-value rules, by key: (line, raw row, values in item types, SM3 of content).
+Good = dict[str, tuple[int, dict[str, Any], dict[str, Any], str]]
+# A reason may carry a "summary": the label it is counted under in the batch report, when its own text
+# names a line (one label per line would bury the report's other reasons). It is not stored.
+SUMMARY = "summary"
+
+
+@dataclass(frozen=True)
+class _Unique:
+    name: str
+    title: str
+    message: str | None
+
+
 class _Applier:
     def __init__(
-        self, db: Session, table: Table, batch: Batch, rules: list[ItemRule], keys: list[str], mode: Mode
+        self,
+        db: Session,
+        table: Table,
+        batch: Batch,
+        rules: list[ItemRule],
+        keys: list[str],
+        mode: Mode,
+        unique: dict[str, str | None] | None = None,
     ) -> None:
         self.db, self.table, self.batch, self.mode = db, table, batch, mode
         self.rules = [r for r in rules if r.name in keys] if mode is Mode.delete else rules
         self.keys = keys
         self.names = [r.name for r in rules]
+        titles = {r.name: r.title for r in rules}
+        self.unique = (
+            []
+            if mode is Mode.delete
+            else [_Unique(n, titles[n], m) for n, m in (unique or {}).items() if n in titles]
+        )
         self.counts = _Counts()
         self.reasons: dict[str, int] = {}
         self.samples: list[dict[str, Any]] = []  # accepted rows for sensitive-data discovery
         self.now = utcnow()
 
-    def quarantine(self, rows: list[tuple[int, dict[str, Any], list[dict[str, str]]]]) -> None:
+    def quarantine(self, rows: Bad) -> None:
         if not rows:
             return
         self.counts.quarantined += len(rows)
         for _line, _raw, reasons in rows:
             for r in reasons:
-                label = f"{r.get('title', '')}：{r['reason']}" if r.get("title") else r["reason"]
+                text = r.pop(SUMMARY, None) or r["reason"]
+                label = f"{r.get('title', '')}：{text}" if r.get("title") else text
                 self.reasons[label] = self.reasons.get(label, 0) + 1
         self.db.execute(
             insert(QuarantinedRow),
@@ -332,8 +481,8 @@ class _Applier:
 
     def chunk(self, records: list[tuple[int, dict[str, Any]]]) -> None:
         t = self.table
-        bad: list[tuple[int, dict[str, Any], list[dict[str, str]]]] = []
-        good: dict[str, tuple[int, dict[str, Any], str]] = {}
+        bad: Bad = []
+        good: Good = {}
         for line, raw in records:
             self.counts.received += 1
             if "__error__" in raw:
@@ -345,10 +494,21 @@ class _Applier:
                 continue
             key = _sm3("\x1f".join(_canonical(values[k]) for k in self.keys))
             if key in good:
-                bad.append((line, raw, [{"reason": f"与本批次第 {good[key][0]} 行的业务主键重复"}]))
+                bad.append(
+                    (
+                        line,
+                        raw,
+                        [
+                            {
+                                "reason": f"与本批次第 {good[key][0]} 行的业务主键重复",
+                                SUMMARY: "与本批次其他行的业务主键重复",
+                            }
+                        ],
+                    )
+                )
                 continue
             row_hash = _sm3("\x1f".join(_canonical(values.get(n)) for n in self.names))
-            good[key] = (line, values, row_hash)
+            good[key] = (line, raw, values, row_hash)
             if len(self.samples) < SAMPLE_ROWS:
                 self.samples.append(values)
         existing = (
@@ -364,16 +524,17 @@ class _Applier:
             else {}
         )
         for key in [k for k, r in existing.items() if r._seen_batch_id == self.batch.id]:
-            line, values, _h = good.pop(key)
-            bad.append(
-                (line, {k: v for k, v in values.items()}, [{"reason": "与本批次之前的行业务主键重复"}])
-            )
+            line, raw, _values, _h = good.pop(key)
+            bad.append((line, raw, [{"reason": "与本批次之前的行业务主键重复"}]))
+        if self.unique and good:
+            while self._check_unique(good, existing, bad):
+                pass
         self.quarantine(bad)
         if self.mode is Mode.delete:
             self._delete(good, existing)
             return
         inserts, changes, seen = [], [], []
-        for key, (_line, values, row_hash) in good.items():
+        for key, (_line, _raw, values, row_hash) in good.items():
             system = {
                 "_batch_id": self.batch.id,
                 "_system_id": self.batch.system_id,
@@ -407,7 +568,61 @@ class _Applier:
         self.counts.updated += len(changes)
         self.counts.unchanged += len(seen)
 
-    def _delete(self, good: dict[str, tuple[int, dict[str, Any], str]], existing: dict[str, Any]) -> None:
+    def _check_unique(self, good: Good, existing: dict[str, Any], bad: Bad) -> bool:
+        """Move to `bad` the rows whose value of a `unique` item another live row holds: a stored row
+        (written before this batch or by an earlier chunk of it) or an earlier row of this chunk.
+
+        One IN query per item and chunk. Stored rows this chunk rewrites are left out of it: their new
+        values are compared instead. A row moved to `bad` here keeps its stored values, which then
+        count again: returns True when that happened, for the caller to check once more.
+        """
+        t = self.table
+        stored_kept = False
+        for item in self.unique:
+            column = t.c[item.name]
+            wanted = {values[item.name] for _l, _r, values, _h in good.values()} - {None}
+            if not wanted:
+                continue
+            held: dict[Any, bool] = {}  # value -> held by a row of this batch (an earlier chunk)
+            for value, key, seen in self.db.execute(
+                select(column, t.c._key, t.c._seen_batch_id).where(
+                    column.in_(list(wanted)), t.c._retired_at.is_(None)
+                )
+            ):
+                if key not in good:
+                    held[value] = held.get(value, False) or seen == self.batch.id
+            first: dict[Any, int] = {}
+            for key, (line, raw, values, _h) in list(good.items()):
+                value = values[item.name]
+                if value is None:
+                    continue
+                if value in held:
+                    reason = summary = "与本批次之前的行重复" if held[value] else "与已有数据重复"
+                elif value in first:
+                    reason, summary = f"与第 {first[value]} 行重复", "与本批次其他行重复"
+                else:
+                    first[value] = line
+                    continue
+                del good[key]
+                stored_kept = stored_kept or key in existing
+                bad.append(
+                    (
+                        line,
+                        raw,
+                        [
+                            {
+                                "item": item.name,
+                                "title": item.title,
+                                "reason": f"{item.message}（{reason}）" if item.message else reason,
+                                SUMMARY: item.message or summary,
+                                "value": str(raw.get(item.name, "")).strip()[:100],
+                            }
+                        ],
+                    )
+                )
+        return stored_kept
+
+    def _delete(self, good: Good, existing: dict[str, Any]) -> None:
         live = [{"k": k} for k in good if k in existing and existing[k]._retired_at is None]
         if live:
             self.db.execute(
@@ -473,7 +688,18 @@ def ingest(
     assert version is not None
     items = version.items
     keys = [i["name"] for i in items if i.get("is_key")]
-    table = store.ensure_table(db, resource.id, items)
+    table, migrations = store.ensure_table(db, resource.id, items)
+    for change in migrations:
+        log.warning(
+            "resource %s: item %s changed type (%s -> %s); %s of %s values converted, the others kept in %s",
+            resource.id,
+            change.item,
+            change.old_type,
+            change.new_type,
+            change.converted,
+            change.values,
+            change.kept_in,
+        )
     live_before = _live_rows(db, table)
     batch = Batch(
         id=str(uuid.uuid4()),
@@ -494,7 +720,12 @@ def ingest(
     db.add(batch)
     db.flush()
     provider_rules = list(db.scalars(select(QualityRule).where(QualityRule.resource_id == resource.id)))
-    applier = _Applier(db, table, batch, rules_for(items, checks_for(provider_rules, items)), keys, req.mode)
+    unique = unique_items(provider_rules, items)
+    for name in unique:
+        store.ensure_index(db, table, name)
+    applier = _Applier(
+        db, table, batch, rules_for(items, checks_for(provider_rules, items)), keys, req.mode, unique
+    )
     pending: list[tuple[int, dict[str, Any]]] = []
     for record in _records(req, items, keys):
         pending.append(record)
@@ -515,7 +746,7 @@ def ingest(
                 "The snapshot would retire too many rows.",
                 details={"field": "mode", "would_retire": counts.retired, "live": live_before},
             )
-    _finish(db, actor, resource, batch, applier, items, live_before)
+    _finish(db, actor, resource, batch, applier, items, live_before, migrations)
     return batch, False
 
 
@@ -527,6 +758,7 @@ def _finish(
     applier: _Applier,
     items: list[dict[str, Any]],
     live_before: int,
+    migrations: list[store.TypeChange],
 ) -> None:
     c = applier.counts
     batch.rows_received, batch.accepted, batch.quarantined = c.received, c.accepted, c.quarantined
@@ -542,7 +774,16 @@ def _finish(
         "reasons": dict(sorted(applier.reasons.items(), key=lambda kv: -kv[1])[:50]),
         "not_found": c.not_found,
         "sensitivity": flags,
-        "anomalies": anomalies(batch.quality_score, live_before, c.inserted, c.received),
+        "anomalies": anomalies(
+            score=batch.quality_score,
+            received=c.received,
+            live_before=live_before,
+            inserted=c.inserted,
+            retired=c.retired,
+            settings=get_settings(),
+        ),
+        # Columns migrated to a new item type before this batch: what was converted, what was kept aside.
+        **({"migrations": [m.as_dict() for m in migrations]} if migrations else {}),
     }
     batch.finished_at = datetime.now(UTC)
     db.flush()
@@ -586,22 +827,28 @@ def _finish(
             "quarantined": c.quarantined,
             "retired": c.retired,
             "sm3": batch.content_sm3,
+            **({"migrations": batch.report["migrations"]} if migrations else {}),
         },
     )
 
 
-# A batch is an anomaly for the Bureau when its quality score is below this, or when it adds more new
-# rows than the resource held (with at least MIN_ROWS_FOR_JUMP of them): a runaway export, a wrong key.
-ALERT_SCORE = 90.0
-MIN_ROWS_FOR_JUMP = 100
-
-
-def anomalies(score: float, live_before: int, inserted: int, received: int) -> list[str]:
+def anomalies(
+    *, score: float, received: int, live_before: int, inserted: int, retired: int, settings: Settings
+) -> list[str]:
+    """Why a batch is an anomaly for the Bureau (empty when it is not): a quality score below
+    `batch_alert_score`, or, for a resource that held at least `batch_row_change_min_rows` live rows,
+    more rows inserted or retired than `batch_row_change_ratio` of them (a runaway or truncated export,
+    a wrong key)."""
     found = []
-    if received and score < ALERT_SCORE:
-        found.append(f"质量得分 {score:.1f} 低于 {ALERT_SCORE:.0f}")
-    if live_before >= MIN_ROWS_FOR_JUMP and inserted > live_before:
-        found.append(f"新增 {inserted} 行，超过原有 {live_before} 行")
+    if received and score < settings.batch_alert_score:
+        found.append(f"质量得分 {score:.1f} 低于 {settings.batch_alert_score:g}")
+    if live_before and live_before >= settings.batch_row_change_min_rows:
+        ratio = settings.batch_row_change_ratio
+        share = f"超过原有 {live_before} 行的 {ratio:.0%}"
+        if inserted > live_before * ratio:
+            found.append(f"新增 {inserted} 行，{share}")
+        if retired > live_before * ratio:
+            found.append(f"失效 {retired} 行，{share}")
     return found
 
 

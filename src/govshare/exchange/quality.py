@@ -160,6 +160,36 @@ def rules_for(items: list[dict[str, Any]], extra: dict[str, list[Parse]] | None 
     return rules
 
 
+def converter(data_type: str, length: int | None) -> Parse:
+    """Text to a value of an item's type, for carrying stored values over when a new catalog version
+    changes the item's type (`store.ensure_table`): the type's parser, or the length limit of 字符型.
+    Raises `Refused` for a value that does not fit."""
+    parse = TYPE_PARSERS.get(data_type)
+    if parse is not None:
+        return parse
+    limit = length if data_type == "C" else None
+
+    def text(value: str) -> str:
+        if limit is not None and len(value) > limit:
+            raise Refused(f"长度 {len(value)} 超过目录规定的 {limit}")
+        return value
+
+    return text
+
+
+def as_text(value: Any) -> str:
+    """A stored value written back as the text a provider would send, so that `converter` (and the
+    parsers it uses) reads it: ISO dates, plain decimals without trailing zeros, 是/否."""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        text = format(value.normalize(), "f")
+        return "0" if text in ("-0", "") else text
+    return str(value)
+
+
 Reason = dict[str, str]
 
 

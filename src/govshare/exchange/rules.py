@@ -1,8 +1,13 @@
-"""Provider-defined quality rules (S15): patterns, allowed values, ranges and lengths per item.
+"""Provider-defined quality rules (S15): patterns, allowed values, ranges, lengths and uniqueness
+per item.
 
 They add to the rules the catalog implies (`quality.rules_for`) and run on every batch; a row that
 breaks one is quarantined with the rule's own message. The provider's data administrator (or its
 business system) replaces the whole set at once, audited.
+
+`regex`, `enum`, `range` and `length` look at one value (`checks_for` turns them into checks run by
+`quality.check_row`); `unique` compares a value with the other rows of the batch and of the store,
+so ingest applies it per chunk (`unique_items`).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ class RuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     item: str = Field(max_length=64, description="The item's field name.")
-    kind: Literal["regex", "enum", "range", "length"]
+    kind: Literal["regex", "enum", "range", "length", "unique"]
     pattern: str | None = Field(
         None, max_length=MAX_PATTERN, description="regex: the whole value must match."
     )
@@ -64,6 +69,15 @@ def _bound(value: str | None, data_type: str) -> Any:
 
 def _params(rule: RuleIn, item: dict[str, Any]) -> dict[str, Any]:
     where = f"信息项 {item['title']}（{item['name']}）"
+    if rule.kind == "unique":
+        if item.get("is_key"):
+            raise Invalid(
+                f"{where}是业务主键，不需要唯一性规则：同一主键的行按主键更新，不会重复。"
+                "请为非主键信息项设置唯一性规则。",
+                "unique is for items that are not part of the business key.",
+                details={"field": "rules"},
+            )
+        return {}
     if rule.kind == "regex":
         if not rule.pattern:
             raise Invalid(
@@ -158,13 +172,24 @@ def replace_rules(db: Session, *, actor: Actor, resource_id: int, rules: list[Ru
 
 
 def checks_for(rules: list[QualityRule], items: list[dict[str, Any]]) -> dict[str, list[Parse]]:
-    """Per item, the checks the provider's rules add (run on the parsed value)."""
+    """Per item, the checks the provider's rules add (run on the parsed value); `unique` rules are not
+    checks of one value (see `unique_items`)."""
     types = {i["name"]: i["data_type"] for i in items}
     checks: dict[str, list[Parse]] = {}
     for rule in rules:
-        if rule.item_name in types:
+        if rule.item_name in types and rule.kind != "unique":
             checks.setdefault(rule.item_name, []).append(_check(rule, types[rule.item_name]))
     return checks
+
+
+def unique_items(rules: list[QualityRule], items: list[dict[str, Any]]) -> dict[str, str | None]:
+    """The items whose values must be unique among live rows, with the rule's message (or None).
+
+    A rule left on a key item, or on an item the published version no longer has, does nothing: the
+    key is unique by construction and a missing item has no values in the batch.
+    """
+    eligible = {i["name"] for i in items if not i.get("is_key")}
+    return {r.item_name: r.message for r in rules if r.kind == "unique" and r.item_name in eligible}
 
 
 def _check(rule: QualityRule, data_type: str) -> Parse:

@@ -12,11 +12,18 @@ system columns for provenance:
 - `_retired_at`, `_retired_batch_id`: when a snapshot or a delete retired it (rows are never lost).
 
 A new catalog version that adds items adds columns; items that disappear keep their columns and
-data (`ensure_table` never drops anything).
+data (`ensure_table` never drops anything). A version that changes an item's type (or a 字符型
+length) migrates its column: the old column is renamed `<item>__old<k>` and keeps every value, a new
+column of the new type takes the item's name, and each old value that parses under the new type
+(`quality.converter`) is copied into it; the others stay only in the old column and are counted in
+the `TypeChange` the caller records. SQLite cannot change a column's type, PostgreSQL could, but one
+path for both keeps the old values visible on both.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -32,14 +39,24 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     inspect,
+    select,
     text,
+    update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
+from govshare.crypto import sm3_hex
+from govshare.exchange.quality import Parse, Refused, as_text, converter
+
 SCHEMA_PG = "exchange"
 SQLITE_PREFIX = "xres_"
+
+MAX_IDENTIFIER = 63  # PostgreSQL truncates longer names silently
+CONVERT_CHUNK = 1000
 
 SYSTEM_COLUMNS = (
     "_key",
@@ -100,8 +117,28 @@ def table_for(db: Session, resource_id: int, items: list[dict[str, Any]]) -> Tab
     return Table(name, metadata, *columns, schema=schema)
 
 
-def ensure_table(db: Session, resource_id: int, items: list[dict[str, Any]]) -> Table:
-    """Create the resource's table, or add the columns of items it does not have yet."""
+@dataclass(frozen=True)
+class TypeChange:
+    """An item whose column changed type, and how its values were carried over."""
+
+    item: str
+    kept_in: str  # the renamed old column: it keeps every old value
+    old_type: str  # SQL types, as the database declares them
+    new_type: str
+    values: int  # rows with a value in the old column (retired rows included)
+    converted: int
+    unconverted: int  # values that do not parse under the new type: only in `kept_in`
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def ensure_table(
+    db: Session, resource_id: int, items: list[dict[str, Any]]
+) -> tuple[Table, list[TypeChange]]:
+    """Create the resource's table, add the columns of items it does not have yet, and migrate the
+    columns of items whose type changed (see the module's docstring); returns the table and the
+    migrations done now (empty when none was needed)."""
     table = table_for(db, resource_id, items)
     connection = db.connection()
     if table.schema:
@@ -109,17 +146,168 @@ def ensure_table(db: Session, resource_id: int, items: list[dict[str, Any]]) -> 
     inspector = inspect(connection)
     if not inspector.has_table(table.name, schema=table.schema):
         table.create(connection)
-        return table
-    existing = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
+        return table, []
+    existing = {c["name"]: c["type"] for c in inspector.get_columns(table.name, schema=table.schema)}
     preparer = connection.dialect.identifier_preparer
+    changes = []
+    lengths = {i["name"]: i.get("length") for i in items}
+    types = {i["name"]: i["data_type"] for i in items}
     for column in table.columns:
-        if column.name in existing:
+        if column.name in SYSTEM_COLUMNS:
             continue
+        old_type = existing.get(column.name)
+        if old_type is not None and _storage(old_type) == _storage(column.type):
+            continue
+        if old_type is not None:
+            kept = _kept_name(column.name, set(existing) | set(types))
+            drop_index(db, table, column.name)
+            connection.execute(
+                text(
+                    f"ALTER TABLE {preparer.format_table(table)} RENAME COLUMN "
+                    f"{preparer.quote(column.name)} TO {preparer.quote(kept)}"
+                )
+            )
+            existing[kept] = old_type
         ddl = column.type.compile(dialect=connection.dialect)
         connection.execute(
             text(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {preparer.quote(column.name)} {ddl}")
         )
-    return table
+        if old_type is not None:
+            changes.append(
+                _convert(
+                    connection,
+                    table,
+                    column,
+                    kept,
+                    old_type,
+                    converter(types[column.name], lengths[column.name]),
+                )
+            )
+    return table, changes
+
+
+def _storage(type_: TypeEngine[Any]) -> tuple[Any, ...]:
+    """What a column stores, comparable between the type `column_type` declares and the type read back
+    from the database (VARCHAR(18) and String(18), DOUBLE PRECISION and Float(53), …)."""
+    if isinstance(type_, Boolean):
+        return ("boolean",)
+    if isinstance(type_, Float):
+        return ("float",)
+    if isinstance(type_, Numeric):
+        return ("numeric", type_.precision, type_.scale)
+    if isinstance(type_, Integer):
+        return ("integer",)
+    if isinstance(type_, DateTime):
+        return ("datetime",)
+    if isinstance(type_, Date):
+        return ("date",)
+    if isinstance(type_, String):
+        return ("text", type_.length)
+    return ("other", type(type_).__name__)
+
+
+def _kept_name(name: str, taken: set[str]) -> str:
+    k = 1
+    while True:
+        suffix = f"__old{k}"
+        candidate = name[: MAX_IDENTIFIER - len(suffix)] + suffix
+        if candidate not in taken:
+            return candidate
+        k += 1
+
+
+def _convert(
+    connection: Connection,
+    table: Table,
+    column: Column[Any],
+    kept: str,
+    old_type: TypeEngine[Any],
+    parse: Parse,
+) -> TypeChange:
+    """Copy the old column's values that parse under the new type into the new column, by key order
+    in chunks (memory stays flat in the number of rows)."""
+    pair = Table(
+        table.name,
+        MetaData(),
+        Column("_key", String(64), primary_key=True),
+        Column(kept, old_type),
+        Column(column.name, column.type),
+        schema=table.schema,
+    )
+    source, target = pair.c[kept], pair.c[column.name]
+    write = update(pair).where(pair.c._key == bindparam("k")).values({column.name: bindparam("v")})
+    values = converted = 0
+    last = ""
+    while True:
+        rows = connection.execute(
+            select(pair.c._key, source)
+            .where(source.is_not(None), pair.c._key > last)
+            .order_by(pair.c._key)
+            .limit(CONVERT_CHUNK)
+        ).all()
+        if not rows:
+            break
+        last = rows[-1][0]
+        done = []
+        for key, value in rows:
+            try:
+                new = parse(as_text(value).strip())
+            except Refused:
+                continue
+            if _fits(column.type, new):
+                done.append({"k": key, "v": new})
+        if done:
+            connection.execute(write, done)
+        values += len(rows)
+        converted += len(done)
+    dialect = connection.dialect
+    return TypeChange(
+        item=column.name,
+        kept_in=kept,
+        old_type=str(old_type.compile(dialect=dialect)),
+        new_type=str(target.type.compile(dialect=dialect)),
+        values=values,
+        converted=converted,
+        unconverted=values - converted,
+    )
+
+
+def _fits(type_: TypeEngine[Any], value: Any) -> bool:
+    """Whether the column takes `value` without an overflow (which PostgreSQL refuses, failing the
+    whole batch): a decimal's integer digits, a BIGINT's range."""
+    if isinstance(type_, Numeric) and not isinstance(type_, Float) and type_.precision is not None:
+        scale = type_.scale or 0
+        return abs(round(Decimal(value), scale)) < Decimal(10) ** (type_.precision - scale)
+    if isinstance(type_, Integer):
+        return -(2**63) <= int(value) < 2**63
+    return True
+
+
+def index_name(table: Table, column: str) -> str:
+    name = f"ix_{table.name}_{column}"
+    if len(name) > MAX_IDENTIFIER:
+        name = f"ix_{table.name}_{column[:30]}_{sm3_hex(column.encode())[:12]}"
+    return name
+
+
+def ensure_index(db: Session, table: Table, column: str) -> None:
+    """Index `column` (for the `unique` rule, which looks values up in every chunk of a batch)."""
+    preparer = db.get_bind().dialect.identifier_preparer
+    db.execute(
+        text(
+            f"CREATE INDEX IF NOT EXISTS {preparer.quote(index_name(table, column))} "
+            f"ON {preparer.format_table(table)} ({preparer.quote(column)})"
+        )
+    )
+
+
+def drop_index(db: Session, table: Table, column: str) -> None:
+    """Drop `ensure_index`'s index of `column`, if any (a migrated column's index would follow it to
+    its old name; ingest indexes the new column again)."""
+    preparer = db.get_bind().dialect.identifier_preparer
+    name = preparer.quote(index_name(table, column))
+    qualified = f"{preparer.quote_schema(table.schema)}.{name}" if table.schema else name
+    db.execute(text(f"DROP INDEX IF EXISTS {qualified}"))
 
 
 def exists(db: Session, resource_id: int) -> bool:
