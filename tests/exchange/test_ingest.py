@@ -14,11 +14,11 @@ from sqlalchemy import select
 from govshare.audit.models import AuditEvent
 from govshare.catalog.models import Resource
 from govshare.exchange import ingest as ingest_module
-from govshare.exchange import store
+from govshare.exchange import jsonstream, store
 from govshare.exchange.models import Batch
 from govshare.identifiers import id_number_check_char
 from tests.conftest import settings_override
-from tests.helpers import bearer, login
+from tests.helpers import bearer, login, org
 
 HEADER = "id_number,name,gender,birth_date,mobile,address,region_code"
 
@@ -118,6 +118,26 @@ def test_every_rule_names_the_item_and_the_problem(client, city, db, population)
     assert any("出生日期" in r and "YYYY-MM-DD" in r for r in reasons)
     assert any("业务主键不能为空" in r for r in reasons) and any("超过目录规定的 50" in r for r in reasons)
     assert any("表头有 7 列" in r for r in reasons)
+
+
+def test_numbers_the_store_cannot_hold_are_quarantined_not_failed(client, city, db) -> None:
+    """金额 is NUMERIC(20, 2) in the store: a value too large, or with more than two decimals (which
+    the database would round), is quarantined instead of failing the batch (a 500 on PostgreSQL)."""
+    allowance = db.scalar(select(Resource).where(Resource.name == "最低生活保障对象信息"))
+    assert allowance is not None
+    header = "id_number,name,amount"
+    rows = [
+        f"{GOOD1},张伟,1234.50",
+        f"{GOOD2},李娜,1e18",
+        f"{idn('130105', '20010101', '118')},赵敏,12.505",
+        f"{idn('130105', '19900101', '113')},王芳,Infinity",
+    ]
+    response = push(client, login(client, "civil_admin"), allowance.id, csv_body(*rows, header=header))
+    assert response.status_code == 201, response.text
+    batch = response.json()
+    assert (batch["accepted"], batch["quarantined"]) == (1, 3)
+    reasons = " ".join(batch["report"]["reasons"])
+    assert "整数部分最多 18 位" in reasons and "小数最多 2 位" in reasons and "应为数字" in reasons
 
 
 def test_duplicate_keys_in_a_batch_are_quarantined_across_chunks(
@@ -360,21 +380,27 @@ def test_timeliness_lists_late_and_never_provided_resources(client, city, db, po
     assert client.get("/api/v1/provision/timeliness", headers=login(client, "civil_user")).status_code == 403
 
 
-def test_anomalies_alert_the_bureau(client, city, db, population) -> None:
+def test_anomalies_alert_the_provider_and_the_bureau(client, city, db, population) -> None:
     from govshare.tasks.models import Task
 
     admin = login(client, "police_admin")
     batch = push(client, admin, population.id, csv_body(line(GOOD1), line(BAD))).json()
     assert batch["report"]["anomalies"] == ["质量得分 50.0 低于 90"]
-    task = db.scalar(select(Task).where(Task.kind == "batch_anomaly", Task.subject_id == batch["batch_id"]))
-    assert task is not None and task.assignee_role == "bureau_admin"
-    assert "质量得分 50.0 低于 90" in task.title
+    alerts = db.scalars(
+        select(Task).where(Task.kind == "batch_anomaly", Task.subject_id == batch["batch_id"])
+    ).all()
+    assert {(t.org_id, t.assignee_role) for t in alerts} == {
+        (population.org_id, "data_admin"),
+        (org(db, "bureau").id, "bureau_admin"),
+    }
+    assert all("质量得分 50.0 低于 90" in t.title for t in alerts)
     clean = push(client, admin, population.id, csv_body(line(GOOD2))).json()
     assert clean["report"]["anomalies"] == []
     with settings_override(batch_alert_score=40):
         tolerated = push(client, admin, population.id, csv_body(line(GOOD1, "改名"), line(BAD))).json()
     assert tolerated["report"]["anomalies"] == []
-    assert db.scalar(select(Task).where(Task.subject_id == tolerated["batch_id"])).kind == "batch_quality"
+    kinds = db.scalars(select(Task.kind).where(Task.subject_id == tolerated["batch_id"])).all()
+    assert kinds == ["batch_quality"]
 
 
 def people(count: int, start: int = 0) -> list[str]:
@@ -396,10 +422,10 @@ def test_a_batch_changing_the_row_count_beyond_the_ratio_is_an_anomaly(client, c
         assert within["report"]["anomalies"] == []
         grown = push(client, admin, population.id, csv_body(*people(28, 27))).json()
         assert grown["report"]["anomalies"] == ["新增 28 行，超过原有 27 行的 50%"]
-        task = db.scalar(
+        alerts = db.scalars(
             select(Task).where(Task.kind == "batch_anomaly", Task.subject_id == grown["batch_id"])
-        )
-        assert task is not None and "新增 28 行" in task.title
+        ).all()
+        assert len(alerts) == 2 and all("新增 28 行" in t.title for t in alerts)
 
         # Shrinking: 55 live rows; a delete of 27 is within half, a snapshot keeping 13 of 28 is not.
         ids = ",".join(HEADER.split(",")[:1])
@@ -439,10 +465,10 @@ def test_json_array_reader_across_reads() -> None:
     ]
     for body in (json.dumps(records), json.dumps(records, ensure_ascii=False, indent=2)):
         for read_chars in (1, 2, 3, 5, 7, 64, 1000):
-            assert list(ingest_module.json_array(io.StringIO(body), read_chars)) == records
+            assert list(jsonstream.json_array(io.StringIO(body), read_chars)) == records
     numbers = '[1, 22 ,333,-4.5e3,\ntrue, null, "\\u4e2d", {}, []]'
     for read_chars in (1, 2, 4):
-        assert list(ingest_module.json_array(io.StringIO(numbers), read_chars)) == [
+        assert list(jsonstream.json_array(io.StringIO(numbers), read_chars)) == [
             1,
             22,
             333,
@@ -453,7 +479,7 @@ def test_json_array_reader_across_reads() -> None:
             {},
             [],
         ]
-    assert list(ingest_module.json_array(io.StringIO("  [ ]  "), 1)) == []
+    assert list(jsonstream.json_array(io.StringIO("  [ ]  "), 1)) == []
 
 
 class LazyArray:
@@ -491,7 +517,7 @@ class LazyArray:
 def test_json_array_reader_reads_ahead_one_read_at_most() -> None:
     stream = LazyArray(20_000, record_ends=True)
     read_chars = 4096
-    for n, element in enumerate(ingest_module.json_array(stream, read_chars)):
+    for n, element in enumerate(jsonstream.json_array(stream, read_chars)):
         assert element["n"] == n
         assert stream.ends is not None
         # At most one read (and a few characters) past the element: json.load would read everything.
@@ -505,7 +531,7 @@ def test_json_array_reader_memory_does_not_grow_with_the_elements() -> None:
     stream = LazyArray(30_000)
     tracemalloc.start()
     try:
-        count = sum(1 for _ in ingest_module.json_array(stream))
+        count = sum(1 for _ in jsonstream.json_array(stream))
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -519,7 +545,7 @@ def test_a_large_json_array_is_streamed_into_the_store(client, city, db, populat
         for n in range(1000)
     ]
     body = json.dumps(records, ensure_ascii=False).encode()
-    assert len(body) > 3 * ingest_module.JSON_READ_CHARS
+    assert len(body) > 3 * jsonstream.JSON_READ_CHARS
     response = push(
         client, login(client, "police_admin"), population.id, body, content_type="application/json"
     )

@@ -17,6 +17,7 @@ from govshare.catalog.models import Resource
 from govshare.exchange import store
 from tests.exchange.test_ingest import HEADER, idn, publish_items, push
 from tests.helpers import login
+from tests.ui import browser, texts
 
 FAKE_RESOURCE = 990_001  # a table of its own: store functions need no catalog entry
 
@@ -93,7 +94,8 @@ def test_changed_types_keep_every_value_and_convert_what_parses(db) -> None:
     assert report == {
         "c_free": ("c_free__old1", 2, 1, 1),  # 也许 is neither 是 nor 否
         "n": ("n__old1", 3, 1, 2),  # 12.5 is not an integer, 1E+20 too large for BIGINT
-        "b": ("b__old1", 2, 1, 1),  # 1E+19 has more integer digits than NUMERIC(20, 2) takes
+        # 1E+19 has more integer digits than NUMERIC(20, 2) takes; 3.14159 more decimals (no rounding)
+        "b": ("b__old1", 2, 0, 2),
         "ts": ("ts__old1", 1, 1, 0),
         "l": ("l__old1", 2, 2, 0),
         "i": ("i__old1", 2, 2, 0),
@@ -101,7 +103,7 @@ def test_changed_types_keep_every_value_and_convert_what_parses(db) -> None:
     rows = {r.k: r for r in db.execute(select(reflect(db, FAKE_RESOURCE)))}
     assert (rows["a"].n, rows["b"].n, rows["b"].n__old1) == (12, None, Decimal("12.5"))
     assert (rows["c"].n, rows["c"].n__old1) == (None, Decimal("1e20"))
-    assert (rows["a"].b, rows["b"].b, rows["b"].b__old1) == (Decimal("3.14"), None, 1e19)
+    assert (rows["a"].b, rows["a"].b__old1, rows["b"].b, rows["b"].b__old1) == (None, 3.14159, None, 1e19)
     assert (rows["a"].i, rows["b"].i) == (Decimal(7), Decimal(-3))
     assert (rows["a"].l, rows["b"].l, rows["a"].ts) == ("是", "否", "2026-01-02T03:04:05")
     assert (rows["a"].c_free, rows["b"].c_free, rows["b"].c_free__old1) == (True, None, "也许")
@@ -141,7 +143,7 @@ def retype(**changes: dict[str, Any]):  # type: ignore[no-untyped-def]
     return change
 
 
-def test_a_new_version_changing_types_migrates_the_table_without_losing_rows(client, city, db) -> None:
+def test_a_new_version_changing_types_migrates_the_table_without_losing_rows(app, client, city, db) -> None:
     population = db.scalar(select(Resource).where(Resource.name == "人口基础信息"))
     assert population is not None
     admin = login(client, "police_admin")
@@ -193,6 +195,11 @@ def test_a_new_version_changing_types_migrates_the_table_without_losing_rows(cli
         .order_by(AuditEvent.seq.desc())
     )
     assert event is not None and len(json.loads(event.details)["migrations"]) == 3
+    page = browser(app, "police_admin").get(
+        f"/catalog/{population.id}/data/batches/{batch.json()['batch_id']}"
+    )
+    assert len(texts(page.text, "migration-row")) == 3
+    assert texts(page.text, "migration-unconverted") == ["1", "1"]
 
     rows = {r.id_number: r for r in db.execute(select(reflect(db, population.id)))}
     assert len(rows) == 6  # every row survived, the retired one too

@@ -221,7 +221,8 @@ def get_quality_rules(resource_id: int, actor: CurrentActor, db: DB) -> list[Rul
 @router.put("/resources/{resource_id}/quality-rules", response_model=list[RuleOut])
 def put_quality_rules(resource_id: int, data: list[RuleIn], actor: CurrentActor, db: DB) -> list[RuleOut]:
     """Replace the provider's quality rules: `regex` (pattern), `enum` (values), `range` (min/max,
-    numbers or dates) and `length` (min/max) per item; they apply to the next batches."""
+    numbers or dates), `length` (min/max) and `unique` (no two live rows share a value; not for
+    business-key items, which are unique already) per item; they apply to the next batches."""
     return [_rule_out(r) for r in rules.replace_rules(db, actor=actor, resource_id=resource_id, rules=data)]
 
 

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import logging
-import re
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,12 +28,13 @@ from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, Role
 from govshare.catalog.models import Resource, ResourceVersion
-from govshare.crypto import sm3_hex
 from govshare.db import utcnow
 from govshare.errors import Conflict, Invalid, TooLarge
 from govshare.exchange import store
 from govshare.exchange.access import provision_resource
 from govshare.exchange.discovery import SAMPLE_ROWS, discover
+from govshare.exchange.jsonstream import json_array
+from govshare.exchange.keys import row_hash, row_key
 from govshare.exchange.models import Batch, QualityRule, QuarantinedRow
 from govshare.exchange.quality import ItemRule, check_row, rules_for
 from govshare.exchange.rules import checks_for, unique_items
@@ -247,114 +247,6 @@ def _records(
             stream.detach()
 
 
-JSON_READ_CHARS = 64 * 1024
-_SPACE = re.compile(r"[ \t\n\r]*")
-# Closer than this to the end of the buffer, a decoding error may come from the buffer's end (a
-# literal, number or \\u escape cut in two) rather than from the body, and a number that decoded may
-# go on in the next read ("-4" of "-4.5e3"): read more and decode again.
-_TOKEN_TAIL = 24
-
-
-def json_array(text: IO[str], read_chars: int = JSON_READ_CHARS) -> Iterator[Any]:
-    """The elements of the JSON array `text` holds, one by one, read `read_chars` at a time.
-
-    Memory holds the unread part of one read plus the element being decoded, whatever the number of
-    elements (json.load would hold the whole body and every element). Raises `Invalid` for a body
-    that is not an array, is cut short (no closing `]`) or has anything but `,` between elements;
-    elements yielded before the error were valid, so the caller's unit of work must roll back.
-    """
-    decoder = json.JSONDecoder()
-    buffer, pos, dropped, eof = "", 0, 0, False
-
-    def fill(at_least: int = 0) -> bool:
-        """Drop what was consumed and read more; False at the end of the body."""
-        nonlocal buffer, pos, dropped, eof
-        if eof:
-            return False
-        # An element longer than one read is read in growing steps, so decoding it stays linear.
-        chunk = text.read(max(read_chars, at_least))
-        if not chunk:
-            eof = True
-            return False
-        dropped += pos
-        buffer = buffer[pos:] + chunk
-        pos = 0
-        return True
-
-    def next_char() -> str:
-        """The next character that is not white space, not consumed ("" at the end of the body)."""
-        nonlocal pos
-        while True:
-            pos = _SPACE.match(buffer, pos).end()  # type: ignore[union-attr]
-            if pos < len(buffer):
-                return buffer[pos]
-            if not fill():
-                return ""
-
-    def cut_short(count: int) -> Invalid:
-        return Invalid(
-            f"JSON 数组不完整：读到 {count} 个完整元素后内容就结束了，缺少结尾的 ]，文件可能被截断。"
-            "批次未处理，请发送完整的文件。",
-            "The JSON array is not closed: the body was cut short.",
-            details={"field": "body", "elements": count},
-        )
-
-    first = next_char()
-    if first != "[":
-        raise Invalid(
-            "JSON 批次应为对象数组 [{…}, {…}]" + ("，收到的内容是空的。" if not first else "。"),
-            "A JSON batch is an array of objects.",
-            details={"field": "body"},
-        )
-    pos += 1
-    count = 0
-    if next_char() == "]":
-        pos += 1
-    else:
-        while True:
-            if not next_char():
-                raise cut_short(count)
-            try:
-                value, end = decoder.raw_decode(buffer, pos)
-            except json.JSONDecodeError as exc:
-                unterminated = exc.msg.startswith("Unterminated string")
-                if (unterminated or exc.pos >= len(buffer) - _TOKEN_TAIL) and fill(len(buffer) - pos):
-                    continue
-                if unterminated or exc.pos >= len(buffer):  # the body ends inside the element
-                    raise cut_short(count) from None
-                raise Invalid(
-                    f"JSON 第 {count + 1} 个元素无法解析（第 {dropped + exc.pos + 1} 个字符附近）。"
-                    "请检查导出程序生成的 JSON。",
-                    f"Element {count + 1} is not valid JSON: {exc.msg}.",
-                    details={"field": "body", "element": count + 1, "offset": dropped + exc.pos},
-                ) from None
-            if len(buffer) - end < _TOKEN_TAIL and fill():  # a number may go on: decode it again
-                continue
-            pos = end
-            count += 1
-            yield value
-            separator = next_char()
-            if separator == "]":
-                pos += 1
-                break
-            if not separator:
-                raise cut_short(count)
-            if separator != ",":
-                raise Invalid(
-                    f"JSON 数组第 {count} 个元素之后应为逗号或 ]，却是“{separator}”"
-                    f"（第 {dropped + pos + 1} 个字符）。请检查导出程序生成的 JSON。",
-                    f"Expected ',' or ']' after element {count}.",
-                    details={"field": "body", "element": count, "offset": dropped + pos},
-                )
-            pos += 1
-    if next_char():
-        raise Invalid(
-            f"JSON 数组结尾的 ] 之后还有内容（第 {dropped + pos + 1} 个字符）。一个批次只能是一个数组。",
-            "Content after the end of the JSON array.",
-            details={"field": "body", "offset": dropped + pos},
-        )
-
-
 def _json_record(line: str, line_no: int, names: set[str], keys: list[str]) -> dict[str, Any]:
     try:
         record = json.loads(line)
@@ -387,18 +279,6 @@ def _check_columns(columns: list[str], names: set[str], keys: list[str], where: 
 
 
 # --- applying ------------------------------------------------------------------------------------
-
-
-def _canonical(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def _sm3(text: str) -> str:
-    return sm3_hex(text.encode())
 
 
 @dataclass
@@ -492,7 +372,7 @@ class _Applier:
             if reasons:
                 bad.append((line, raw, reasons))
                 continue
-            key = _sm3("\x1f".join(_canonical(values[k]) for k in self.keys))
+            key = row_key(values, self.keys)
             if key in good:
                 bad.append(
                     (
@@ -507,8 +387,7 @@ class _Applier:
                     )
                 )
                 continue
-            row_hash = _sm3("\x1f".join(_canonical(values.get(n)) for n in self.names))
-            good[key] = (line, raw, values, row_hash)
+            good[key] = (line, raw, values, row_hash(values, self.names))
             if len(self.samples) < SAMPLE_ROWS:
                 self.samples.append(values)
         existing = (
@@ -534,12 +413,12 @@ class _Applier:
             self._delete(good, existing)
             return
         inserts, changes, seen = [], [], []
-        for key, (_line, _raw, values, row_hash) in good.items():
+        for key, (_line, _raw, values, content) in good.items():
             system = {
                 "_batch_id": self.batch.id,
                 "_system_id": self.batch.system_id,
                 "_received_at": self.now,
-                "_row_hash": row_hash,
+                "_row_hash": content,
                 "_seen_batch_id": self.batch.id,
                 "_retired_at": None,
                 "_retired_batch_id": None,
@@ -547,7 +426,7 @@ class _Applier:
             current = existing.get(key)
             if current is None:
                 inserts.append({"_key": key, **system, **values})
-            elif current._row_hash != row_hash or current._retired_at is not None:
+            elif current._row_hash != content or current._retired_at is not None:
                 changes.append({"k": key, **system, **values})
             else:
                 seen.append({"k": key})
@@ -801,17 +680,23 @@ def _finish(
     if flags:
         _flag_sensitivity(db, resource, flags)
     if batch.report["anomalies"]:
+        # The provider's data administrators, who can fix it, and the Bureau, who supervises (S15).
         bureau = orgs.bureau(db)
-        if bureau is not None:
+        for org_id, role in (
+            (resource.org_id, Role.data_admin),
+            (bureau.id if bureau else None, Role.bureau_admin),
+        ):
+            if org_id is None:
+                continue
             tasks.open_task(
                 db,
                 kind="batch_anomaly",
                 title=f"数据批次异常：{resource.name}（{'；'.join(batch.report['anomalies'])}）"[:200],
                 link=f"/catalog/{resource.id}/data/batches/{batch.id}",
-                org_id=bureau.id,
+                org_id=org_id,
                 subject_type="batches",
                 subject_id=batch.id,
-                assignee_role=Role.bureau_admin,
+                assignee_role=role,
             )
     audit.record(
         db,

@@ -78,7 +78,7 @@ class QualityRule(Base):
     resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"), index=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     item_name: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16))  # regex | enum | range | length
+    kind: Mapped[str] = mapped_column(String(16))  # regex | enum | range | length | unique
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     message: Mapped[str | None] = mapped_column(String(200))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -9,6 +9,7 @@ codes 1/2. A row that fails any rule is quarantined with every reason found, nev
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,15 +65,43 @@ def _decimal(value: str) -> Decimal:
     return number
 
 
+def _fits(integer_digits: int, places: int) -> Parse:
+    """A decimal parser for a NUMERIC column: at most `integer_digits` before the point and
+    `places` after it (the database would refuse the first and silently round the second)."""
+
+    def parse(value: str) -> Decimal:
+        number = _decimal(value)
+        if number and number.adjusted() >= integer_digits:
+            raise Refused(f"数值过大（整数部分最多 {integer_digits} 位）")
+        _sign, digits, exponent = number.as_tuple()
+        assert isinstance(exponent, int)  # finite: checked by _decimal
+        if exponent < -places:
+            written = "".join(map(str, digits)).rstrip("0")
+            if len(digits) - len(written) < -exponent - places:
+                raise Refused(f"小数最多 {places} 位")
+        return number
+
+    return parse
+
+
+BIGINT = 2**63
+
+
 def _integer(value: str) -> int:
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise Refused("应为整数") from None
+    if not -BIGINT <= number < BIGINT:
+        raise Refused("整数超出范围（最多 18 位）")
+    return number
 
 
 def _float(value: str) -> float:
-    return float(_decimal(value))
+    number = float(_decimal(value))
+    if not math.isfinite(number):
+        raise Refused("数值超出范围")
+    return number
 
 
 def _boolean(value: str) -> bool:
@@ -111,9 +140,10 @@ def _gender(value: str) -> str:
         raise Refused("性别应为 男、女 或代码 1、2（GB/T 2261.1）") from None
 
 
+# The exchange store's columns (store.column_type): N is NUMERIC(38, 10), Y NUMERIC(20, 2).
 TYPE_PARSERS: dict[str, Parse] = {
-    "N": _decimal,
-    "Y": _decimal,
+    "N": _fits(28, 10),
+    "Y": _fits(18, 2),
     "D": _date,
     "T": _datetime,
     "L": _boolean,

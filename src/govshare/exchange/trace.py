@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,27 +19,13 @@ from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor
 from govshare.catalog.models import ResourceVersion
-from govshare.crypto import sm3_hex
 from govshare.errors import Invalid
 from govshare.exchange import store
 from govshare.exchange.access import provision_resource
+from govshare.exchange.keys import row_key
 from govshare.exchange.models import Batch
 from govshare.exchange.quality import check_row, rules_for
 from govshare.systems.models import BusinessSystem
-
-
-def canonical(value: Any) -> str:
-    """A parsed item value as the text its key and row hashes are computed from."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def row_key(values: dict[str, Any], keys: list[str]) -> str:
-    """The store's `_key`: SM3 of the business-key values (parsed, canonical, joined by U+001F)."""
-    return sm3_hex("\x1f".join(canonical(values[k]) for k in keys).encode())
 
 
 @dataclass(frozen=True)

@@ -335,6 +335,7 @@ def batch_page(
             "reasons": list((batch.report or {}).get("reasons", {}).items()),
             "not_found": (batch.report or {}).get("not_found", 0),
             "sensitivity": (batch.report or {}).get("sensitivity", []),
+            "migrations": (batch.report or {}).get("migrations", []),
             "sensitivity_labels": dict(Sensitivity.choices()),
             "columns": _columns(db, resource, batch) if batch.quarantined else [],
             "rows": rows,

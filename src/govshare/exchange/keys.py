@@ -1,0 +1,31 @@
+"""The hashes the exchange store matches rows by: a row's business key and its content.
+
+Values are the items' parsed values (`quality.check_row`), written canonically (None as "",
+date-times in ISO form) and joined by U+001F before SM3. Ingest stores them as `_key` and
+`_row_hash`; tracing a row computes the same key from the values a person types.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from govshare.crypto import sm3_hex
+
+
+def canonical(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def row_key(values: dict[str, Any], keys: list[str]) -> str:
+    """The store's `_key`: SM3 of the business-key values."""
+    return sm3_hex("\x1f".join(canonical(values[k]) for k in keys).encode())
+
+
+def row_hash(values: dict[str, Any], names: list[str]) -> str:
+    """The store's `_row_hash`: SM3 of every item's value (an unchanged row is not rewritten)."""
+    return sm3_hex("\x1f".join(canonical(values.get(n)) for n in names).encode())
