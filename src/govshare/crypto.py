@@ -6,6 +6,7 @@ SM3 and SM4 come from `cryptography` (OpenSSL, fast enough for bulk data); SM2 s
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 
@@ -17,13 +18,22 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 SM2_UID = b"govshare-audit"
 
 
+# hashlib reaches the same OpenSSL SM3 with less overhead per call (ingest hashes every row twice);
+# `cryptography` is the fallback where the local OpenSSL build does not expose it to hashlib.
+_HASHLIB_SM3 = "sm3" in hashlib.algorithms_available
+
+
 def sm3(data: bytes) -> bytes:
+    if _HASHLIB_SM3:
+        return hashlib.new("sm3", data).digest()
     digest = hashes.Hash(hashes.SM3())
     digest.update(data)
     return digest.finalize()
 
 
 def sm3_hex(data: bytes) -> str:
+    if _HASHLIB_SM3:
+        return hashlib.new("sm3", data).hexdigest()
     return sm3(data).hex()
 
 

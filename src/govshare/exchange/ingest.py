@@ -36,7 +36,7 @@ from govshare.exchange.discovery import SAMPLE_ROWS, discover
 from govshare.exchange.jsonstream import json_array
 from govshare.exchange.keys import row_hash, row_key
 from govshare.exchange.models import Batch, QualityRule, QuarantinedRow
-from govshare.exchange.quality import ItemRule, check_row, rules_for
+from govshare.exchange.quality import ItemRule, RowChecker, rules_for
 from govshare.exchange.rules import checks_for, unique_items
 from govshare.orgs import service as orgs
 from govshare.settings import Settings, get_settings
@@ -320,7 +320,9 @@ class _Applier:
         unique: dict[str, str | None] | None = None,
     ) -> None:
         self.db, self.table, self.batch, self.mode = db, table, batch, mode
+        self.insert = store.BulkInsert(db, table)
         self.rules = [r for r in rules if r.name in keys] if mode is Mode.delete else rules
+        self.check = RowChecker(self.rules)
         self.keys = keys
         self.names = [r.name for r in rules]
         titles = {r.name: r.title for r in rules}
@@ -368,7 +370,7 @@ class _Applier:
             if "__error__" in raw:
                 bad.append((line, raw, [{"reason": raw["__error__"]}]))
                 continue
-            values, reasons = check_row(self.rules, raw)
+            values, reasons = self.check(raw)
             if reasons:
                 bad.append((line, raw, reasons))
                 continue
@@ -430,8 +432,7 @@ class _Applier:
                 changes.append({"k": key, **system, **values})
             else:
                 seen.append({"k": key})
-        if inserts:
-            self.db.execute(insert(t), inserts)
+        self.insert(inserts)
         if changes:
             columns = [c for c in changes[0] if c != "k"]
             self.db.execute(

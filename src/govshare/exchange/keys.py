@@ -23,9 +23,11 @@ def canonical(value: Any) -> str:
 
 def row_key(values: dict[str, Any], keys: list[str]) -> str:
     """The store's `_key`: SM3 of the business-key values."""
-    return sm3_hex("\x1f".join(canonical(values[k]) for k in keys).encode())
+    return sm3_hex("\x1f".join([canonical(values[k]) for k in keys]).encode())
 
 
 def row_hash(values: dict[str, Any], names: list[str]) -> str:
     """The store's `_row_hash`: SM3 of every item's value (an unchanged row is not rewritten)."""
-    return sm3_hex("\x1f".join(canonical(values.get(n)) for n in names).encode())
+    # Most values are text already; the list (not a generator) is what str.join wants anyway.
+    texts = [v if v.__class__ is str else canonical(v) for v in map(values.get, names)]
+    return sm3_hex("\x1f".join(texts).encode())

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -40,6 +41,7 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    insert,
     inspect,
     select,
     text,
@@ -313,3 +315,66 @@ def drop_index(db: Session, table: Table, column: str) -> None:
 def exists(db: Session, resource_id: int) -> bool:
     name, schema = _location(db, resource_id)
     return inspect(db.connection()).has_table(name, schema=schema)
+
+
+class BulkInsert:
+    """Many new rows into a store table, in the caller's transaction.
+
+    On SQLite the INSERT is compiled once per set of columns and the rows go to the driver's
+    `executemany` as tuples, each value through its column's own bind processor — what SQLAlchemy's
+    executemany does, without its per-row bookkeeping, which cost ingest a third of its time. A
+    processor's last result is reused for the same value (every row of a batch carries the same
+    received time). Elsewhere SQLAlchemy's executemany is used: on PostgreSQL its multi-row VALUES
+    batching beats any driver executemany.
+    """
+
+    def __init__(self, db: Session, table: Table) -> None:
+        self.db, self.table = db, table
+        self.dialect = db.get_bind().dialect
+        self.native = self.dialect.name == "sqlite"
+        self.plans: dict[tuple[str, ...], tuple[str, Any, list[tuple[int, Any]]]] = {}
+
+    def _plan(self, keys: tuple[str, ...]) -> tuple[str, Any, list[tuple[int, Any]]]:
+        compiled = insert(self.table).compile(dialect=self.dialect, column_keys=list(keys))
+        assert compiled.positiontup is not None  # qmark parameters
+        binds = [compiled.binds[name] for name in compiled.positiontup]
+        processors = [
+            (i, _last_value_cached(p))
+            for i, b in enumerate(binds)
+            if (p := b.type._cached_bind_processor(self.dialect)) is not None
+        ]
+        return compiled.string, itemgetter(*(b.key for b in binds)), processors
+
+    def __call__(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        if not self.native:
+            self.db.execute(insert(self.table), rows)
+            return
+        keys = tuple(rows[0])
+        if keys not in self.plans:
+            self.plans[keys] = self._plan(keys)
+        sql, values_of, processors = self.plans[keys]
+        values = []
+        for row in rows:
+            record = list(values_of(row))
+            for i, process in processors:
+                if record[i] is not None:
+                    record[i] = process(record[i])
+            values.append(record)
+        cursor = self.db.connection().connection.cursor()
+        try:
+            cursor.executemany(sql, values)
+        finally:
+            cursor.close()
+
+
+def _last_value_cached(process: Any) -> Any:
+    last: list[Any] = [object(), None]
+
+    def cached(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, process(value)
+        return last[1]
+
+    return cached
