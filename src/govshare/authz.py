@@ -82,6 +82,7 @@ class Action(StrEnum):
     data_provide = "data.provide"
     provision_view = "data.provision_view"
     sync_manage = "data.sync_manage"
+    service_manage = "data.service_manage"
 
     @property
     def label(self) -> str:
@@ -115,6 +116,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.data_provide: "提供（推送）数据",
     Action.provision_view: "查看数据批次与质量",
     Action.sync_manage: "管理前置库同步",
+    Action.service_manage: "管理接口服务",
 }
 
 
@@ -189,6 +191,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.data_provide: _O,
         Action.provision_view: _O,
         Action.sync_manage: _O,
+        Action.service_manage: _O,
     },
     Role.security_officer: {
         Action.org_view: _C,

@@ -7,12 +7,13 @@ start while a secret is unset, short or left at a development value (see `produc
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -163,9 +164,44 @@ class Settings(BaseSettings):
         description="How often the scheduler looks for front-end database syncs that are due by their "
         "resource's update cycle (minutes); 实时 resources are synced at every check.",
     )
+    service_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDRs that API-service endpoints may point into although they are loopback, "
+        "link-local, multicast or unspecified addresses (refused by default, so a registration cannot reach "
+        'the platform\'s own host or a cloud metadata service), e.g. `["127.0.0.0/8"]` for a local test.',
+    )
+    service_max_timeout_seconds: int = Field(
+        30,
+        ge=1,
+        le=600,
+        description="Longest an API-service upstream may take to answer a call completely (seconds); a "
+        "registration may ask for less, never more.",
+    )
+    service_max_response_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1024,
+        description="Largest upstream answer relayed by an API-service call (bytes); the answer is read as "
+        "it arrives and the call fails (502) once it is larger.",
+    )
+    service_default_rate_per_minute: int = Field(
+        60,
+        ge=1,
+        description="Calls per minute one consumer department may make to one API service when its "
+        "registration does not set its own limit.",
+    )
     run_jobs: bool = Field(
         True, description="Run scheduled jobs (audit checkpoints, …) inside `govshare serve`."
     )
+
+    @field_validator("service_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"GOVSHARE_SERVICE_ALLOWED_NETWORKS: {cidr!r} is not a CIDR") from None
+        return value
 
     @property
     def database(self) -> str:

@@ -35,8 +35,10 @@ def routers() -> list[APIRouter]:
     from govshare.catalog import views_exchange as catalog_views_exchange
     from govshare.catalog import views_review as catalog_views_review
     from govshare.exchange import api as exchange_api
+    from govshare.exchange import api_services as exchange_api_services
     from govshare.exchange import api_sync as exchange_api_sync
     from govshare.exchange import views as exchange_views
+    from govshare.exchange import views_services as exchange_views_services
     from govshare.exchange import views_sync as exchange_views_sync
     from govshare.orgs import api as orgs_api
     from govshare.orgs import views as orgs_views
@@ -55,6 +57,7 @@ def routers() -> list[APIRouter]:
         catalog_api.router,
         exchange_api.router,
         exchange_api_sync.router,
+        exchange_api_services.router,
         auth_views.router,
         orgs_views.router,
         users_views.router,
@@ -65,6 +68,7 @@ def routers() -> list[APIRouter]:
         catalog_views_review.router,
         exchange_views.router,
         exchange_views_sync.router,
+        exchange_views_services.router,
         catalog_views_exchange.router,
         catalog_views.router,
     ]

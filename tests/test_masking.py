@@ -1,0 +1,152 @@
+"""Masking rules and paths (S23): each rule on Chinese data, paths into nested JSON, fail-closed
+behaviour for values and documents that do not fit."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from govshare import masking
+from govshare.masking import MaskingError, ShapeError, compile_masks, mask_value, parse_path, parse_rule
+from tests.conftest import settings_override
+
+
+def masked(rule: str, value: object) -> object:
+    return mask_value(parse_rule(rule), value)
+
+
+@pytest.mark.parametrize(
+    ("rule", "value", "expected"),
+    [
+        ("id_number", "130102198503177718", "130102********7718"),
+        ("id_number", "13010219850317771X", "130102********771X"),
+        ("id_number", "130102850317771", "130102*****7771"),  # 15-digit ID of the first generation
+        ("id_number", "1301 0219 8503 1777 18", "130102********7718"),
+        ("id_number", "1234567890", "**********"),  # nothing left to hide behind: hidden whole
+        ("mobile", "13912345678", "139****5678"),
+        ("mobile", "139-1234-5678", "139****5678"),
+        ("mobile", 13912345678, "139****5678"),  # a number in the JSON
+        ("bank_card", "6222021234567890123", "622202*********0123"),
+        ("bank_card", "6222 0212 3456 7890", "622202******7890"),
+        ("name", "张伟", "张*"),
+        ("name", "张三丰", "张**"),
+        ("name", "欧阳娜娜", "欧阳**"),
+        ("name", "司马光", "司马*"),
+        ("name", "诸葛亮", "诸葛*"),
+        ("name", "上官婉儿", "上官**"),
+        ("name", "慕容复", "慕容*"),
+        ("name", "司马", "司*"),  # two characters: surname 司, given name 马
+        ("name", "阿沛·阿旺晋美", "阿*·****"),
+        ("name", "李", "*"),
+        ("address", "河北省石家庄市长安区中山东路39号", "河北省石家庄市长安区****"),
+        ("address", "北京市朝阳区建国路88号", "北京市朝阳区****"),
+        ("address", "内蒙古自治区呼和浩特市新城区新华大街1号", "内蒙古自治区呼和浩特市新城区****"),
+        ("address", "河北省石家庄市井陉矿区矿市街12号", "河北省石家庄市井陉矿区****"),
+        ("address", "河北省辛集市旧城镇南街", "河北省辛集市****"),
+        ("address", "石家庄市中华北大街城市花园", "石家庄市****"),  # 街 is no part of a district
+        ("address", "河北省石家庄市中山路小区5号", "河北省石家庄市****"),  # a 小区 is no district
+        ("address", "长安区广安市场", "长安区****"),
+        ("address", "中山东路39号", "****"),
+        ("keep(1,1)", "石家庄", "石*庄"),
+        ("keep(2, 0)", "冀A12345", "冀A*****"),
+        ("keep(3,3)", "短值", "**"),
+        ("nullify", "任何内容", None),
+        ("name", None, None),
+        ("address", {"province": "河北省"}, None),  # a structure under a text rule is hidden whole
+    ],
+)
+def test_rules_on_chinese_data(rule: str, value: object, expected: object) -> None:
+    assert masked(rule, value) == expected
+
+
+def test_pseudonyms_are_stable_keyed_and_not_reversible_by_guessing() -> None:
+    first = masked("pseudonym", "130102198503177718")
+    assert first == masked("pseudonym", "130102198503177718")  # equal inputs join
+    assert first != masked("pseudonym", "130102198503177726")
+    assert isinstance(first, str) and len(first) == 32 and "130102" not in first
+    # Keyed: another master key gives other pseudonyms, so a plain hash table cannot undo them.
+    with settings_override(master_key="ab" * 32):
+        assert masked("pseudonym", "130102198503177718") != first
+
+
+def test_rules_are_parsed_and_refused() -> None:
+    assert str(parse_rule(" keep( 3 , 4 ) ")) == "keep(3,4)"
+    for bad in ("mask_all", "keep(3)", "keep(-1,2)", "keep(51,0)", "keep", ""):
+        with pytest.raises(MaskingError):
+            parse_rule(bad)
+
+
+def test_paths_are_parsed_and_refused() -> None:
+    assert parse_path("data[*].sfzh") == ("data", None, "sfzh")
+    assert parse_path("result.owner.mobile") == ("result", "owner", "mobile")
+    assert parse_path("[*].姓名") == (None, "姓名")
+    assert parse_path("rows[*][*].phone") == ("rows", None, None, "phone")
+    for bad in ("", "a..b", ".a", "a.", "a[0]", "a.[*]", "a b", "a[*]b", "data.*", "x" * 201):
+        with pytest.raises(MaskingError, match="脱敏路径"):
+            parse_path(bad)
+    with pytest.raises(MaskingError, match="层级太深"):
+        parse_path(".".join(["a"] * 17))
+
+
+def test_compile_names_the_wrong_entry_and_refuses_repeats() -> None:
+    with pytest.raises(MaskingError, match="第 2 条"):
+        compile_masks([{"path": "a", "rule": "name"}, {"path": "b", "rule": "whatever"}])
+    with pytest.raises(MaskingError, match="重复"):
+        compile_masks([{"path": "a", "rule": "name"}, {"path": "a", "rule": "nullify"}])
+
+
+DOCUMENT = {
+    "code": 0,
+    "data": [
+        {
+            "xm": "欧阳娜娜",
+            "sfzh": "130102198503177718",
+            "lxdh": "13912345678",
+            "jtzz": "河北省石家庄市长安区中山东路39号",
+        },
+        {"xm": "张伟", "sfzh": None, "lxdh": "13812345678"},  # a missing or null field is nothing to hide
+    ],
+    "result": {"owner": {"mobile": "13712345678", "bank": "6222021234567890123"}},
+}
+
+
+def test_masks_apply_at_nested_paths() -> None:
+    masks = compile_masks(
+        [
+            {"path": "data[*].xm", "rule": "name"},
+            {"path": "data[*].sfzh", "rule": "id_number"},
+            {"path": "data[*].lxdh", "rule": "mobile"},
+            {"path": "data[*].jtzz", "rule": "address"},
+            {"path": "result.owner.mobile", "rule": "nullify"},
+            {"path": "result.owner.bank", "rule": "bank_card"},
+            {"path": "absent.field", "rule": "name"},
+        ]
+    )
+    out = masking.apply(copy.deepcopy(DOCUMENT), masks)
+    assert out["data"][0] == {
+        "xm": "欧阳**",
+        "sfzh": "130102********7718",
+        "lxdh": "139****5678",
+        "jtzz": "河北省石家庄市长安区****",
+    }
+    assert out["data"][1] == {"xm": "张*", "sfzh": None, "lxdh": "138****5678"}
+    assert out["result"]["owner"] == {"mobile": None, "bank": "622202*********0123"}
+    assert out["code"] == 0
+
+
+def test_top_level_arrays_and_nested_arrays() -> None:
+    masks = compile_masks([{"path": "[*].xm", "rule": "name"}, {"path": "[*].phones[*]", "rule": "mobile"}])
+    out = masking.apply([{"xm": "诸葛亮", "phones": ["13912345678", "13812345678"]}], masks)
+    assert out == [{"xm": "诸葛*", "phones": ["139****5678", "138****5678"]}]
+    assert masking.apply({"sfzh": "130102198503177718"}, []) == {"sfzh": "130102198503177718"}
+
+
+def test_a_document_of_another_shape_is_refused_not_passed_through() -> None:
+    masks = compile_masks([{"path": "data[*].sfzh", "rule": "id_number"}])
+    with pytest.raises(ShapeError):  # an object where the path expects an array
+        masking.apply({"data": {"sfzh": "130102198503177718"}}, masks)
+    with pytest.raises(ShapeError):  # a value where the path expects an object
+        masking.apply({"data": ["130102198503177718"]}, masks)
+    with pytest.raises(ShapeError):
+        masking.apply(["not", "an", "object"], compile_masks([{"path": "data", "rule": "nullify"}]))
