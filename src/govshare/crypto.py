@@ -21,19 +21,25 @@ SM2_UID = b"govshare-audit"
 # hashlib reaches the same OpenSSL SM3 with less overhead per call (ingest hashes every row twice);
 # `cryptography` is the fallback where the local OpenSSL build does not expose it to hashlib.
 _HASHLIB_SM3 = "sm3" in hashlib.algorithms_available
+# Copying an empty hash object skips hashlib.new's lookup by name on every call.
+_SM3_EMPTY = hashlib.new("sm3") if _HASHLIB_SM3 else None
 
 
 def sm3(data: bytes) -> bytes:
-    if _HASHLIB_SM3:
-        return hashlib.new("sm3", data).digest()
+    if _SM3_EMPTY is not None and _HASHLIB_SM3:
+        fast = _SM3_EMPTY.copy()
+        fast.update(data)
+        return fast.digest()
     digest = hashes.Hash(hashes.SM3())
     digest.update(data)
     return digest.finalize()
 
 
 def sm3_hex(data: bytes) -> str:
-    if _HASHLIB_SM3:
-        return hashlib.new("sm3", data).hexdigest()
+    if _SM3_EMPTY is not None and _HASHLIB_SM3:
+        digest = _SM3_EMPTY.copy()
+        digest.update(data)
+        return digest.hexdigest()
     return sm3(data).hex()
 
 

@@ -365,8 +365,8 @@ class _Applier:
         t = self.table
         bad: Bad = []
         good: Good = {}
+        self.counts.received += len(records)
         for line, raw in records:
-            self.counts.received += 1
             if "__error__" in raw:
                 bad.append((line, raw, [{"reason": raw["__error__"]}]))
                 continue
@@ -415,21 +415,21 @@ class _Applier:
             self._delete(good, existing)
             return
         inserts, changes, seen = [], [], []
+        batch_id = self.batch.id
+        provenance = {  # the same for every row of the batch
+            "_batch_id": batch_id,
+            "_system_id": self.batch.system_id,
+            "_received_at": self.now,
+            "_seen_batch_id": batch_id,
+            "_retired_at": None,
+            "_retired_batch_id": None,
+        }
         for key, (_line, _raw, values, content) in good.items():
-            system = {
-                "_batch_id": self.batch.id,
-                "_system_id": self.batch.system_id,
-                "_received_at": self.now,
-                "_row_hash": content,
-                "_seen_batch_id": self.batch.id,
-                "_retired_at": None,
-                "_retired_batch_id": None,
-            }
             current = existing.get(key)
             if current is None:
-                inserts.append({"_key": key, **system, **values})
+                inserts.append({"_key": key, "_row_hash": content, **provenance, **values})
             elif current._row_hash != content or current._retired_at is not None:
-                changes.append({"k": key, **system, **values})
+                changes.append({"k": key, "_row_hash": content, **provenance, **values})
             else:
                 seen.append({"k": key})
         self.insert(inserts)

@@ -23,7 +23,8 @@ def canonical(value: Any) -> str:
 
 def row_key(values: dict[str, Any], keys: list[str]) -> str:
     """The store's `_key`: SM3 of the business-key values."""
-    return sm3_hex("\x1f".join([canonical(values[k]) for k in keys]).encode())
+    texts = [v if (v := values[k]).__class__ is str else canonical(v) for k in keys]
+    return sm3_hex("\x1f".join(texts).encode())
 
 
 def row_hash(values: dict[str, Any], names: list[str]) -> str:
