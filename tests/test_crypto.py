@@ -50,3 +50,21 @@ def test_sealed_values_open_only_with_their_purpose_context_and_master_key() -> 
         pytest.raises(sealing.SealError, match="another master key"),
     ):
         sealing.unseal(sealed, purpose="p1", context="c1")
+
+
+def test_sm2_signatures_with_a_short_component_still_verify(monkeypatch) -> None:
+    """gmalg drops leading zero bytes of r or s (about one signature in 100); ours are 64 bytes."""
+    signer = crypto.SM2Signer("1f" * 32)
+    real_sign = signer._sm2.sign
+    for n in range(5000):  # a short component turns up within a few hundred tries
+        message = f"checkpoint {n}".encode()
+        r, s = real_sign(message)
+        if len(r) < 32 or len(s) < 32:
+            break
+    else:
+        pytest.fail("no signature with a short r or s in 5000 tries")
+    monkeypatch.setattr(signer._sm2, "sign", lambda _m: (r, s))
+    signature = signer.sign(message)
+    assert len(bytes.fromhex(signature)) == 64
+    assert crypto.sm2_verify(signer.public_key_hex, message, signature)
+    assert not crypto.sm2_verify(signer.public_key_hex, message + b"!", signature)

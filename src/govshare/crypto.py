@@ -101,7 +101,9 @@ class SM2Signer:
 
     def sign(self, message: bytes) -> str:
         r, s = self._sm2.sign(message)
-        return bytes(r + s).hex()
+        # gmalg gives r and s without leading zero bytes (about 1 signature in 100): pad each to 32,
+        # or the signature is 63 bytes long and fails verification.
+        return (bytes(r).rjust(32, b"\0") + bytes(s).rjust(32, b"\0")).hex()
 
 
 def sm2_verify(public_key_hex: str, message: bytes, signature_hex: str) -> bool:
