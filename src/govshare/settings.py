@@ -13,7 +13,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -145,6 +145,12 @@ class Settings(BaseSettings):
         "source outside it is refused, so the platform's own files cannot be read through a sync. "
         "Default: `frontdb` in the data dir.",
     )
+    sync_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDRs that front-end database hosts may be in although they are loopback, "
+        "link-local, multicast or unspecified addresses (refused by default, so a registration cannot "
+        'reach databases on the platform\'s own host), e.g. `["127.0.0.0/8"]` for a local test.',
+    )
     sync_page_rows: int = Field(
         5000,
         ge=100,
@@ -193,14 +199,15 @@ class Settings(BaseSettings):
         True, description="Run scheduled jobs (audit checkpoints, …) inside `govshare serve`."
     )
 
-    @field_validator("service_allowed_networks")
+    @field_validator("service_allowed_networks", "sync_allowed_networks")
     @classmethod
-    def _networks(cls, value: list[str]) -> list[str]:
+    def _networks(cls, value: list[str], info: ValidationInfo) -> list[str]:
         for cidr in value:
             try:
                 ipaddress.ip_network(cidr.strip(), strict=False)
             except ValueError:
-                raise ValueError(f"GOVSHARE_SERVICE_ALLOWED_NETWORKS: {cidr!r} is not a CIDR") from None
+                name = f"GOVSHARE_{(info.field_name or '').upper()}"
+                raise ValueError(f"{name}: {cidr!r} is not a CIDR") from None
         return value
 
     @property

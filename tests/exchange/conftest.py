@@ -10,7 +10,15 @@ from sqlalchemy.orm import Session
 
 from govshare.catalog.models import Resource
 from govshare.systems.models import BusinessSystem
+from tests.conftest import settings_override
 from tests.exchange.frontdb import SOURCE_MARIADB, SOURCE_PG, Source, server_source, sqlite_source_db
+
+
+@pytest.fixture(autouse=True)
+def local_sources_allowed() -> Iterator[None]:
+    """The test databases run on this machine, which a sync source may not be by default."""
+    with settings_override(sync_allowed_networks='["127.0.0.0/8", "::1/128"]'):
+        yield
 
 
 @pytest.fixture

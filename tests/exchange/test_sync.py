@@ -396,3 +396,31 @@ def test_sqlite_source_is_opened_read_only(db, city, population, sqlite_source) 
         engine.dispose()
     path = Path(make_url(sqlite_source.url).database or "")
     assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM rk_jbxx").fetchone() == (1,)
+
+
+def test_a_source_on_the_platforms_own_host_needs_the_operators_leave(
+    client, city, db, population, hukou, pg_source
+) -> None:
+    admin = login(client, "police_admin")
+    with settings_override(sync_allowed_networks="[]"):
+        refused = client.put(
+            f"/api/v1/resources/{population.id}/sync-source", json=body(pg_source, hukou), headers=admin
+        )
+        assert refused.status_code == 422
+        assert "GOVSHARE_SYNC_ALLOWED_NETWORKS" in refused.json()["error"]["message"]
+        localhost = client.put(
+            f"/api/v1/resources/{population.id}/sync-source",
+            json=body(pg_source, hukou, url=pg_source.url.replace("127.0.0.1", "localhost")),
+            headers=admin,
+        )
+        assert localhost.status_code == 422  # a name resolving to loopback is no way around it
+    allowed = client.put(
+        f"/api/v1/resources/{population.id}/sync-source", json=body(pg_source, hukou), headers=admin
+    )
+    assert allowed.status_code == 200, allowed.text
+    # Checked again at every run: a source allowed once stops when the operator withdraws the leave.
+    with settings_override(sync_allowed_networks="[]"):
+        run = sync.execute(
+            uow_of(db), sync.request_run(db, actor=actor(db, "police_admin"), resource_id=population.id).id
+        )
+    assert run.status == "failed" and "GOVSHARE_SYNC_ALLOWED_NETWORKS" in (run.error or "")

@@ -17,7 +17,9 @@ back to the next one, and a page that is all one value reads every row with that
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from govshare.errors import Invalid
+from govshare.exchange.upstream import refused_kind
 from govshare.settings import get_settings, name_is_sqlite
 
 DRIVERS = {
@@ -100,7 +103,33 @@ def parse_url(raw: str, password: str | None = None) -> SourceUrl:
             details={"field": "url"},
         )
     _refuse_platform_database(dialect, url)
+    _refuse_local_hosts(url)
     return SourceUrl(dialect, url)
+
+
+def _refuse_local_hosts(url: URL) -> None:
+    """A source host may not be this machine (or link-local, …) unless the operator allowed it:
+    the platform's own databases and services live there (checked at registration and every run)."""
+    assert url.host is not None
+    try:
+        infos = socket.getaddrinfo(url.host, url.port or 0, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise Invalid(
+            f"无法解析前置库主机名“{url.host}”，请检查地址或平台的域名解析。",
+            "Unresolvable source host.",
+            details={"field": "url"},
+        ) from None
+    allowed = [ipaddress.ip_network(c.strip(), strict=False) for c in get_settings().sync_allowed_networks]
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        kind = refused_kind(address)
+        if kind is not None and not any(address in network for network in allowed):
+            raise Invalid(
+                f"前置库地址指向{kind}（{address}），平台不会连接。如前置库确实部署在平台所在主机，"
+                "请联系平台运维在 GOVSHARE_SYNC_ALLOWED_NETWORKS 中放行该网段。",
+                "Source host refused.",
+                details={"field": "url"},
+            )
 
 
 def _sqlite_path(url: URL) -> Path:

@@ -413,6 +413,8 @@ class _Plan:
             raise SourceError(
                 "无法解密前置库连接信息（主密钥已更换？），请重新登记连接地址和密码。"
             ) from None
+        except Invalid as exc:  # refused now though accepted at registration (settings changed)
+            raise SourceError(exc.message) from None
         self.table, self.query = source.table_name, source.query
         self.column_map = dict(source.column_map)
         self.watermark_column = source.watermark_column
