@@ -263,7 +263,8 @@ def _raw_load(engine: Engine, path: Path, name: str, *, keyed: bool) -> tuple[fl
 def bench_ingest(engine: Engine, rows: int) -> dict[str, Any]:
     from govshare.authz import Actor
     from govshare.db import unit_of_work
-    from govshare.exchange.ingest import BatchRequest, from_file, ingest
+    from govshare.exchange.body import BatchRequest, from_file
+    from govshare.exchange.ingest import ingest
     from govshare.model_registry import load_models
 
     load_models()

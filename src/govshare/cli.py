@@ -159,7 +159,7 @@ def ingest(
     from govshare.model_registry import load_models
 
     load_models()  # a batch refers to people, systems and organisations: their tables must be known
-    from govshare.exchange.ingest import BatchRequest, Mode, from_file
+    from govshare.exchange.body import BatchRequest, Mode, from_file
     from govshare.exchange.ingest import ingest as run_ingest
 
     content_type = {

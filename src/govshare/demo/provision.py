@@ -20,7 +20,8 @@ from govshare.authz import Actor
 from govshare.catalog.models import Resource
 from govshare.demo.data import demo_row_counts, rows_for
 from govshare.exchange import sync
-from govshare.exchange.ingest import BatchRequest, from_file, ingest
+from govshare.exchange.body import BatchRequest, from_file
+from govshare.exchange.ingest import ingest
 from govshare.settings import get_settings
 from govshare.systems.models import BusinessSystem
 

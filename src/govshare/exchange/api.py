@@ -16,7 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from govshare.authz import Action, Actor, require
 from govshare.exchange import files, rules, trace
 from govshare.exchange.access import batch_of, provision_resource
-from govshare.exchange.ingest import BatchRequest, Mode, Spooler, ingest
+from govshare.exchange.body import BatchRequest, Mode, Spooler
+from govshare.exchange.ingest import ingest
 from govshare.exchange.models import Batch, QualityRule, QuarantinedRow
 from govshare.exchange.rules import RuleIn, RuleOut
 from govshare.exchange.timeliness import timeliness

@@ -21,7 +21,7 @@ from govshare.authz import Action, Actor
 from govshare.catalog.models import Resource
 from govshare.errors import Invalid, NotFound
 from govshare.exchange.access import provision_resource
-from govshare.exchange.ingest import Spooled
+from govshare.exchange.body import Spooled
 from govshare.exchange.models import ResourceFile
 from govshare.settings import get_settings
 

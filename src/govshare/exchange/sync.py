@@ -34,7 +34,8 @@ from govshare.db import utcnow
 from govshare.errors import Conflict, DomainError, Invalid, NotFound
 from govshare.exchange import sources
 from govshare.exchange.access import provision_resource
-from govshare.exchange.ingest import BatchRequest, Mode, from_file, ingest
+from govshare.exchange.body import BatchRequest, Mode, from_file
+from govshare.exchange.ingest import ingest
 from govshare.exchange.models import Batch, SyncRun, SyncSource
 from govshare.exchange.sources import Relation, SourceError, SourceUrl
 from govshare.sealing import SealError, seal, unseal

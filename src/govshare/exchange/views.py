@@ -30,6 +30,7 @@ from govshare.catalog.vocab import EntryStatus, ProvisionMethod, Sensitivity, Up
 from govshare.errors import Invalid, NotFound
 from govshare.exchange import store, trace
 from govshare.exchange.access import batch_of, provision_resource
+from govshare.exchange.body import REASON_COLUMN
 from govshare.exchange.models import Batch, QuarantinedRow
 from govshare.exchange.timeliness import Timeliness, timeliness
 from govshare.orgs.models import Organisation
@@ -48,7 +49,6 @@ SOURCE_LABELS = {"push": "接口推送", "cli": "命令行", "sync": "前置库�
 QUARANTINE_STATES = {"open": "待处理", "resubmitted": "已重新提交", "dismissed": "已忽略"}
 WARN_SCORE, ERR_SCORE = 95.0, 80.0  # quality scores below these are shown as a warning / an error
 CHART_BATCHES = 30  # the chart shows the newest batches, oldest on the left
-REASON_COLUMN = "原因"
 # Cells a spreadsheet would read as a formula (CSV injection); they get a leading apostrophe.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
