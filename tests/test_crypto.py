@@ -68,3 +68,9 @@ def test_sm2_signatures_with_a_short_component_still_verify(monkeypatch) -> None
     assert len(bytes.fromhex(signature)) == 64
     assert crypto.sm2_verify(signer.public_key_hex, message, signature)
     assert not crypto.sm2_verify(signer.public_key_hex, message + b"!", signature)
+    # A signature stored before the padding (63 bytes) still verifies, and only for its message.
+    legacy = (bytes(r) + bytes(s)).hex()
+    assert len(bytes.fromhex(legacy)) == 63
+    assert crypto.sm2_verify(signer.public_key_hex, message, legacy)
+    assert not crypto.sm2_verify(signer.public_key_hex, message + b"!", legacy)
+    assert not crypto.sm2_verify(signer.public_key_hex, message, legacy[:-2])  # 62 bytes: never

@@ -112,9 +112,14 @@ def sm2_verify(public_key_hex: str, message: bytes, signature_hex: str) -> bool:
         sig = bytes.fromhex(signature_hex)
     except ValueError:
         return False
-    if len(sig) != 64:
+    if len(sig) == 64:
+        splits = [32]
+    elif len(sig) == 63:  # written before signatures were padded: r or s lost a leading zero byte
+        splits = [31, 32]
+    else:
         return False
     try:
-        return bool(gmalg.SM2(pk=pk, uid=SM2_UID).verify(message, sig[:32], sig[32:]))
+        verifier = gmalg.SM2(pk=pk, uid=SM2_UID)
+        return any(bool(verifier.verify(message, sig[:at], sig[at:])) for at in splits)
     except Exception:  # malformed point or key: not a valid signature
         return False
