@@ -17,9 +17,7 @@ back to the next one, and a page that is all one value reads every row with that
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +32,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from govshare.errors import Invalid
-from govshare.exchange.upstream import refused_kind
+from govshare.exchange.upstream import Unresolvable, addresses_of, refused_among
 from govshare.settings import get_settings, name_is_sqlite
 
 DRIVERS = {
@@ -112,24 +110,22 @@ def _refuse_local_hosts(url: URL) -> None:
     the platform's own databases and services live there (checked at registration and every run)."""
     assert url.host is not None
     try:
-        infos = socket.getaddrinfo(url.host, url.port or 0, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+        addresses = addresses_of(url.host, url.port or 0)
+    except Unresolvable:
         raise Invalid(
             f"无法解析前置库主机名“{url.host}”，请检查地址或平台的域名解析。",
             "Unresolvable source host.",
             details={"field": "url"},
         ) from None
-    allowed = [ipaddress.ip_network(c.strip(), strict=False) for c in get_settings().sync_allowed_networks]
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        kind = refused_kind(address)
-        if kind is not None and not any(address in network for network in allowed):
-            raise Invalid(
-                f"前置库地址指向{kind}（{address}），平台不会连接。如前置库确实部署在平台所在主机，"
-                "请联系平台运维在 GOVSHARE_SYNC_ALLOWED_NETWORKS 中放行该网段。",
-                "Source host refused.",
-                details={"field": "url"},
-            )
+    refused = refused_among(addresses, get_settings().sync_allowed_networks)
+    if refused is not None:
+        address, kind = refused
+        raise Invalid(
+            f"前置库地址指向{kind}（{address}），平台不会连接。如前置库确实部署在平台所在主机，"
+            "请联系平台运维在 GOVSHARE_SYNC_ALLOWED_NETWORKS 中放行该网段。",
+            "Source host refused.",
+            details={"field": "url"},
+        )
 
 
 def _sqlite_path(url: URL) -> Path:

@@ -83,7 +83,12 @@ def refused_kind(address: IPAddress) -> str | None:
     return None
 
 
-def _resolve(host: str, port: int) -> list[IPAddress]:
+class Unresolvable(ValueError):
+    """A host name that does not resolve."""
+
+
+def addresses_of(host: str, port: int) -> list[IPAddress]:
+    """The addresses `host` resolves to (itself when it is an address); Unresolvable on failure."""
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:
@@ -91,30 +96,46 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        raise TargetRefused(f"无法解析接口地址的主机名“{host}”，请检查地址或平台的域名解析。") from None
+        raise Unresolvable(host) from None
     found: list[IPAddress] = []
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if address not in found:
             found.append(address)
-    if not found:
-        raise TargetRefused(f"接口地址的主机名“{host}”没有解析到任何地址。")
     return found
+
+
+def refused_among(addresses: list[IPAddress], allowed_networks: list[str]) -> tuple[IPAddress, str] | None:
+    """The first of `addresses` the platform does not connect to (see `refused_kind`) and why, unless
+    it lies in one of `allowed_networks` (CIDRs); None when all may be reached. API services and
+    front-end database syncs share this guard, each with its own setting."""
+    networks = _networks(allowed_networks)
+    for address in addresses:
+        kind = refused_kind(address)
+        if kind is not None and not any(address in net for net in networks):
+            return address, kind
+    return None
 
 
 def resolve(url: str, allowed_networks: list[str]) -> Target:
     """Check `url` and the addresses its host resolves to; raises TargetRefused."""
     parsed = endpoint(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    networks = _networks(allowed_networks)
-    addresses = _resolve(parsed.host, port)
-    for address in addresses:
-        kind = refused_kind(address)
-        if kind is not None and not any(address in net for net in networks):
-            raise TargetRefused(
-                f"接口地址指向{kind}（{address}），平台不会访问。如确属本单位内部服务，"
-                "请联系平台运维在 GOVSHARE_SERVICE_ALLOWED_NETWORKS 中放行该网段。"
-            )
+    try:
+        addresses = addresses_of(parsed.host, port)
+    except Unresolvable:
+        raise TargetRefused(
+            f"无法解析接口地址的主机名“{parsed.host}”，请检查地址或平台的域名解析。"
+        ) from None
+    if not addresses:
+        raise TargetRefused(f"接口地址的主机名“{parsed.host}”没有解析到任何地址。")
+    refused = refused_among(addresses, allowed_networks)
+    if refused is not None:
+        address, kind = refused
+        raise TargetRefused(
+            f"接口地址指向{kind}（{address}），平台不会访问。如确属本单位内部服务，"
+            "请联系平台运维在 GOVSHARE_SERVICE_ALLOWED_NETWORKS 中放行该网段。"
+        )
     return Target(url=str(parsed), host=parsed.raw_host.decode("ascii"), address=str(addresses[0]))
 
 
