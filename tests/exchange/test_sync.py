@@ -424,3 +424,6 @@ def test_a_source_on_the_platforms_own_host_needs_the_operators_leave(
             uow_of(db), sync.request_run(db, actor=actor(db, "police_admin"), resource_id=population.id).id
         )
     assert run.status == "failed" and "GOVSHARE_SYNC_ALLOWED_NETWORKS" in (run.error or "")
+    with settings_override(sync_allowed_networks="[]"):  # stopping works wherever the source now is
+        stopped = client.delete(f"/api/v1/resources/{population.id}/sync-source", headers=admin)
+        assert stopped.status_code == 200 and stopped.json()["enabled"] is False

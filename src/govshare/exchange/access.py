@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from govshare.authz import Action, Actor, require
 from govshare.catalog import service as catalog
-from govshare.catalog.models import Resource
+from govshare.catalog.models import Resource, ResourceVersion
 from govshare.errors import NotFound
 from govshare.exchange.models import Batch
 
@@ -16,6 +18,15 @@ def provision_resource(db: Session, *, actor: Actor, resource_id: int, action: A
     resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
     require(actor, action, resource)
     return resource
+
+
+def published_items(db: Session, resource: Resource) -> list[dict[str, Any]]:
+    """The items of the resource's published catalog version (none while it has no such version)."""
+    if resource.published_version_id is None:
+        return []
+    version = db.get(ResourceVersion, resource.published_version_id)
+    assert version is not None
+    return version.items
 
 
 def batch_of(db: Session, resource: Resource, batch_id: str) -> Batch:

@@ -24,9 +24,8 @@ from sqlalchemy.orm import Session
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor
-from govshare.catalog.models import ResourceVersion
 from govshare.errors import Invalid
-from govshare.exchange.access import provision_resource
+from govshare.exchange.access import provision_resource, published_items
 from govshare.exchange.models import QualityRule
 from govshare.exchange.quality import Parse, Refused
 
@@ -134,9 +133,7 @@ def replace_rules(db: Session, *, actor: Actor, resource_id: int, rules: list[Ru
     resource = provision_resource(db, actor=actor, resource_id=resource_id, action=Action.data_provide)
     if resource.published_version_id is None:
         raise Invalid("只能为已发布的目录条目设置质量规则。", "The resource is not published.")
-    version = db.get(ResourceVersion, resource.published_version_id)
-    assert version is not None
-    items = {i["name"]: i for i in version.items}
+    items = {i["name"]: i for i in published_items(db, resource)}
     rows = []
     for rule in rules:
         item = items.get(rule.item)

@@ -12,28 +12,27 @@ watermark column every run is one full snapshot.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import tempfile
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, make_url, select, update
 from sqlalchemy.orm import Session
 
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, Role
-from govshare.catalog.models import Resource, ResourceVersion
+from govshare.catalog.models import Resource
 from govshare.catalog.vocab import UpdateCycle
 from govshare.db import utcnow
 from govshare.errors import Conflict, DomainError, Invalid, NotFound
 from govshare.exchange import sources
-from govshare.exchange.access import provision_resource
+from govshare.exchange.access import provision_resource, published_items
 from govshare.exchange.body import BatchRequest, Mode, from_file
 from govshare.exchange.ingest import ingest
 from govshare.exchange.models import Batch, SyncRun, SyncSource
@@ -89,12 +88,6 @@ def _table_resource(db: Session, actor: Actor, resource_id: int) -> Resource:
     return resource
 
 
-def _items(db: Session, resource: Resource) -> list[dict[str, Any]]:
-    version = db.get(ResourceVersion, resource.published_version_id)
-    assert version is not None
-    return version.items
-
-
 def _system(db: Session, resource: Resource, system_id: int) -> BusinessSystem:
     system = db.get(BusinessSystem, system_id)
     if system is None or system.org_id != resource.org_id:
@@ -108,42 +101,60 @@ def _system(db: Session, resource: Resource, system_id: int) -> BusinessSystem:
     return system
 
 
-def _url(data: SourceIn, existing: SyncSource | None) -> SourceUrl:
-    password = data.password.get_secret_value() if data.password else None
-    parsed = sources.parse_url(data.url, password)
-    if parsed.url.password is None and existing is not None:
-        # An edit that leaves the password out keeps the stored one, for the same user at the same place.
-        before = sources.parse_url(
-            unseal(existing.url_sealed, purpose=SEAL_PURPOSE, context=_context(existing.resource_id))
-        )
-        same = sources.without_password(before.url) == sources.without_password(parsed.url)
-        if same and before.url.password is not None:
-            parsed = sources.parse_url(data.url, str(before.url.password))
-    return parsed
-
-
 def stored_url(source: SyncSource) -> str:
     """The registered URL with its password (for an edit that keeps the address; never shown)."""
     return unseal(source.url_sealed, purpose=SEAL_PURPOSE, context=_context(source.resource_id))
 
 
-def _relation(engine: Engine, table: str | None, query: str | None) -> Relation:
+def _url(data: SourceIn, existing: SyncSource | None) -> SourceUrl:
+    password = data.password.get_secret_value() if data.password else None
+    parsed = sources.parse_url(data.url, password)
+    if parsed.url.password is None and existing is not None:
+        # An edit that leaves the password out keeps the stored one, for the same user at the same place.
+        before = make_url(stored_url(existing))
+        same = sources.without_password(before) == sources.without_password(parsed.url)
+        if same and before.password is not None:
+            parsed = sources.parse_url(data.url, str(before.password))
+    return parsed
+
+
+def _what(data: SourceIn) -> tuple[str | None, str | None]:
+    """The checked table and query of a registration; exactly one of them."""
+    table = sources.check_table(data.table) if data.table else None
+    query = sources.check_query(data.query) if data.query else None
     if (table is None) == (query is None):
         raise Invalid(
             "请填写表名或查询语句（二选一）。", "Give a table or a query.", details={"field": "table"}
         )
-    return Relation(
-        engine,
-        sources.check_table(table) if table is not None else None,
-        sources.check_query(query) if query is not None else None,
-    )
+    return table, query
+
+
+@contextmanager
+def _opened(parsed: SourceUrl) -> Iterator[Engine]:
+    """An engine on the source for checking a registration; a failure to read it is a 422."""
+    engine = sources.connect(parsed)
+    try:
+        yield engine
+    except SourceError as exc:
+        raise Invalid(
+            f"无法读取前置库：{exc}。请检查地址、账号、网络和表名。",
+            "Cannot read the source.",
+            details={"field": "url"},
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def _default_mapping(items: list[dict[str, Any]], columns: list[str]) -> dict[str, str]:
+    """Each item mapped to the column named like it (case aside)."""
+    lower = {c.lower(): c for c in columns}
+    return {i["name"]: lower[i["name"].lower()] for i in items if i["name"].lower() in lower}
 
 
 def _mapping(given: dict[str, str] | None, items: list[dict[str, Any]], columns: list[str]) -> dict[str, str]:
     names = [i["name"] for i in items]
     if not given:
-        lower = {c.lower(): c for c in columns}
-        given = {n: lower[n.lower()] for n in names if n.lower() in lower}
+        given = _default_mapping(items, columns)
     unknown_items = [n for n in given if n not in names]
     if unknown_items:
         raise Invalid(
@@ -174,47 +185,20 @@ def inspect_source(db: Session, *, actor: Actor, resource_id: int, data: SourceI
     resource = _table_resource(db, actor, resource_id)
     existing = db.scalar(select(SyncSource).where(SyncSource.resource_id == resource.id))
     parsed = _url(data, existing)
-    table = sources.check_table(data.table) if data.table else None
-    query = sources.check_query(data.query) if data.query else None
-    columns = _read_columns(parsed, table, query)
-    found: dict[str, Any] = {"columns": columns, "url": parsed.display, "rows_without_watermark": None}
-    items = _items(db, resource)
+    table, query = _what(data)
+    found: dict[str, Any] = {"url": parsed.display, "rows_without_watermark": None}
+    with _opened(parsed) as engine:
+        relation = Relation(engine, table, query)
+        columns = found["columns"] = sources.columns(relation)
+        if data.watermark_column in columns:
+            found["rows_without_watermark"] = sources.count_null_watermark(relation, data.watermark_column)
+    items = published_items(db, resource)
     try:
         found["column_map"], found["mapping_problem"] = _mapping(data.column_map, items, columns), None
     except Invalid as exc:  # a first look: say what is missing rather than refuse
-        lower = {c.lower(): c for c in columns}
-        found["column_map"] = data.column_map or {
-            i["name"]: lower[i["name"].lower()] for i in items if i["name"].lower() in lower
-        }
+        found["column_map"] = data.column_map or _default_mapping(items, columns)
         found["mapping_problem"] = exc.message
-    if data.watermark_column in columns:
-        engine = sources.connect(parsed)
-        try:
-            relation = _relation(engine, table, query)
-            found["rows_without_watermark"] = sources.count_null_watermark(relation, data.watermark_column)
-        except SourceError as exc:
-            raise Invalid(
-                f"无法读取前置库：{exc}。", "Cannot read the source.", details={"field": "url"}
-            ) from None
-        finally:
-            engine.dispose()
     return found
-
-
-def _read_columns(parsed: SourceUrl, table: str | None, query: str | None) -> list[str]:
-    engine = None
-    try:
-        engine = sources.connect(parsed)
-        return sources.columns(_relation(engine, table, query))
-    except SourceError as exc:
-        raise Invalid(
-            f"无法读取前置库：{exc}。请检查地址、账号、网络和表名。",
-            "Cannot read the source.",
-            details={"field": "url"},
-        ) from None
-    finally:
-        if engine is not None:
-            engine.dispose()
 
 
 def save_source(db: Session, *, actor: Actor, resource_id: int, data: SourceIn) -> SyncSource:
@@ -227,10 +211,10 @@ def save_source(db: Session, *, actor: Actor, resource_id: int, data: SourceIn) 
         )
     system = _system(db, resource, data.system_id)
     parsed = _url(data, existing)
-    table = sources.check_table(data.table) if data.table else None
-    query = sources.check_query(data.query) if data.query else None
-    columns = _read_columns(parsed, table, query)
-    mapping = _mapping(data.column_map, _items(db, resource), columns)
+    table, query = _what(data)
+    with _opened(parsed) as engine:
+        columns = sources.columns(Relation(engine, table, query))
+    mapping = _mapping(data.column_map, published_items(db, resource), columns)
     watermark = data.watermark_column or None
     if watermark is not None and watermark not in columns:
         raise Invalid(
@@ -289,11 +273,10 @@ def remove_source(db: Session, *, actor: Actor, resource_id: int) -> SyncSource:
         raise NotFound("该资源没有登记前置库。", "No sync source.")
     source.enabled = False
     source.next_run_at = None
-    parsed = sources.without_password(
-        sources.parse_url(unseal(source.url_sealed, purpose=SEAL_PURPOSE, context=_context(resource.id))).url
-    )
+    # Not parse_url: stopping must work even where the address would no longer be accepted.
+    kept = sources.without_password(make_url(stored_url(source)))
     source.url_sealed = seal(
-        parsed.render_as_string(hide_password=False), purpose=SEAL_PURPOSE, context=_context(resource.id)
+        kept.render_as_string(hide_password=False), purpose=SEAL_PURPOSE, context=_context(resource.id)
     )
     source.updated_at = utcnow()
     audit.record(
@@ -407,9 +390,7 @@ class _Plan:
             kind="system", name=f"system:{system.code}", system_id=system.id, org_id=system.org_id
         )
         try:
-            self.url = sources.parse_url(
-                unseal(source.url_sealed, purpose=SEAL_PURPOSE, context=_context(source.resource_id))
-            )
+            self.url = sources.parse_url(stored_url(source))  # checked again: settings may have changed
         except SealError:
             raise SourceError(
                 "无法解密前置库连接信息（主密钥已更换？），请重新登记连接地址和密码。"
@@ -446,7 +427,7 @@ def execute(uow: UnitOfWork, run_id: int, *, progress: Callable[[int], None] | N
     engine = None
     try:
         engine = sources.connect(plan.url)
-        relation = _relation(engine, plan.table, plan.query)
+        relation = Relation(engine, plan.table, plan.query)
         wanted = sorted(set(plan.column_map.values()))
         if plan.watermark_column:
             _incremental(uow, plan, relation, wanted, progress)
@@ -474,7 +455,9 @@ def _incremental(
     assert plan.watermark_column is not None
     size = get_settings().sync_page_rows
     for page in sources.pages(relation, wanted, plan.watermark_column, plan.after, size):
-        _apply(uow, plan, page.rows, Mode.upsert, sources.encode_watermark(page.watermark))
+        with _spool() as file:
+            _write(file, plan, page.rows)
+            _apply(uow, plan, file, len(page.rows), Mode.upsert, sources.encode_watermark(page.watermark))
         if progress is not None:
             progress(len(page.rows))
 
@@ -487,14 +470,19 @@ def _snapshot(
     progress: Callable[[int], None] | None,
 ) -> None:
     """No watermark: the whole source is one snapshot batch (rows it no longer has are retired)."""
-    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+    with _spool() as file:
         count = 0
         for chunk in sources.everything(relation, wanted, get_settings().sync_page_rows):
-            _write(spool, plan, chunk)
+            _write(file, plan, chunk)
             count += len(chunk)
             if progress is not None:
                 progress(len(chunk))
-        _apply(uow, plan, None, Mode.snapshot, None, spooled=(spool, count))
+        _apply(uow, plan, file, count, Mode.snapshot, None)
+
+
+def _spool() -> IO[bytes]:
+    """Where a batch's NDJSON is written before ingest reads it (on disk beyond 8 MB)."""
+    return tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
 
 
 def _write(file: Any, plan: _Plan, rows: Iterable[dict[str, Any]]) -> None:
@@ -509,50 +497,42 @@ def _write(file: Any, plan: _Plan, rows: Iterable[dict[str, Any]]) -> None:
 def _apply(
     uow: UnitOfWork,
     plan: _Plan,
-    rows: list[dict[str, Any]] | None,
+    file: IO[bytes],
+    count: int,
     mode: Mode,
     watermark: dict[str, str] | None,
-    *,
-    spooled: tuple[Any, int] | None = None,
 ) -> None:
-    """One page: its batch, the new watermark and the run's counts commit together."""
-    with contextlib.ExitStack() as stack:
-        if spooled is not None:
-            file, count = spooled
-        else:
-            assert rows is not None
-            file = stack.enter_context(tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024))
-            _write(file, plan, rows)
-            count = len(rows)
-        file.seek(0)
-        body = from_file(file)
-        with uow() as db:
-            run = db.get(SyncRun, plan.run_id, with_for_update=True)
-            source = db.get(SyncSource, plan.source_id)
-            assert run is not None and source is not None
-            if run.status != "running":
-                raise SourceError("该次同步已被标记为中断，停止写入。")
-            batch, _replayed = ingest(
-                db,
-                actor=plan.actor,
-                req=BatchRequest(
-                    resource_id=plan.resource_id,
-                    body=body,
-                    content_type="application/x-ndjson",
-                    mode=mode,
-                    source="sync",
-                ),
-                max_retire_ratio=get_settings().snapshot_max_retire_ratio,
-            )
-            batch.sync_run_id = run.id
-            if watermark is not None:
-                source.watermark = watermark
-                run.watermark_to = watermark
-            run.pages += 1
-            run.rows_read += count
-            run.accepted += batch.accepted
-            run.quarantined += batch.quarantined
-            run.heartbeat_at = utcnow()
+    """One page of `count` rows written to `file`: its batch, the new watermark and the run's counts
+    commit together."""
+    file.seek(0)
+    body = from_file(file)
+    with uow() as db:
+        run = db.get(SyncRun, plan.run_id, with_for_update=True)
+        source = db.get(SyncSource, plan.source_id)
+        assert run is not None and source is not None
+        if run.status != "running":
+            raise SourceError("该次同步已被标记为中断，停止写入。")
+        batch, _replayed = ingest(
+            db,
+            actor=plan.actor,
+            req=BatchRequest(
+                resource_id=plan.resource_id,
+                body=body,
+                content_type="application/x-ndjson",
+                mode=mode,
+                source="sync",
+            ),
+            max_retire_ratio=get_settings().snapshot_max_retire_ratio,
+        )
+        batch.sync_run_id = run.id
+        if watermark is not None:
+            source.watermark = watermark
+            run.watermark_to = watermark
+        run.pages += 1
+        run.rows_read += count
+        run.accepted += batch.accepted
+        run.quarantined += batch.quarantined
+        run.heartbeat_at = utcnow()
 
 
 def _next_run(source: SyncSource, resource: Resource | None, *, failed: bool) -> Any:
@@ -561,10 +541,12 @@ def _next_run(source: SyncSource, resource: Resource | None, *, failed: bool) ->
     check = timedelta(minutes=get_settings().sync_check_minutes)
     if failed:
         return utcnow() + 3 * check
-    days = UpdateCycle(resource.update_cycle).days if resource is not None else None
-    if resource is not None and resource.update_cycle == UpdateCycle.realtime:
+    if resource is None:
+        return None
+    if resource.update_cycle == UpdateCycle.realtime:
         return utcnow() + check
-    return utcnow() + timedelta(days=days) if days is not None else None
+    days = UpdateCycle(resource.update_cycle).days
+    return utcnow() + timedelta(days=days) if days is not None else None  # 不定期: on demand only
 
 
 def _succeed(uow: UnitOfWork, run_id: int) -> SyncRun:

@@ -18,10 +18,9 @@ from sqlalchemy.orm import Session
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor
-from govshare.catalog.models import ResourceVersion
 from govshare.errors import Invalid
 from govshare.exchange import store
-from govshare.exchange.access import provision_resource
+from govshare.exchange.access import provision_resource, published_items
 from govshare.exchange.keys import row_key
 from govshare.exchange.models import Batch
 from govshare.exchange.quality import check_row, rules_for
@@ -46,11 +45,7 @@ class RowTrace:
 def trace(db: Session, *, actor: Actor, resource_id: int, key_values: dict[str, str]) -> RowTrace:
     """Where the row with these business-key values came from (`found` false when there is none)."""
     resource = provision_resource(db, actor=actor, resource_id=resource_id, action=Action.provision_view)
-    version = (
-        db.get(ResourceVersion, resource.published_version_id) if resource.published_version_id else None
-    )
-    items = version.items if version is not None else []
-    key_items = [i for i in items if i.get("is_key")]
+    key_items = [i for i in published_items(db, resource) if i.get("is_key")]
     keys = [i["name"] for i in key_items]
     if not keys:
         raise Invalid("该资源没有业务主键，无法按行追溯。", "The resource has no business key.")

@@ -15,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govshare.authz import Action, Actor, allowed
-from govshare.catalog.models import Resource, ResourceVersion
+from govshare.catalog.models import Resource
 from govshare.catalog.vocab import UpdateCycle
 from govshare.exchange import sources, sync
+from govshare.exchange.access import published_items
 from govshare.exchange.models import Batch, SyncRun, SyncSource
 from govshare.exchange.sync import SourceIn
 from govshare.settings import get_settings
@@ -93,10 +94,7 @@ def _page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    version = (
-        db.get(ResourceVersion, resource.published_version_id) if resource.published_version_id else None
-    )
-    items = version.items if version is not None else []
+    items = published_items(db, resource)
     runs = list(
         db.scalars(
             select(SyncRun).where(SyncRun.resource_id == resource.id).order_by(SyncRun.id.desc()).limit(50)
