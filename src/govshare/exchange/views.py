@@ -154,6 +154,7 @@ def _lineage(db: Session, resource: Resource) -> list[LineageRow]:
         )
         .where(Batch.resource_id == resource.id)
         .group_by(Batch.system_id, Batch.source)
+        .order_by(func.max(Batch.received_at).desc())
     ).all()
     if not groups:
         return []
@@ -170,9 +171,7 @@ def _lineage(db: Session, resource: Resource) -> list[LineageRow]:
         }
     systems = _names(db, BusinessSystem.id, BusinessSystem.name, {g[0] for g in groups if g[0] is not None})
     rows = []
-    for system_id, channel, count, accepted, first_at, last_at in sorted(
-        groups, key=lambda g: g[5], reverse=True
-    ):
+    for system_id, channel, count, accepted, first_at, last_at in groups:
         same_system = Batch.system_id.is_(None) if system_id is None else Batch.system_id == system_id
         last = db.scalar(
             select(Batch.id)
