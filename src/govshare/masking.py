@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from govshare.crypto import hmac_sm3
-from govshare.settings import get_settings
+from govshare.sealing import hmac_key
 
 RULES: dict[str, str] = {
     "id_number": "公民身份号码（保留前 6 位和后 4 位）",
@@ -163,14 +163,8 @@ def compile_masks(entries: Iterable[Mapping[str, Any]]) -> list[Mask]:
     return masks
 
 
-def derived_key(purpose: str) -> bytes:
-    """A key for keyed digests (HMAC-SM3) derived from the master key, one per purpose."""
-    master = bytes.fromhex(get_settings().secret("master_key"))
-    return bytes.fromhex(hmac_sm3(master, f"govshare/hmac/{purpose}".encode()))
-
-
 def pseudonym_key() -> bytes:
-    return derived_key("masking-pseudonym")
+    return hmac_key("masking-pseudonym")
 
 
 def _keep(text: str, first: int, last: int) -> str:

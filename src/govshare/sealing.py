@@ -29,6 +29,11 @@ def key_id(master: bytes | None = None) -> str:
     return sm3_hex(b"govshare-key-id:" + (master or _master()))[:8]
 
 
+def hmac_key(purpose: str) -> bytes:
+    """A key for keyed digests (HMAC-SM3) derived from the master key, one per purpose."""
+    return bytes.fromhex(hmac_sm3(_master(), f"govshare/hmac/{purpose}".encode()))
+
+
 def _key(master: bytes, purpose: str) -> bytes:
     return bytes.fromhex(hmac_sm3(master, f"govshare/sm4/{purpose}".encode()))[:16]
 

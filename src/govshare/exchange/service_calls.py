@@ -29,7 +29,7 @@ from govshare.errors import Conflict, DomainError, Invalid, NotFound
 from govshare.exchange import upstream
 from govshare.exchange.service_access import authorize_call
 from govshare.exchange.service_models import ApiCall, ApiRateWindow, ApiService
-from govshare.sealing import SealError, unseal
+from govshare.sealing import SealError, hmac_key, unseal
 from govshare.settings import get_settings
 
 SEAL_PURPOSE = "api-service-credential"
@@ -150,7 +150,7 @@ def _digest(given: dict[str, Any]) -> str:
     """A keyed digest (HMAC-SM3, key derived from the master key) of the parameters: equal calls
     compare equal in supervision, but a guessable value (an ID number) cannot be recovered from it."""
     canonical = json.dumps(given, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
-    return hmac_sm3(masking.derived_key(DIGEST_PURPOSE), canonical.encode())
+    return hmac_sm3(hmac_key(DIGEST_PURPOSE), canonical.encode())
 
 
 def _purpose(text: str) -> str:
