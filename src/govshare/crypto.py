@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Iterable
 
 import gmalg
 from cryptography.exceptions import InvalidTag
@@ -41,6 +42,20 @@ def sm3_hex(data: bytes) -> str:
         digest.update(data)
         return digest.hexdigest()
     return sm3(data).hex()
+
+
+def sm3_hex_texts(texts: Iterable[str]) -> list[str]:
+    """`sm3_hex` of each text's UTF-8, without a call per text (ingest hashes every row twice)."""
+    if _SM3_EMPTY is None or not _HASHLIB_SM3:
+        return [sm3_hex(t.encode()) for t in texts]
+    copy = _SM3_EMPTY.copy
+    out: list[str] = []
+    append = out.append
+    for t in texts:
+        h = copy()
+        h.update(t.encode())
+        append(h.hexdigest())
+    return out
 
 
 def hmac_sm3(key: bytes, data: bytes) -> str:

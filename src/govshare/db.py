@@ -58,6 +58,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+SQLITE_CACHE_KIB = 64 * 1024  # per connection, allocated as used
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
@@ -75,6 +78,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # SQLite's default page cache is 2 MB: a large batch inserting under the random `_key` index
+        # of an exchange table would re-read index pages from the OS for nearly every row.
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

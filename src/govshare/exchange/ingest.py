@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, insert, or_, select, update
@@ -26,7 +27,7 @@ from govshare.exchange import store
 from govshare.exchange.access import provision_resource
 from govshare.exchange.body import BatchRequest, Format, Mode, records
 from govshare.exchange.discovery import SAMPLE_ROWS, discover
-from govshare.exchange.keys import row_hash, row_key
+from govshare.exchange.keys import digests, texts
 from govshare.exchange.models import Batch, QualityRule, QuarantinedRow
 from govshare.exchange.quality import ItemRule, RowChecker, rules_for
 from govshare.exchange.rules import checks_for, unique_items
@@ -54,8 +55,9 @@ class _Counts:
 
 
 Bad = list[tuple[int, dict[str, Any], list[dict[str, str]]]]
-# A row that passed the per-value rules, by key: (line, raw row, values in item types, SM3 of content).
-Good = dict[str, tuple[int, dict[str, Any], dict[str, Any], str]]
+# A row that passed the per-value rules, by key: (line, raw row, its index in the chunk's values, SM3 of
+# its content).
+Good = dict[str, tuple[int, dict[str, Any], int, str]]
 # A reason may carry a "summary": the label it is counted under in the batch report, when its own text
 # names a line (one label per line would bury the report's other reasons). It is not stored.
 SUMMARY = "summary"
@@ -78,23 +80,37 @@ class _Applier:
         keys: list[str],
         mode: Mode,
         unique: dict[str, str | None] | None = None,
+        *,
+        fresh: bool = False,
     ) -> None:
         self.db, self.table, self.batch, self.mode = db, table, batch, mode
-        self.insert = store.BulkInsert(db, table)
         self.rules = [r for r in rules if r.name in keys] if mode is Mode.delete else rules
         self.check = RowChecker(self.rules)
         self.keys = keys
         self.names = [r.name for r in rules]
+        self.values: dict[str, list[Any]] = {}  # the current chunk's parsed values, by item
         titles = {r.name: r.title for r in rules}
         self.unique = (
             []
             if mode is Mode.delete
             else [_Unique(n, titles[n], m) for n, m in (unique or {}).items() if n in titles]
         )
+        # The table held no row when the batch began: a chunk's rows are inserted without first
+        # looking for their keys, and only a key clash (an earlier chunk's row) sends it the long way.
+        self.fresh = fresh and mode is not Mode.delete
         self.counts = _Counts()
         self.reasons: dict[str, int] = {}
         self.samples: list[dict[str, Any]] = []  # accepted rows for sensitive-data discovery
         self.now = utcnow()
+        self.provenance = {  # the same for every row the batch writes
+            "_batch_id": batch.id,
+            "_system_id": batch.system_id,
+            "_received_at": self.now,
+            "_seen_batch_id": batch.id,
+            "_retired_at": None,
+            "_retired_batch_id": None,
+        }
+        self.insert = store.BulkInsert(db, table, ["_key", "_row_hash", *self.names], self.provenance)
 
     def quarantine(self, rows: Bad) -> None:
         if not rows:
@@ -102,7 +118,7 @@ class _Applier:
         self.counts.quarantined += len(rows)
         for _line, _raw, reasons in rows:
             for r in reasons:
-                text = r.pop(SUMMARY, None) or r["reason"]
+                text = r.get(SUMMARY) or r["reason"]
                 label = f"{r.get('title', '')}：{text}" if r.get("title") else text
                 self.reasons[label] = self.reasons.get(label, 0) + 1
         self.db.execute(
@@ -113,7 +129,7 @@ class _Applier:
                     "resource_id": self.batch.resource_id,
                     "line_no": line,
                     "data": {k: ("" if v is None else str(v)) for k, v in raw.items() if k != "__error__"},
-                    "reasons": reasons,
+                    "reasons": [{k: v for k, v in r.items() if k != SUMMARY} for r in reasons],
                     "status": "open",
                     "created_at": self.now,
                 }
@@ -122,19 +138,62 @@ class _Applier:
         )
 
     def chunk(self, records: list[tuple[int, dict[str, Any]]]) -> None:
-        t = self.table
+        good, bad = self._check(records)
+        if self.fresh:
+            counts, reasons = replace(self.counts), dict(self.reasons)
+            try:
+                with self.db.begin_nested():
+                    self._store(dict(good), list(bad), {})
+                return
+            except store.KeyClash:
+                # An earlier chunk of this batch stored one of these keys: this chunk, and the rest
+                # of the batch, take the long way, which quarantines the repeated key.
+                self.counts, self.reasons, self.fresh = counts, reasons, False
+        existing = (
+            {
+                r._key: r
+                for r in self.db.execute(
+                    select(
+                        self.table.c._key,
+                        self.table.c._row_hash,
+                        self.table.c._retired_at,
+                        self.table.c._seen_batch_id,
+                    ).where(self.table.c._key.in_(list(good)))
+                )
+            }
+            if good
+            else {}
+        )
+        self._store(good, bad, existing)
+
+    def _check(self, records: list[tuple[int, dict[str, Any]]]) -> tuple[Good, Bad]:
+        """The chunk's rows that pass the per-value rules (by key), and those that do not.
+
+        Checking and hashing go column by column (`RowChecker.columns`, `keys.digests`); the chunk's
+        parsed values stay in `self.values` (item: column), which `Good` rows index into."""
         bad: Bad = []
         good: Good = {}
         self.counts.received += len(records)
-        for line, raw in records:
+        raws = [raw for _line, raw in records]
+        columns, failed = self.check.columns(raws)
+        self.values = dict(zip([r.name for r in self.rules], columns, strict=True))
+        clean = [i for i, raw in enumerate(raws) if i not in failed and "__error__" not in raw]
+        every = len(clean) == len(raws)
+        text = {
+            name: texts(column if every else [column[i] for i in clean])
+            for name, column in self.values.items()
+        }
+        row_keys = digests([text[k] for k in self.keys])
+        contents = (
+            digests([text[n] for n in self.names]) if self.mode is not Mode.delete else [""] * len(clean)
+        )
+        for n, (line, raw) in enumerate(records):
             if "__error__" in raw:
                 bad.append((line, raw, [{"reason": raw["__error__"]}]))
-                continue
-            values, reasons = self.check(raw)
-            if reasons:
-                bad.append((line, raw, reasons))
-                continue
-            key = row_key(values, self.keys)
+            elif n in failed:
+                bad.append((line, raw, failed[n]))
+        for i, key, content in zip(clean, row_keys, contents, strict=True):
+            line, raw = records[i]
             if key in good:
                 bad.append(
                     (
@@ -149,23 +208,20 @@ class _Applier:
                     )
                 )
                 continue
-            good[key] = (line, raw, values, row_hash(values, self.names))
+            good[key] = (line, raw, i, content)
             if len(self.samples) < SAMPLE_ROWS:
-                self.samples.append(values)
-        existing = (
-            {
-                r._key: r
-                for r in self.db.execute(
-                    select(t.c._key, t.c._row_hash, t.c._retired_at, t.c._seen_batch_id).where(
-                        t.c._key.in_(list(good))
-                    )
-                )
-            }
-            if good
-            else {}
-        )
+                self.samples.append(self._row(i))
+        bad.sort(key=lambda r: r[0])
+        return good, bad
+
+    def _row(self, i: int) -> dict[str, Any]:
+        """The values of the chunk's row `i` (by item)."""
+        return {name: column[i] for name, column in self.values.items()}
+
+    def _store(self, good: Good, bad: Bad, existing: dict[str, Any]) -> None:
+        """Quarantine `bad` and write `good`, given the stored rows (`existing`) of its keys."""
         for key in [k for k, r in existing.items() if r._seen_batch_id == self.batch.id]:
-            line, raw, _values, _h = good.pop(key)
+            line, raw, _i, _h = good.pop(key)
             bad.append((line, raw, [{"reason": "与本批次之前的行业务主键重复"}]))
         if self.unique and good:
             while self._check_unique(good, existing, bad):
@@ -174,25 +230,26 @@ class _Applier:
         if self.mode is Mode.delete:
             self._delete(good, existing)
             return
-        inserts, changes, seen = [], [], []
-        batch_id = self.batch.id
-        provenance = {  # the same for every row of the batch
-            "_batch_id": batch_id,
-            "_system_id": self.batch.system_id,
-            "_received_at": self.now,
-            "_seen_batch_id": batch_id,
-            "_retired_at": None,
-            "_retired_batch_id": None,
-        }
-        for key, (_line, _raw, values, content) in good.items():
+        t = self.table
+        inserts: list[tuple[str, str, int]] = []
+        changes, seen = [], []
+        for key, (_line, _raw, i, content) in good.items():
             current = existing.get(key)
             if current is None:
-                inserts.append({"_key": key, "_row_hash": content, **provenance, **values})
+                inserts.append((key, content, i))
             elif current._row_hash != content or current._retired_at is not None:
-                changes.append({"k": key, "_row_hash": content, **provenance, **values})
+                changes.append({"k": key, "_row_hash": content, **self.provenance, **self._row(i)})
             else:
                 seen.append({"k": key})
-        self.insert(inserts)
+        if inserts:
+            at = [i for _k, _c, i in inserts]
+            self.insert(
+                [
+                    [k for k, _c, _i in inserts],
+                    [c for _k, c, _i in inserts],
+                    *(list(map(self.values[name].__getitem__, at)) for name in self.names),
+                ]
+            )
         if changes:
             columns = [c for c in changes[0] if c != "k"]
             self.db.execute(
@@ -220,7 +277,8 @@ class _Applier:
         stored_kept = False
         for item in self.unique:
             column = t.c[item.name]
-            wanted = {values[item.name] for _l, _r, values, _h in good.values()} - {None}
+            values = self.values[item.name]
+            wanted = {values[i] for _l, _r, i, _h in good.values()} - {None}
             if not wanted:
                 continue
             held: dict[Any, bool] = {}  # value -> held by a row of this batch (an earlier chunk)
@@ -232,8 +290,8 @@ class _Applier:
                 if key not in good:
                     held[value] = held.get(value, False) or seen == self.batch.id
             first: dict[Any, int] = {}
-            for key, (line, raw, values, _h) in list(good.items()):
-                value = values[item.name]
+            for key, (line, raw, i, _h) in list(good.items()):
+                value = values[i]
                 if value is None:
                     continue
                 if value in held:
@@ -364,18 +422,20 @@ def ingest(
     for name in unique:
         store.ensure_index(db, table, name)
     applier = _Applier(
-        db, table, batch, rules_for(items, checks_for(provider_rules, items)), keys, req.mode, unique
+        db,
+        table,
+        batch,
+        rules_for(items, checks_for(provider_rules, items)),
+        keys,
+        req.mode,
+        unique,
+        fresh=db.scalar(select(table.c._key).limit(1)) is None,
     )
-    pending: list[tuple[int, dict[str, Any]]] = []
-    for record in records(req, items, keys):
-        pending.append(record)
-        if len(pending) >= CHUNK:
-            applier.chunk(pending)
-            pending = []
-            if req.progress is not None and not req.body.file.closed:
-                req.progress(req.body.file.tell())
-    if pending:
+    rows = records(req, items, keys)
+    while pending := list(islice(rows, CHUNK)):
         applier.chunk(pending)
+        if req.progress is not None and not req.body.file.closed:
+            req.progress(req.body.file.tell())
     counts = applier.counts
     if req.mode is Mode.snapshot:
         counts.retired = applier.retire_absent()

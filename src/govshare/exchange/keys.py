@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from govshare.crypto import sm3_hex
+from govshare.crypto import sm3_hex, sm3_hex_texts
 
 
 def canonical(value: Any) -> str:
@@ -32,3 +32,13 @@ def row_hash(values: dict[str, Any], names: list[str]) -> str:
     # Most values are text already; the list (not a generator) is what str.join wants anyway.
     texts = [v if v.__class__ is str else canonical(v) for v in map(values.get, names)]
     return sm3_hex("\x1f".join(texts).encode())
+
+
+def texts(column: list[Any]) -> list[str]:
+    """`canonical` down a column (ingest hashes a chunk column by column)."""
+    return [v if v.__class__ is str else canonical(v) for v in column]
+
+
+def digests(columns: list[list[str]]) -> list[str]:
+    """SM3 of each row of canonical text columns, as `row_key` and `row_hash` compute it for one row."""
+    return sm3_hex_texts(columns[0] if len(columns) == 1 else map("\x1f".join, zip(*columns, strict=True)))

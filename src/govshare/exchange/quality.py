@@ -224,40 +224,67 @@ Reason = dict[str, str]
 
 
 class RowChecker:
-    """`check_row` for many rows: the rules unpacked once (ingest checks every row of a batch)."""
+    """`check_row` for many rows: the rules unpacked once, and applied item by item down a column
+    (ingest checks every row of a batch; one loop per item costs less than one per value)."""
 
     def __init__(self, rules: list[ItemRule]) -> None:
         self.rules = [(r.name, r.title, r.required, r.check, r.max_length, r.parse, r.extra) for r in rules]
 
-    def __call__(self, raw: dict[str, Any]) -> tuple[dict[str, Any], list[Reason]]:
-        values: dict[str, Any] = {}
-        reasons: list[Reason] = []
+    def columns(self, raws: list[dict[str, Any]]) -> tuple[list[list[Any]], dict[int, list[Reason]]]:
+        """Each rule's values for `raws`, in their item types and in row order (None where empty or
+        refused), and the reasons, in rule order, of every row that broke a rule (by row index)."""
+        failed: dict[int, list[Reason]] = {}
+        columns = []
         for name, title, required, check, max_length, parse, extra in self.rules:
-            given = raw.get(name)
-            if given is None:
-                value = ""
-            elif given.__class__ is str:
-                value = given.strip()
-            else:
-                value = str(given).strip()
-            if not value:
-                if required:
-                    reasons.append({"item": name, "title": title, "reason": "业务主键不能为空"})
-                values[name] = None
+            given = [
+                g.strip() if g.__class__ is str else "" if g is None else str(g).strip()
+                for g in [raw.get(name) for raw in raws]
+            ]
+            column: list[Any] = [v or None for v in given]
+            if required:
+                missing = {"item": name, "title": title, "reason": "业务主键不能为空"}
+                for i in [i for i, v in enumerate(given) if not v]:
+                    failed.setdefault(i, []).append(dict(missing))
+            if check is None and parse is None and not extra:  # text: only its length to check
+                if max_length is not None:
+                    for i in [i for i, v in enumerate(given) if len(v) > max_length]:
+                        value = given[i]
+                        failed.setdefault(i, []).append(
+                            {
+                                "item": name,
+                                "title": title,
+                                "reason": f"长度 {len(value)} 超过目录规定的 {max_length}",
+                                "value": value[:100],
+                            }
+                        )
+                        column[i] = None
+                columns.append(column)
                 continue
-            try:
-                if check is not None:
-                    value = check(value)
-                if max_length is not None and len(value) > max_length:
-                    raise Refused(f"长度 {len(value)} 超过目录规定的 {max_length}")
-                parsed = parse(value) if parse is not None else value
-                for extra_check in extra:
-                    extra_check(parsed)
-                values[name] = parsed
-            except Refused as exc:
-                reasons.append({"item": name, "title": title, "reason": str(exc), "value": value[:100]})
-                values[name] = None
-        return values, reasons
+            for i, value in enumerate(given):
+                if not value:
+                    continue
+                try:
+                    if check is not None:
+                        value = check(value)
+                    if max_length is not None and len(value) > max_length:
+                        raise Refused(f"长度 {len(value)} 超过目录规定的 {max_length}")
+                    parsed = parse(value) if parse is not None else value
+                    for extra_check in extra:
+                        extra_check(parsed)
+                    column[i] = parsed
+                except Refused as exc:
+                    failed.setdefault(i, []).append(
+                        {"item": name, "title": title, "reason": str(exc), "value": value[:100]}
+                    )
+                    column[i] = None
+            columns.append(column)
+        return columns, failed
+
+    def __call__(self, raw: dict[str, Any]) -> tuple[dict[str, Any], list[Reason]]:
+        columns, failed = self.columns([raw])
+        return {rule[0]: column[0] for rule, column in zip(self.rules, columns, strict=True)}, failed.get(
+            0, []
+        )
 
 
 def check_row(rules: list[ItemRule], raw: dict[str, Any]) -> tuple[dict[str, Any], list[Reason]]:

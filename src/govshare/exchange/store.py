@@ -22,9 +22,11 @@ path for both keeps the old values visible on both.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import asdict, dataclass
+from datetime import date
 from decimal import Decimal
-from operator import itemgetter
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import (
@@ -48,6 +50,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
@@ -317,64 +320,74 @@ def exists(db: Session, resource_id: int) -> bool:
     return inspect(db.connection()).has_table(name, schema=schema)
 
 
-class BulkInsert:
-    """Many new rows into a store table, in the caller's transaction.
+class KeyClash(Exception):
+    """A bulk insert met a row already stored under one of its keys. Rows before it may have been
+    written: the caller rolls back to a savepoint taken before the insert."""
 
-    On SQLite the INSERT is compiled once per set of columns and the rows go to the driver's
-    `executemany` as tuples, each value through its column's own bind processor — what SQLAlchemy's
-    executemany does, without its per-row bookkeeping, which cost ingest a third of its time. A
-    processor's last result is reused for the same value (every row of a batch carries the same
-    received time). Elsewhere SQLAlchemy's executemany is used: on PostgreSQL its multi-row VALUES
-    batching beats any driver executemany.
+
+class BulkInsert:
+    """Many new rows into a store table, in the caller's transaction, given column by column: the
+    values of `columns`, one list each, and `constants` (column: value) that are the same for every
+    row (a batch's provenance).
+
+    On SQLite the INSERT is written once and the rows go to the driver's `executemany` as tuples: a
+    column's values go through its type's bind processor (dates to text) in one list comprehension,
+    the constants are processed once, and `zip` assembles the rows — SQLAlchemy's executemany does the
+    same per row and per value, which cost ingest a third of its time. Elsewhere SQLAlchemy's
+    executemany is used: on PostgreSQL its multi-row VALUES batching beats any driver executemany.
+    A duplicate key raises `KeyClash` on both.
     """
 
-    def __init__(self, db: Session, table: Table) -> None:
-        self.db, self.table = db, table
-        self.dialect = db.get_bind().dialect
-        self.native = self.dialect.name == "sqlite"
-        self.plans: dict[tuple[str, ...], tuple[str, Any, list[tuple[int, Any]]]] = {}
+    def __init__(self, db: Session, table: Table, columns: list[str], constants: dict[str, Any]) -> None:
+        self.db, self.table, self.columns, self.constants = db, table, columns, constants
+        dialect = db.get_bind().dialect
+        self.native = dialect.name == "sqlite"
+        if not self.native:
+            self.statement = insert(table).values(constants)
+            return
+        quote = dialect.identifier_preparer.quote
+        names = [*constants, *columns]
+        # Identifiers quoted by the dialect; every value is bound.
+        self.sql = (
+            f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "  # noqa: S608
+            f"({', '.join(quote(n) for n in names)}) VALUES ({', '.join('?' * len(names))})"
+        )
 
-    def _plan(self, keys: tuple[str, ...]) -> tuple[str, Any, list[tuple[int, Any]]]:
-        compiled = insert(self.table).compile(dialect=self.dialect, column_keys=list(keys))
-        assert compiled.positiontup is not None  # qmark parameters
-        binds = [compiled.binds[name] for name in compiled.positiontup]
-        processors = [
-            (i, _last_value_cached(p))
-            for i, b in enumerate(binds)
-            if (p := b.type._cached_bind_processor(self.dialect)) is not None
+        def processor(name: str) -> Any:
+            return table.c[name].type._cached_bind_processor(dialect)
+
+        self.fixed = [
+            value if value is None or (p := processor(name)) is None else p(value)
+            for name, value in constants.items()
         ]
-        return compiled.string, itemgetter(*(b.key for b in binds)), processors
+        self.processors = [(i, p) for i, name in enumerate(columns) if (p := processor(name)) is not None]
+        self.dates = [type(table.c[name].type) is Date for name in columns]
 
-    def __call__(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
+    def __call__(self, values: list[list[Any]]) -> None:
+        """Insert the rows whose values of `columns` are `values` (a list per column)."""
+        n = len(values[0])
+        if not n:
             return
         if not self.native:
-            self.db.execute(insert(self.table), rows)
+            rows = [dict(zip(self.columns, row, strict=True)) for row in zip(*values, strict=True)]
+            try:
+                self.db.execute(self.statement, rows)
+            except IntegrityError as exc:
+                raise KeyClash from exc
             return
-        keys = tuple(rows[0])
-        if keys not in self.plans:
-            self.plans[keys] = self._plan(keys)
-        sql, values_of, processors = self.plans[keys]
-        values = []
-        for row in rows:
-            record = list(values_of(row))
-            for i, process in processors:
-                if record[i] is not None:
-                    record[i] = process(record[i])
-            values.append(record)
+        bound = list(values)
+        for i, process in self.processors:
+            if self.dates[i]:  # ISO text, as SQLAlchemy's SQLite DATE writes a date, without a call each
+                bound[i] = [
+                    v.isoformat() if v.__class__ is date else v if v is None else process(v) for v in bound[i]
+                ]
+            else:
+                bound[i] = [None if v is None else process(v) for v in bound[i]]
+        records = list(zip(*(repeat(c, n) for c in self.fixed), *bound, strict=True))
         cursor = self.db.connection().connection.cursor()
         try:
-            cursor.executemany(sql, values)
+            cursor.executemany(self.sql, records)
+        except sqlite3.IntegrityError as exc:
+            raise KeyClash from exc
         finally:
             cursor.close()
-
-
-def _last_value_cached(process: Any) -> Any:
-    last: list[Any] = [object(), None]
-
-    def cached(value: Any) -> Any:
-        if value is not last[0]:
-            last[0], last[1] = value, process(value)
-        return last[1]
-
-    return cached
