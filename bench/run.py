@@ -183,7 +183,8 @@ def main() -> None:
             f"raw insert {r['raw_rows_per_s']:9.0f} rows/s  "
             f"ratio {r['ratio']:.1f}x  (keyed raw insert {r['keyed_raw_rows_per_s']:.0f} rows/s, "
             f"ratio {r['keyed_ratio']:.1f}x; {r['accepted']} accepted, {r['quarantined']} quarantined; "
-            f"max RSS growth {r['ingest_rss_growth_mb']:.0f} MB vs {r['raw_rss_growth_mb']:.0f} MB)"
+            f"max RSS growth {r['ingest_rss_growth_mb']:.0f} MB vs {r['raw_rss_growth_mb']:.0f} MB; "
+            f"helper process peak {r['helper_peak_rss_mb']:.0f} MB)"
         )
         print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}))
     engine.dispose()

@@ -105,6 +105,12 @@ class Settings(BaseSettings):
         description="Largest data batch a business system may push in one request (bytes); bodies are "
         "streamed to a temporary file, not held in memory.",
     )
+    ingest_helper_min_mb: int = Field(
+        16,
+        ge=0,
+        description="A data batch at least this large (MB) is parsed and checked in a helper process "
+        "while the previous chunk is written, on machines with more than one core; 0: never.",
+    )
     snapshot_max_retire_ratio: float = Field(
         0.5,
         gt=0,

@@ -42,13 +42,6 @@ def csv_body(*lines: str, header: str = HEADER) -> bytes:
     return ("\n".join([header, *lines]) + "\n").encode()
 
 
-@pytest.fixture
-def population(db) -> Resource:  # type: ignore[no-untyped-def]
-    resource = db.scalar(select(Resource).where(Resource.name == "人口基础信息"))
-    assert resource is not None
-    return resource
-
-
 def push(
     client, headers, resource_id: int, body: bytes, *, content_type: str = "text/csv", params=None, extra=None
 ):  # type: ignore[no-untyped-def]

@@ -100,9 +100,10 @@ def ingest(environ: dict[str, str], file: Path) -> subprocess.CompletedProcess[s
     )
 
 
-def kill_mid_batch(environ: dict[str, str], file: Path) -> int:
+def kill_mid_batch(environ: dict[str, str], file: Path) -> tuple[int, list[int]]:
     """Run the ingest on a terminal (so that it draws its progress bar), SIGKILL it as soon as the bar
-    shows rows applied but not all of them; returns the bytes the bar showed."""
+    shows rows applied but not all of them; returns the bytes the bar showed and the helper processes
+    that were checking rows for it at that moment."""
     total = file.stat().st_size
     main, child = pty.openpty()
     process = subprocess.Popen(
@@ -130,9 +131,10 @@ def kill_mid_batch(environ: dict[str, str], file: Path) -> int:
             progress = re.findall(r"(\d+)/(\d+)", ANSI.sub("", shown.decode(errors="replace")))
             done = [int(d) for d, t in progress if int(t) == total]
             if done and 0 < done[-1] < total:
+                helpers = helpers_of(environ)
                 process.send_signal(signal.SIGKILL)
                 assert process.wait(timeout=30) == -signal.SIGKILL
-                return done[-1]
+                return done[-1], helpers
         process.kill()
         pytest.fail(
             f"the ingest ended or stalled before it showed progress: {shown.decode(errors='replace')}"
@@ -164,8 +166,31 @@ def state(engine: Engine) -> dict[str, object]:
         }
 
 
-def test_a_killed_ingest_leaves_the_store_as_it_was(cli: tuple[dict[str, str], str], tmp_path: Path) -> None:
+def helpers_of(environ: dict[str, str]) -> list[int]:
+    """Live helper processes (`exchange.reading`) started from `environ` (they inherit it)."""
+    found = []
+    marker = f"GOVSHARE_DATA_DIR={environ['GOVSHARE_DATA_DIR']}".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if b"govshare.exchange.reading" in (proc / "cmdline").read_bytes() and marker in (
+                proc / "environ"
+            ).read_bytes().split(b"\0"):
+                status = (proc / "status").read_text()
+                if "State:\tZ" not in status:
+                    found.append(int(proc.name))
+        except OSError:  # gone meanwhile
+            continue
+    return found
+
+
+@pytest.mark.parametrize("helper_mb", ["0", "1"], ids=["in-process", "helper-process"])
+def test_a_killed_ingest_leaves_the_store_as_it_was(
+    cli: tuple[dict[str, str], str], tmp_path: Path, helper_mb: str
+) -> None:
     environ, url = cli
+    environ["GOVSHARE_INGEST_HELPER_MIN_MB"] = helper_mb  # the body is about 6 MB
     first = tmp_path / "earlier.csv"
     write_people(first, 300, region="130104")
     loaded = ingest(environ, first)
@@ -177,9 +202,14 @@ def test_a_killed_ingest_leaves_the_store_as_it_was(cli: tuple[dict[str, str], s
         assert (before["rows"], before["batches"], before["quarantined"]) == (300, 1, 0)
         big = tmp_path / "people.csv"
         broken = write_people(big, ROWS, region="130102", broken_every=100)
-        shown = kill_mid_batch(environ, big)
+        shown, helpers = kill_mid_batch(environ, big)
         assert shown >= 1000  # at least one chunk of rows had been written when it was killed
+        assert len(helpers) == (1 if helper_mb == "1" else 0)
         assert state(engine) == before
+        deadline = time.monotonic() + 30  # an orphaned helper stops at its next write
+        while helpers_of(environ) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert helpers_of(environ) == []
 
         again = ingest(environ, big)
         assert again.returncode == 0, again.stderr

@@ -2,7 +2,8 @@
 
 The body is spooled to a temporary file while its SM3 is computed (`Spooler`, or `from_file` for a
 local file), then read row by row (`records`): CSV in UTF-8 or GB 18030 (declared or detected),
-NDJSON, or a JSON array read element by element — never whole.
+NDJSON, or a JSON array read element by element — never whole. The file has a path (`spool`), so
+that a helper process can read a large body too (`reading`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import IO, Any
 
 from cryptography.hazmat.primitives import hashes
@@ -59,21 +61,34 @@ class Format(StrEnum):
 
 @dataclass
 class Spooled:
-    """A request body on disk (beyond 8 MB), with its size and SM3."""
+    """A request body in a file, with its size and SM3."""
 
     file: IO[bytes]
     size: int
     sm3: str
 
+    @property
+    def path(self) -> str | None:
+        """Where another process can open the body (None for a file without a name)."""
+        name = getattr(self.file, "name", None)
+        return name if isinstance(name, str) and Path(name).is_file() else None
+
+
+def spool() -> IO[bytes]:
+    """A temporary file for a body, deleted when closed (readable only by this user). A named file,
+    not an in-memory buffer: the page cache keeps a small one in memory anyway, and a large one can be
+    read by the helper process that checks it (`reading`)."""
+    return tempfile.NamedTemporaryFile(prefix="govshare-body-")
+
 
 class Spooler:
-    """Copies a body into a temporary file (on disk beyond 8 MB) while hashing it with SM3, and
-    refuses it past `limit` bytes."""
+    """Copies a body into a temporary file (`spool`) while hashing it with SM3, and refuses it past
+    `limit` bytes."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.digest = hashes.Hash(hashes.SM3())
-        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
+        self.file = spool()
         self.size = 0
 
     def feed(self, chunk: bytes) -> None:
@@ -88,6 +103,7 @@ class Spooler:
         self.file.write(chunk)
 
     def done(self) -> Spooled:
+        self.file.flush()
         self.file.seek(0)
         return Spooled(self.file, self.size, self.digest.finalize().hex())
 

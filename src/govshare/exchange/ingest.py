@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from itertools import islice
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, insert, or_, select, update
@@ -25,12 +25,12 @@ from govshare.db import utcnow
 from govshare.errors import Conflict, Invalid
 from govshare.exchange import store
 from govshare.exchange.access import provision_resource
-from govshare.exchange.body import BatchRequest, Format, Mode, records
+from govshare.exchange.body import BatchRequest, Format, Mode
 from govshare.exchange.discovery import SAMPLE_ROWS, discover
-from govshare.exchange.keys import digests, texts
 from govshare.exchange.models import Batch, QualityRule, QuarantinedRow
-from govshare.exchange.quality import ItemRule, RowChecker, rules_for
-from govshare.exchange.rules import checks_for, unique_items
+from govshare.exchange.quality import ItemRule, ProviderRule, checks_for, rules_for
+from govshare.exchange.reading import Checked, Plan, checked_chunks
+from govshare.exchange.rules import unique_items
 from govshare.orgs import service as orgs
 from govshare.settings import Settings, get_settings
 from govshare.tasks import service as tasks
@@ -83,9 +83,9 @@ class _Applier:
         *,
         fresh: bool = False,
     ) -> None:
+        """`rules`: every item's (`Plan.rules()` narrows them to the key for a delete)."""
         self.db, self.table, self.batch, self.mode = db, table, batch, mode
-        self.rules = [r for r in rules if r.name in keys] if mode is Mode.delete else rules
-        self.check = RowChecker(self.rules)
+        self.checked_names = [r.name for r in rules if r.name in keys] if mode is Mode.delete else None
         self.keys = keys
         self.names = [r.name for r in rules]
         self.values: dict[str, list[Any]] = {}  # the current chunk's parsed values, by item
@@ -137,8 +137,8 @@ class _Applier:
             ],
         )
 
-    def chunk(self, records: list[tuple[int, dict[str, Any]]]) -> None:
-        good, bad = self._check(records)
+    def chunk(self, checked: Checked) -> None:
+        good, bad = self._sort(checked)
         if self.fresh:
             counts, reasons = replace(self.counts), dict(self.reasons)
             try:
@@ -166,33 +166,22 @@ class _Applier:
         )
         self._store(good, bad, existing)
 
-    def _check(self, records: list[tuple[int, dict[str, Any]]]) -> tuple[Good, Bad]:
-        """The chunk's rows that pass the per-value rules (by key), and those that do not.
-
-        Checking and hashing go column by column (`RowChecker.columns`, `keys.digests`); the chunk's
-        parsed values stay in `self.values` (item: column), which `Good` rows index into."""
+    def _sort(self, checked: Checked) -> tuple[Good, Bad]:
+        """The chunk's rows that passed the per-value rules (by key; a key met twice in the chunk
+        quarantines the second row), and those that did not. The chunk's parsed values stay in
+        `self.values` (item: column), which `Good` rows index into."""
+        records = checked.records
         bad: Bad = []
         good: Good = {}
         self.counts.received += len(records)
-        raws = [raw for _line, raw in records]
-        columns, failed = self.check.columns(raws)
-        self.values = dict(zip([r.name for r in self.rules], columns, strict=True))
-        clean = [i for i, raw in enumerate(raws) if i not in failed and "__error__" not in raw]
-        every = len(clean) == len(raws)
-        text = {
-            name: texts(column if every else [column[i] for i in clean])
-            for name, column in self.values.items()
-        }
-        row_keys = digests([text[k] for k in self.keys])
-        contents = (
-            digests([text[n] for n in self.names]) if self.mode is not Mode.delete else [""] * len(clean)
-        )
+        self.values = dict(zip(self.checked_names or self.names, checked.columns, strict=True))
         for n, (line, raw) in enumerate(records):
             if "__error__" in raw:
                 bad.append((line, raw, [{"reason": raw["__error__"]}]))
-            elif n in failed:
-                bad.append((line, raw, failed[n]))
-        for i, key, content in zip(clean, row_keys, contents, strict=True):
+            elif n in checked.failed:
+                bad.append((line, raw, checked.failed[n]))
+        contents = checked.contents or [""] * len(checked.clean)
+        for i, key, content in zip(checked.clean, checked.row_keys, contents, strict=True):
             line, raw = records[i]
             if key in good:
                 bad.append(
@@ -421,21 +410,31 @@ def ingest(
     unique = unique_items(provider_rules, items)
     for name in unique:
         store.ensure_index(db, table, name)
+    plan = Plan(
+        content_type=req.content_type,
+        encoding=req.encoding,
+        mode=req.mode,
+        items=items,
+        keys=keys,
+        provider_rules=[ProviderRule(r.item_name, r.kind, dict(r.params), r.message) for r in provider_rules],
+        chunk=CHUNK,
+    )
     applier = _Applier(
         db,
         table,
         batch,
-        rules_for(items, checks_for(provider_rules, items)),
+        rules_for(items, checks_for(plan.provider_rules, items)),
         keys,
         req.mode,
         unique,
         fresh=db.scalar(select(table.c._key).limit(1)) is None,
     )
-    rows = records(req, items, keys)
-    while pending := list(islice(rows, CHUNK)):
-        applier.chunk(pending)
-        if req.progress is not None and not req.body.file.closed:
-            req.progress(req.body.file.tell())
+    helper_min = get_settings().ingest_helper_min_mb * 1024 * 1024
+    with closing(checked_chunks(req, plan, helper_min_bytes=helper_min)) as chunks:
+        for checked in chunks:
+            applier.chunk(checked)
+            if req.progress is not None and checked.position is not None:
+                req.progress(checked.position)
     counts = applier.counts
     if req.mode is Mode.snapshot:
         counts.retired = applier.retire_absent()

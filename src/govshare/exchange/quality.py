@@ -17,6 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from govshare.errors import Invalid
 from govshare.identifiers import credit_code_valid, id_number_valid
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -290,3 +291,85 @@ class RowChecker:
 def check_row(rules: list[ItemRule], raw: dict[str, Any]) -> tuple[dict[str, Any], list[Reason]]:
     """The row's values in their item types, and the reasons it breaks rules (empty when clean)."""
     return RowChecker(rules)(raw)
+
+
+# --- the provider's own rules (exchange.rules keeps them; ingest runs them here) -------------------
+
+
+@dataclass(frozen=True)
+class ProviderRule:
+    """A provider-defined rule as ingest needs it (`exchange.models.QualityRule` minus the database),
+    plain data that a helper process can receive."""
+
+    item_name: str
+    kind: str
+    params: dict[str, Any]
+    message: str | None
+
+
+def bound_of(value: str | None, data_type: str) -> Any:
+    if value is None or value == "":
+        return None
+    try:
+        if data_type == "D":
+            return date.fromisoformat(value)
+        return Decimal(value)
+    except (ValueError, InvalidOperation):
+        raise Invalid(
+            f"范围边界“{value}”应为{'日期 YYYY-MM-DD' if data_type == 'D' else '数字'}。",
+            "Bad range bound.",
+            details={"field": "rules"},
+        ) from None
+
+
+def checks_for(rules: list[ProviderRule], items: list[dict[str, Any]]) -> dict[str, list[Parse]]:
+    """Per item, the checks the provider's rules add (run on the parsed value); `unique` rules are not
+    checks of one value (see `rules.unique_items`)."""
+    types = {i["name"]: i["data_type"] for i in items}
+    checks: dict[str, list[Parse]] = {}
+    for rule in rules:
+        if rule.item_name in types and rule.kind != "unique":
+            checks.setdefault(rule.item_name, []).append(_provider_check(rule, types[rule.item_name]))
+    return checks
+
+
+def _provider_check(rule: ProviderRule, data_type: str) -> Parse:
+    p, message = rule.params, rule.message
+    if rule.kind == "regex":
+        pattern = re.compile(p["pattern"])
+
+        def regex(value: Any) -> Any:
+            if not pattern.fullmatch(str(value)):
+                raise Refused(message or f"不符合规定的格式 {p['pattern']}")
+            return value
+
+        return regex
+    if rule.kind == "enum":
+        allowed = frozenset(p["values"])
+
+        def enum(value: Any) -> Any:
+            if str(value) not in allowed:
+                shown = "、".join(sorted(allowed)[:10])
+                raise Refused(message or f"不在规定的取值范围内（{shown}{'…' if len(allowed) > 10 else ''}）")
+            return value
+
+        return enum
+    if rule.kind == "range":
+        low, high = bound_of(p.get("min"), data_type), bound_of(p.get("max"), data_type)
+
+        def in_range(value: Any) -> Any:
+            comparable = value if data_type == "D" else Decimal(str(value))
+            if (low is not None and comparable < low) or (high is not None and comparable > high):
+                raise Refused(message or f"超出规定的区间 [{p.get('min') or '—'}, {p.get('max') or '—'}]")
+            return value
+
+        return in_range
+    low_len, high_len = p.get("min"), p.get("max")
+
+    def length(value: Any) -> Any:
+        size = len(str(value))
+        if (low_len is not None and size < low_len) or (high_len is not None and size > high_len):
+            raise Refused(message or f"长度 {size} 不在规定的 {low_len or 0}–{high_len or '∞'} 之间")
+        return value
+
+    return length

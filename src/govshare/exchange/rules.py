@@ -5,16 +5,14 @@ They add to the rules the catalog implies (`quality.rules_for`) and run on every
 breaks one is quarantined with the rule's own message. The provider's data administrator (or its
 business system) replaces the whole set at once, audited.
 
-`regex`, `enum`, `range` and `length` look at one value (`checks_for` turns them into checks run by
-`quality.check_row`); `unique` compares a value with the other rows of the batch and of the store,
+`regex`, `enum`, `range` and `length` look at one value (`quality.checks_for` turns them into checks
+run by `quality.check_row`); `unique` compares a value with the other rows of the batch and of the store,
 so ingest applies it per chunk (`unique_items`).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,7 +25,7 @@ from govshare.authz import Action, Actor
 from govshare.errors import Invalid
 from govshare.exchange.access import provision_resource, published_items
 from govshare.exchange.models import QualityRule
-from govshare.exchange.quality import Parse, Refused
+from govshare.exchange.quality import bound_of
 
 MAX_PATTERN = 200
 MAX_VALUES = 500
@@ -49,21 +47,6 @@ class RuleIn(BaseModel):
 
 class RuleOut(RuleIn):
     id: int
-
-
-def _bound(value: str | None, data_type: str) -> Any:
-    if value is None or value == "":
-        return None
-    try:
-        if data_type == "D":
-            return date.fromisoformat(value)
-        return Decimal(value)
-    except (ValueError, InvalidOperation):
-        raise Invalid(
-            f"范围边界“{value}”应为{'日期 YYYY-MM-DD' if data_type == 'D' else '数字'}。",
-            "Bad range bound.",
-            details={"field": "rules"},
-        ) from None
 
 
 def _params(rule: RuleIn, item: dict[str, Any]) -> dict[str, Any]:
@@ -100,7 +83,7 @@ def _params(rule: RuleIn, item: dict[str, Any]) -> dict[str, Any]:
                 "range needs a number or date item.",
                 details={"field": "rules"},
             )
-        low, high = _bound(rule.min, item["data_type"]), _bound(rule.max, item["data_type"])
+        low, high = bound_of(rule.min, item["data_type"]), bound_of(rule.max, item["data_type"])
         if low is None and high is None:
             raise Invalid(
                 f"{where}的取值区间至少要有上限或下限。", "range needs a bound.", details={"field": "rules"}
@@ -168,17 +151,6 @@ def replace_rules(db: Session, *, actor: Actor, resource_id: int, rules: list[Ru
     return rows
 
 
-def checks_for(rules: list[QualityRule], items: list[dict[str, Any]]) -> dict[str, list[Parse]]:
-    """Per item, the checks the provider's rules add (run on the parsed value); `unique` rules are not
-    checks of one value (see `unique_items`)."""
-    types = {i["name"]: i["data_type"] for i in items}
-    checks: dict[str, list[Parse]] = {}
-    for rule in rules:
-        if rule.item_name in types and rule.kind != "unique":
-            checks.setdefault(rule.item_name, []).append(_check(rule, types[rule.item_name]))
-    return checks
-
-
 def unique_items(rules: list[QualityRule], items: list[dict[str, Any]]) -> dict[str, str | None]:
     """The items whose values must be unique among live rows, with the rule's message (or None).
 
@@ -187,45 +159,3 @@ def unique_items(rules: list[QualityRule], items: list[dict[str, Any]]) -> dict[
     """
     eligible = {i["name"] for i in items if not i.get("is_key")}
     return {r.item_name: r.message for r in rules if r.kind == "unique" and r.item_name in eligible}
-
-
-def _check(rule: QualityRule, data_type: str) -> Parse:
-    p, message = rule.params, rule.message
-    if rule.kind == "regex":
-        pattern = re.compile(p["pattern"])
-
-        def regex(value: Any) -> Any:
-            if not pattern.fullmatch(str(value)):
-                raise Refused(message or f"不符合规定的格式 {p['pattern']}")
-            return value
-
-        return regex
-    if rule.kind == "enum":
-        allowed = frozenset(p["values"])
-
-        def enum(value: Any) -> Any:
-            if str(value) not in allowed:
-                shown = "、".join(sorted(allowed)[:10])
-                raise Refused(message or f"不在规定的取值范围内（{shown}{'…' if len(allowed) > 10 else ''}）")
-            return value
-
-        return enum
-    if rule.kind == "range":
-        low, high = _bound(p.get("min"), data_type), _bound(p.get("max"), data_type)
-
-        def in_range(value: Any) -> Any:
-            comparable = value if data_type == "D" else Decimal(str(value))
-            if (low is not None and comparable < low) or (high is not None and comparable > high):
-                raise Refused(message or f"超出规定的区间 [{p.get('min') or '—'}, {p.get('max') or '—'}]")
-            return value
-
-        return in_range
-    low_len, high_len = p.get("min"), p.get("max")
-
-    def length(value: Any) -> Any:
-        size = len(str(value))
-        if (low_len is not None and size < low_len) or (high_len is not None and size > high_len):
-            raise Refused(message or f"长度 {size} 不在规定的 {low_len or 0}–{high_len or '∞'} 之间")
-        return value
-
-    return length

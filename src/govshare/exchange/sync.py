@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
@@ -33,7 +32,7 @@ from govshare.db import utcnow
 from govshare.errors import Conflict, DomainError, Invalid, NotFound
 from govshare.exchange import sources
 from govshare.exchange.access import provision_resource, published_items
-from govshare.exchange.body import BatchRequest, Mode, from_file
+from govshare.exchange.body import BatchRequest, Mode, from_file, spool
 from govshare.exchange.ingest import ingest
 from govshare.exchange.models import Batch, SyncRun, SyncSource
 from govshare.exchange.sources import Relation, SourceError, SourceUrl
@@ -455,7 +454,7 @@ def _incremental(
     assert plan.watermark_column is not None
     size = get_settings().sync_page_rows
     for page in sources.pages(relation, wanted, plan.watermark_column, plan.after, size):
-        with _spool() as file:
+        with spool() as file:
             _write(file, plan, page.rows)
             _apply(uow, plan, file, len(page.rows), Mode.upsert, sources.encode_watermark(page.watermark))
         if progress is not None:
@@ -470,7 +469,7 @@ def _snapshot(
     progress: Callable[[int], None] | None,
 ) -> None:
     """No watermark: the whole source is one snapshot batch (rows it no longer has are retired)."""
-    with _spool() as file:
+    with spool() as file:
         count = 0
         for chunk in sources.everything(relation, wanted, get_settings().sync_page_rows):
             _write(file, plan, chunk)
@@ -478,11 +477,6 @@ def _snapshot(
             if progress is not None:
                 progress(len(chunk))
         _apply(uow, plan, file, count, Mode.snapshot, None)
-
-
-def _spool() -> IO[bytes]:
-    """Where a batch's NDJSON is written before ingest reads it (on disk beyond 8 MB)."""
-    return tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
 
 
 def _write(file: Any, plan: _Plan, rows: Iterable[dict[str, Any]]) -> None:
@@ -504,6 +498,7 @@ def _apply(
 ) -> None:
     """One page of `count` rows written to `file`: its batch, the new watermark and the run's counts
     commit together."""
+    file.flush()
     file.seek(0)
     body = from_file(file)
     with uow() as db:
