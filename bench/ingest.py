@@ -12,9 +12,11 @@ checks a large body alongside (`exchange.reading`).
 from __future__ import annotations
 
 import csv
+import os
 import random
 import resource as rusage
 import tempfile
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -261,6 +263,24 @@ def _raw_load(engine: Engine, path: Path, name: str, *, keyed: bool) -> tuple[fl
     return time.perf_counter() - start, _max_rss_mb() - rss0
 
 
+def _watch_helpers(stop: threading.Event, peaks: list[int]) -> None:
+    """Until `stop`, the peak resident memory (kB, `VmHWM`) of each helper process that checks a large
+    body for this one (`exchange.reading`). `getrusage(RUSAGE_CHILDREN)` would not do: a child's
+    maximum counts this process's memory, which it shared until it started the helper interpreter."""
+    me = str(os.getpid())
+    while not stop.wait(0.1):
+        for proc in Path("/proc").iterdir():
+            try:
+                status = (proc / "status").read_text() if proc.name.isdigit() else ""
+                if f"PPid:\t{me}\n" not in status:
+                    continue
+                if b"govshare.exchange.reading" in (proc / "cmdline").read_bytes():
+                    hwm = [line for line in status.splitlines() if line.startswith("VmHWM:")]
+                    peaks.extend(int(line.split()[1]) for line in hwm)
+            except OSError:  # ended meanwhile
+                continue
+
+
 def bench_ingest(engine: Engine, rows: int) -> dict[str, Any]:
     from govshare.authz import Actor
     from govshare.db import unit_of_work
@@ -280,6 +300,10 @@ def bench_ingest(engine: Engine, rows: int) -> dict[str, Any]:
     keyed_s, _ = _raw_load(engine, path, "bench_raw_population_keyed", keyed=True)
 
     rss1 = _max_rss_mb()
+    helper_peaks: list[int] = []
+    stop = threading.Event()
+    sampler = threading.Thread(target=_watch_helpers, args=(stop, helper_peaks), daemon=True)
+    sampler.start()
     start = time.perf_counter()
     with path.open("rb") as f, unit_of_work(engine) as db:
         batch, _ = ingest(
@@ -292,8 +316,9 @@ def bench_ingest(engine: Engine, rows: int) -> dict[str, Any]:
         accepted, quarantined = batch.accepted, batch.quarantined
     platform_s = time.perf_counter() - start
     platform_rss = _max_rss_mb() - rss1
-    # A large body is checked in a helper process (exchange.reading): its peak, whole, once it ended.
-    helper_rss = rusage.getrusage(rusage.RUSAGE_CHILDREN).ru_maxrss / 1024
+    stop.set()
+    sampler.join()
+    helper_rss = max(helper_peaks, default=0) / 1024
     path.unlink()
     return {
         "rows": rows,
