@@ -64,7 +64,7 @@ def test_visible_filters_lists() -> None:
     assert "false" in sql.lower() or "0 = 1" in sql or "1 != 1" in sql
 
 
-def test_business_systems_read_the_catalog_and_push_their_own_departments_data_only() -> None:
+def test_business_systems_read_the_catalog_push_their_departments_data_and_consume_grants_only() -> None:
     from govshare.authz import SYSTEM_PERMISSIONS
 
     system = Actor(kind="system", name="system:police-hukou", system_id=1, org_id=7)
@@ -72,6 +72,20 @@ def test_business_systems_read_the_catalog_and_push_their_own_departments_data_o
     assert scope_of(system, Action.data_provide) is Scope.own_org
     assert allowed(system, Action.data_provide, User(id=1, org_id=7))
     assert not allowed(system, Action.data_provide, User(id=1, org_id=8))
-    for action in (Action.catalog_compile, Action.catalog_review, Action.user_manage, Action.audit_read):
+    for action in (
+        Action.catalog_compile,
+        Action.catalog_review,
+        Action.user_manage,
+        Action.audit_read,
+        Action.sharing_request,  # people file requests, people answer them
+        Action.sharing_decide,
+        Action.grant_manage,
+    ):
         assert scope_of(system, action) is None
-    assert set(SYSTEM_PERMISSIONS) == {Action.catalog_view, Action.data_provide, Action.provision_view}
+    assert scope_of(system, Action.data_consume) is Scope.own_org
+    assert set(SYSTEM_PERMISSIONS) == {
+        Action.catalog_view,
+        Action.data_provide,
+        Action.provision_view,
+        Action.data_consume,
+    }

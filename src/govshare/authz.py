@@ -83,6 +83,12 @@ class Action(StrEnum):
     provision_view = "data.provision_view"
     sync_manage = "data.sync_manage"
     service_manage = "data.service_manage"
+    sharing_request = "sharing.request"
+    sharing_view = "sharing.view"
+    sharing_decide = "sharing.decide"
+    sharing_supervise = "sharing.supervise"
+    grant_manage = "sharing.grant_manage"
+    data_consume = "data.consume"
 
     @property
     def label(self) -> str:
@@ -117,6 +123,12 @@ ACTION_LABELS: dict[Action, str] = {
     Action.provision_view: "查看数据批次与质量",
     Action.sync_manage: "管理前置库同步",
     Action.service_manage: "管理接口服务",
+    Action.sharing_request: "申请共享数据",
+    Action.sharing_view: "查看共享申请与授权",
+    Action.sharing_decide: "审批共享申请",
+    Action.sharing_supervise: "监督全市数据共享",
+    Action.grant_manage: "调整共享授权",
+    Action.data_consume: "调用共享数据",
 }
 
 
@@ -150,6 +162,9 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.element_manage: _C,
         Action.element_resolve: _C,
         Action.provision_view: _C,
+        Action.sharing_view: _C,
+        Action.sharing_supervise: _C,
+        Action.grant_manage: _C,
     },
     Role.bureau_reviewer: {
         Action.org_view: _C,
@@ -160,6 +175,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_supervise: _C,
         Action.element_resolve: _C,
         Action.provision_view: _C,
+        Action.sharing_view: _C,
+        Action.sharing_supervise: _C,
     },
     Role.auditor: {
         Action.org_view: _C,
@@ -172,6 +189,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_view_unpublished: _C,
         Action.catalog_supervise: _C,
         Action.provision_view: _C,
+        Action.sharing_view: _C,
+        Action.sharing_supervise: _C,
     },
     Role.data_admin: {
         Action.org_view: _C,
@@ -192,6 +211,10 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.provision_view: _O,
         Action.sync_manage: _O,
         Action.service_manage: _O,
+        Action.sharing_request: _O,
+        Action.sharing_view: _O,
+        Action.grant_manage: _O,
+        Action.data_consume: _O,
     },
     Role.security_officer: {
         Action.org_view: _C,
@@ -202,6 +225,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_view_unpublished: _O,
         Action.catalog_secrecy: _O,
         Action.provision_view: _O,
+        Action.sharing_view: _O,
     },
     Role.catalog_compiler: {
         Action.org_view: _C,
@@ -210,18 +234,32 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_compile: _O,
         Action.catalog_submit: _O,
     },
-    Role.approver: {Action.org_view: _C, Action.catalog_view: _C, Action.catalog_view_unpublished: _O},
+    Role.approver: {
+        Action.org_view: _C,
+        Action.catalog_view: _C,
+        Action.catalog_view_unpublished: _O,
+        Action.sharing_view: _O,
+        Action.sharing_decide: _O,
+    },
     Role.destruction_supervisor: {Action.org_view: _C, Action.catalog_view: _C},
-    Role.business_user: {Action.org_view: _C, Action.catalog_view: _C},
+    Role.business_user: {
+        Action.org_view: _C,
+        Action.catalog_view: _C,
+        Action.sharing_request: _O,
+        Action.sharing_view: _O,
+        Action.data_consume: _O,
+    },
 }
 
 
 # What a department's business system may do when it calls with its token: read the published
-# catalog and push its own department's data (M13). It never acts for people.
+# catalog, push its own department's data (M13) and read data its department holds grants for
+# (M17). It never acts for people: requests are filed and answered by people.
 SYSTEM_PERMISSIONS: dict[Action, Scope] = {
     Action.catalog_view: _C,
     Action.data_provide: _O,
     Action.provision_view: _O,
+    Action.data_consume: _O,
 }
 
 

@@ -68,6 +68,11 @@ class EventType(StrEnum):
     sync_run_failed = "data.sync_run_failed"
     service_saved = "data.service_saved"
     service_called = "data.service_called"
+    share_requested = "sharing.requested"
+    share_decided = "sharing.decided"
+    grant_changed = "sharing.grant_changed"
+    data_delivered = "sharing.data_delivered"
+    data_refused = "sharing.data_refused"
     row_traced = "data.row_traced"
 
     @property
@@ -138,5 +143,10 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.sync_run_failed: "前置库同步失败",
     EventType.service_saved: "登记接口服务",
     EventType.service_called: "调用接口服务",
+    EventType.share_requested: "提交共享申请",
+    EventType.share_decided: "答复共享申请",
+    EventType.grant_changed: "调整共享授权",
+    EventType.data_delivered: "交付共享数据",
+    EventType.data_refused: "拒绝共享数据调用",
     EventType.row_traced: "追溯数据行来源",
 }

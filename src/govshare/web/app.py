@@ -42,6 +42,7 @@ def routers() -> list[APIRouter]:
     from govshare.exchange import views_sync as exchange_views_sync
     from govshare.orgs import api as orgs_api
     from govshare.orgs import views as orgs_views
+    from govshare.sharing import api as sharing_api
     from govshare.systems import api as systems_api
     from govshare.systems import views as systems_views
     from govshare.users import api as users_api
@@ -58,6 +59,7 @@ def routers() -> list[APIRouter]:
         exchange_api.router,
         exchange_api_sync.router,
         exchange_api_services.router,
+        sharing_api.router,
         auth_views.router,
         orgs_views.router,
         users_views.router,

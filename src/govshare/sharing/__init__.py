@@ -1,0 +1,1 @@
+"""Sharing and delivery (共享与使用): requests, decisions, purpose-bound grants and the data API."""

@@ -1,0 +1,188 @@
+"""JSON API of sharing: requests, decisions and grants (M16, S22, S25)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from govshare.pagination import Page, PageParams
+from govshare.sharing import rows, service
+from govshare.sharing.models import Grant
+from govshare.web.deps import DB, CurrentActor
+
+router = APIRouter(prefix="/api/v1", tags=["sharing"])
+
+
+class RequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resource_id: int
+    items: list[str] = Field(max_length=500, description="Field names of the items wanted.")
+    purpose: str = Field(max_length=200, description="用途: what the data is used for.")
+    basis: str = Field(max_length=500, description="履职依据: the law or duty that needs it.")
+    duration_days: int = Field(description="How long the grant should last (days).")
+    scope_of_use: str | None = Field(None, max_length=500, description="使用范围.")
+    system_id: int | None = Field(None, description="The department's business system that will use it.")
+
+
+class DecisionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "partial", "reject"]
+    reason: str = Field(max_length=2000)
+    items: list[str] | None = Field(None, max_length=500)
+    row_scope: dict[str, list[str]] | None = Field(
+        None, description='Rows granted, e.g. {"region_code": ["130102"]}.'
+    )
+    masking_profile: str | None = Field(None, max_length=40)
+    duration_days: int | None = None
+
+
+class GrantChangeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(max_length=500)
+    days: int | None = Field(None, description="renew: days added to the validity.")
+
+
+@router.post("/requests", status_code=201)
+def file_request(body: RequestBody, actor: CurrentActor, db: DB) -> dict[str, Any]:
+    """Request a resource's items for a purpose. 无条件共享: the answer carries the active grant;
+    有条件共享: `status` is `pending` and `due_date` the provider's reply deadline (working days,
+    `due_provisional` when next year's holidays are not loaded yet); 不予共享: 403 with the reason."""
+    request, grant = service.file_request(db, actor=actor, data=service.RequestIn(**body.model_dump()))
+    return service.request_dict(request, grant)
+
+
+@router.get("/requests")
+def list_requests(
+    actor: CurrentActor,
+    db: DB,
+    params: Annotated[PageParams, Depends()],
+    side: Annotated[
+        Literal["mine", "inbox", "all"],
+        Query(description="mine: filed by my department; inbox: to answer; all: Bureau"),
+    ] = "mine",
+    status: str | None = None,
+) -> Page[dict[str, Any]]:
+    rows, total = service.list_requests(
+        db, actor=actor, side=side, status=status, limit=params.page_size, offset=params.offset
+    )
+    return Page[dict[str, Any]](
+        items=[service.request_dict(r) for r in rows],
+        total=total,
+        page=params.page,
+        page_size=params.page_size,
+    )
+
+
+@router.get("/requests/{request_id}")
+def get_request(request_id: int, actor: CurrentActor, db: DB) -> dict[str, Any]:
+    request = service.get_request(db, actor=actor, request_id=request_id)
+    grant = db.query(Grant).filter(Grant.request_id == request.id).first()
+    return service.request_dict(request, grant)
+
+
+@router.post("/requests/{request_id}/decision")
+def decide(request_id: int, body: DecisionBody, actor: CurrentActor, db: DB) -> dict[str, Any]:
+    """The provider's approver answers: approve, approve in part (fewer items, a row scope, a masking
+    profile, a shorter duration) or reject, always with a reason."""
+    request, grant = service.decide(
+        db, actor=actor, request_id=request_id, data=service.DecisionIn(**body.model_dump())
+    )
+    return service.request_dict(request, grant)
+
+
+@router.get(
+    "/resources/{resource_id}/rows",
+    responses={
+        200: {"description": '{"rows": [...], "next_cursor": ..., "masking": {...}} or CSV'},
+        403: {"description": "No active grant for this purpose; how to apply is in the message."},
+    },
+)
+def read_rows(
+    resource_id: int,
+    request: Request,
+    actor: CurrentActor,
+    db: DB,
+    purpose: Annotated[str | None, Query(description="用途, as declared in the grant (required).")] = None,
+    limit: Annotated[int, Query(description=f"Rows per page (1–{rows.MAX_LIMIT}).")] = rows.DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    fields: Annotated[
+        str | None, Query(description="Comma-separated items to return (default: all granted).")
+    ] = None,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Response:
+    """Rows of a 库表 resource under the caller's grant for `purpose`: only granted items, within the
+    grant's row scope, masked by its profile. Filter with `item=value` (repeat for several values),
+    `item__gte=`, `__lte=`, `__gt=`, `__lt=` on granted items; page with `cursor`."""
+    delivery = rows.read_rows(
+        db,
+        actor=actor,
+        resource_id=resource_id,
+        purpose=purpose,
+        query=list(request.query_params.multi_items()),
+        limit=limit,
+        cursor=cursor,
+        fields=fields,
+    )
+    headers = {"X-Content-SM3": delivery.sm3, "X-GovShare-Grant": str(delivery.grant.id)}
+    if format == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(delivery.columns)
+        writer.writerows([["" if r[c] is None else r[c] for c in delivery.columns] for r in delivery.rows])
+        if delivery.next_cursor:
+            headers["X-Next-Cursor"] = delivery.next_cursor
+        return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+    body = {
+        "rows": delivery.rows,
+        "next_cursor": delivery.next_cursor,
+        "columns": delivery.columns,
+        "masking": delivery.masking,
+        "grant_id": delivery.grant.id,
+    }
+    return JSONResponse(jsonable_encoder(body), headers=headers)
+
+
+@router.get("/grants")
+def list_grants(
+    actor: CurrentActor,
+    db: DB,
+    params: Annotated[PageParams, Depends()],
+    side: Annotated[
+        Literal["held", "given"], Query(description="held by my department, or given by it")
+    ] = "held",
+) -> Page[dict[str, Any]]:
+    rows, total = service.list_grants(
+        db, actor=actor, side=side, limit=params.page_size, offset=params.offset
+    )
+    return Page[dict[str, Any]](
+        items=[g.as_dict() for g in rows], total=total, page=params.page, page_size=params.page_size
+    )
+
+
+@router.get("/grants/{grant_id}")
+def get_grant(grant_id: int, actor: CurrentActor, db: DB) -> dict[str, Any]:
+    return service.get_grant(db, actor=actor, grant_id=grant_id).as_dict()
+
+
+@router.post("/grants/{grant_id}/{change}")
+def change_grant(
+    grant_id: int,
+    change: Literal["suspend", "resume", "revoke", "renew"],
+    body: GrantChangeBody,
+    actor: CurrentActor,
+    db: DB,
+) -> JSONResponse:
+    """The provider's data administrator or the Bureau suspends, resumes, revokes or renews a grant."""
+    grant = service.change_grant(
+        db, actor=actor, grant_id=grant_id, change=change, reason=body.reason, days=body.days
+    )
+    return JSONResponse(grant.as_dict())

@@ -1,0 +1,108 @@
+"""Sharing requests (共享申请) and the grants (授权) they produce.
+
+A request is a consuming department's ask for some items of another department's resource, for a
+stated purpose (用途) and duty basis (履职依据). What happens to it follows the resource's sharing
+type (M16): 无条件共享 grants at once; 有条件共享 waits for the provider's approver, due within a
+number of working days; 不予共享 cannot be requested. A grant is what the data API checks on every
+call: subject (department, optionally one business system), resource, items, row scope, masking
+profile, purpose and validity.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from govshare.db import Base, utcnow
+
+
+class ShareRequest(Base):
+    __tablename__ = "share_requests"
+    __table_args__ = (
+        Index("ix_share_requests_provider", "provider_org_id", "status"),
+        Index("ix_share_requests_consumer", "org_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"), index=True)
+    provider_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    # The consuming department: whose request it is (authz scope `own_org`).
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    system_id: Mapped[int | None] = mapped_column(ForeignKey("business_systems.id"))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    route: Mapped[str] = mapped_column(String(16))  # unconditional | conditional
+    items: Mapped[list[str]] = mapped_column(JSON)
+    purpose: Mapped[str] = mapped_column(String(200))
+    basis: Mapped[str] = mapped_column(String(500))
+    scope_of_use: Mapped[str | None] = mapped_column(String(500))
+    duration_days: Mapped[int] = mapped_column()
+    # granted (unconditional, at once) | pending | approved | partial | rejected | withdrawn
+    status: Mapped[str] = mapped_column(String(16))
+    filed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    filed_on: Mapped[date] = mapped_column(Date)  # the filing day in China, day 0 of the clock
+    due_date: Mapped[date | None] = mapped_column(Date)
+    due_provisional: Mapped[bool] = mapped_column(default=False)
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    lock_version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class Grant(Base):
+    __tablename__ = "grants"
+    __table_args__ = (
+        Index("ix_grants_subject", "org_id", "resource_id", "status"),
+        Index("ix_grants_provider", "provider_org_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("share_requests.id"), index=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"))
+    provider_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))  # the holder
+    system_id: Mapped[int | None] = mapped_column(ForeignKey("business_systems.id"))
+    items: Mapped[list[str]] = mapped_column(JSON)
+    # Rows the holder may read: {item: [allowed values]} (e.g. certain 行政区划代码), or None for all.
+    row_scope: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
+    masking_profile: Mapped[str | None] = mapped_column(String(40))  # None: the default profile
+    purpose: Mapped[str] = mapped_column(String(200))
+    basis: Mapped[str] = mapped_column(String(500))
+    valid_from: Mapped[datetime] = mapped_column(default=utcnow)
+    valid_until: Mapped[datetime] = mapped_column()
+    # active | suspended | revoked | expired
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    lock_version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+    def scope_text(self) -> str:
+        if not self.row_scope:
+            return "全部数据行"
+        return "；".join(f"{item} ∈ {'、'.join(values)}" for item, values in self.row_scope.items())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "request_id": self.request_id,
+            "resource_id": self.resource_id,
+            "provider_org_id": self.provider_org_id,
+            "org_id": self.org_id,
+            "system_id": self.system_id,
+            "items": list(self.items),
+            "row_scope": self.row_scope,
+            "masking_profile": self.masking_profile,
+            "purpose": self.purpose,
+            "basis": self.basis,
+            "valid_from": self.valid_from.isoformat(),
+            "valid_until": self.valid_until.isoformat(),
+            "status": self.status,
+            "status_reason": self.status_reason,
+        }

@@ -1,0 +1,547 @@
+"""Filing and deciding sharing requests; granting, suspending, revoking, renewing and expiring grants.
+
+The route follows the resource's sharing type (M16):
+
+- 无条件共享: the consumer states purpose and duty basis and holds an active grant at once.
+- 有条件共享: the request waits for the provider's approver, due a number of working days after
+  filing (counted from the next day, `workdays`); the approver approves, approves in part (fewer
+  items, a row scope, a masking profile, a shorter duration) or rejects with reasons.
+- 不予共享: no request; the provider's stated reason is the answer.
+
+A grant never holds more than was asked for and approved (least privilege by construction), and
+every change of one is audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from govshare.audit import service as audit
+from govshare.audit.events import EventType
+from govshare.authz import Action, Actor, Role, allowed, require
+from govshare.catalog import service as catalog
+from govshare.catalog.models import Resource
+from govshare.db import utcnow
+from govshare.errors import Conflict, Forbidden, Invalid, NotFound
+from govshare.exchange.access import published_items
+from govshare.sharing.models import Grant, ShareRequest
+from govshare.systems.models import BusinessSystem
+from govshare.tasks import service as tasks
+from govshare.workdays import today
+
+MAX_DAYS = 3 * 366  # the longest grant a request may ask for
+SHARING_LABELS = {"unconditional": "无条件共享", "conditional": "有条件共享", "not_shared": "不予共享"}
+STATUS_LABELS = {
+    "granted": "已授权",
+    "pending": "待审批",
+    "approved": "已同意",
+    "partial": "部分同意",
+    "rejected": "不同意",
+    "withdrawn": "已撤回",
+}
+GRANT_LABELS = {"active": "有效", "suspended": "已暂停", "revoked": "已撤销", "expired": "已到期"}
+
+
+@dataclass(frozen=True)
+class RequestIn:
+    resource_id: int
+    items: list[str]
+    purpose: str
+    basis: str
+    duration_days: int
+    scope_of_use: str | None = None
+    system_id: int | None = None
+
+
+@dataclass(frozen=True)
+class DecisionIn:
+    decision: str  # approve | partial | reject
+    reason: str
+    items: list[str] | None = None
+    row_scope: dict[str, list[str]] | None = None
+    masking_profile: str | None = None
+    duration_days: int | None = None
+
+
+def _text(value: str, field: str, label: str, limit: int) -> str:
+    value = " ".join(value.split())
+    if not value:
+        raise Invalid(f"请填写{label}。", f"{field} is required.", details={"field": field})
+    if len(value) > limit:
+        raise Invalid(f"{label}最多 {limit} 个字。", f"{field} too long.", details={"field": field})
+    return value
+
+
+def _shared_items(db: Session, resource: Resource, wanted: list[str], field: str = "items") -> list[str]:
+    """`wanted`, checked against the published items, in catalog order."""
+    names = [i["name"] for i in published_items(db, resource)]
+    if not wanted:
+        raise Invalid("请至少选择一个信息项。", "items is empty.", details={"field": field})
+    unknown = sorted(set(wanted) - set(names))
+    if unknown:
+        raise Invalid(
+            f"目录中没有这些信息项：{'、'.join(unknown)}。请按目录中的字段名选择。",
+            f"Unknown items {unknown}.",
+            details={"field": field, "unknown": unknown},
+        )
+    return [n for n in names if n in set(wanted)]
+
+
+def _consumer_system(db: Session, actor: Actor, system_id: int | None) -> int | None:
+    if actor.kind == "system":
+        return actor.system_id
+    if system_id is None:
+        return None
+    system = db.get(BusinessSystem, system_id)
+    if system is None or system.org_id != actor.org_id:
+        raise Invalid(
+            "使用数据的业务系统应是本单位已登记的系统。", "Unknown system.", details={"field": "system_id"}
+        )
+    return system_id
+
+
+def file_request(db: Session, *, actor: Actor, data: RequestIn) -> tuple[ShareRequest, Grant | None]:
+    """File a request; for an unconditional resource, also the grant it gives at once."""
+    require(actor, Action.sharing_request)
+    resource = catalog.get_resource(db, actor=actor, resource_id=data.resource_id)
+    if resource.published_version_id is None or resource.status == "retired":
+        raise Invalid("只能申请已发布的目录条目。", "The resource is not published.")
+    if resource.org_id == actor.org_id:
+        raise Invalid("这是本单位提供的资源，无需申请。", "A department does not request its own data.")
+    if resource.sharing_type == "not_shared":
+        version = catalog.shown_version(db, resource)
+        raise Forbidden(
+            f"该资源为不予共享，不能申请。提供部门的理由：{version.not_shared_reason or '未填写'}",
+            "The resource is not shared.",
+            details={"reason": version.not_shared_reason},
+        )
+    items = _shared_items(db, resource, data.items)
+    purpose = _text(data.purpose, "purpose", "用途", 200)
+    basis = _text(data.basis, "basis", "履职依据", 500)
+    if not 1 <= data.duration_days <= MAX_DAYS:
+        raise Invalid(
+            f"使用期限应在 1 到 {MAX_DAYS} 天之间。",
+            "duration_days out of range.",
+            details={"field": "duration_days"},
+        )
+    assert actor.org_id is not None
+    system_id = _consumer_system(db, actor, data.system_id)
+    open_request = db.scalar(
+        select(ShareRequest.id).where(
+            ShareRequest.resource_id == resource.id,
+            ShareRequest.org_id == actor.org_id,
+            ShareRequest.purpose == purpose,
+            ShareRequest.status == "pending",
+        )
+    )
+    if open_request is not None:
+        raise Conflict(
+            "本单位已有相同用途的申请正在审批，请等待答复或撤回后再申请。",
+            "A request with this purpose is pending.",
+            details={"request_id": open_request},
+        )
+    held = active_grants(db, org_id=actor.org_id, resource_id=resource.id, purpose=purpose)
+    if held:
+        raise Conflict(
+            "本单位已持有该资源相同用途的有效授权，可直接使用；需要更多信息项或更长期限请联系提供部门续期或调整。",
+            "An active grant with this purpose exists.",
+            details={"grant_id": held[0].id},
+        )
+    filed_on = today()
+    request = ShareRequest(
+        resource_id=resource.id,
+        provider_org_id=resource.org_id,
+        org_id=actor.org_id,
+        system_id=system_id,
+        requested_by=actor.user_id,
+        route="unconditional" if resource.sharing_type == "unconditional" else "conditional",
+        items=items,
+        purpose=purpose,
+        basis=basis,
+        scope_of_use=" ".join((data.scope_of_use or "").split()) or None,
+        duration_days=data.duration_days,
+        filed_on=filed_on,
+        status="pending",
+    )
+    grant = None
+    if request.route == "unconditional":
+        request.status = "granted"
+        db.add(request)
+        db.flush()
+        grant = _grant(
+            db, request, items=items, row_scope=None, masking_profile=None, days=data.duration_days
+        )
+    else:
+        due = reply_due(db, filed_on)
+        request.due_date, request.due_provisional = due
+        db.add(request)
+        db.flush()
+        tasks.open_task(
+            db,
+            kind="share_request",
+            title=f"共享申请待审批：{resource.name}（{SHARING_LABELS['conditional']}，"
+            f"{'暂定' if request.due_provisional else ''}截止 {request.due_date:%Y-%m-%d}）",
+            link=f"/sharing/requests/{request.id}",
+            org_id=resource.org_id,
+            subject_type="share_requests",
+            subject_id=request.id,
+            assignee_role=Role.approver,
+        )
+    audit.record(
+        db,
+        EventType.share_requested,
+        actor=actor,
+        obj=request,
+        org_id=actor.org_id,
+        details={
+            "resource_id": resource.id,
+            "route": request.route,
+            "items": items,
+            "purpose": purpose,
+            "due_date": request.due_date.isoformat() if request.due_date else None,
+            "due_provisional": request.due_provisional,
+        },
+    )
+    return request, grant
+
+
+def reply_due(db: Session, filed_on: Any) -> tuple[Any, bool]:
+    """The reply's due date for a request filed on `filed_on` (a date in China), and whether it is
+    provisional: `GOVSHARE_SHARING_REPLY_WORKING_DAYS` working days, counted from the next day."""
+    from govshare.workdays import judge
+
+    day, counted, provisional = filed_on, 0, False
+    while counted < 10:
+        day += timedelta(days=1)
+        workday, guessed = judge(day)
+        counted += workday
+        provisional = provisional or guessed
+    return day, provisional
+
+
+def _grant(
+    db: Session,
+    request: ShareRequest,
+    *,
+    items: list[str],
+    row_scope: dict[str, list[str]] | None,
+    masking_profile: str | None,
+    days: int,
+) -> Grant:
+    now = utcnow()
+    grant = Grant(
+        request_id=request.id,
+        resource_id=request.resource_id,
+        provider_org_id=request.provider_org_id,
+        org_id=request.org_id,
+        system_id=request.system_id,
+        items=items,
+        row_scope=row_scope,
+        masking_profile=masking_profile,
+        purpose=request.purpose,
+        basis=request.basis,
+        valid_from=now,
+        valid_until=now + timedelta(days=days),
+        status="active",
+    )
+    db.add(grant)
+    db.flush()
+    return grant
+
+
+def get_request(db: Session, *, actor: Actor, request_id: int) -> ShareRequest:
+    """A request its consumer, its provider or the Bureau may see (others: not found)."""
+    require(actor, Action.sharing_view)
+    request = db.get(ShareRequest, request_id)
+    if request is None or not _sees(actor, request.org_id, request.provider_org_id):
+        raise NotFound("找不到该共享申请。", f"Request #{request_id} not found.")
+    return request
+
+
+def _sees(actor: Actor, consumer: int, provider: int) -> bool:
+    return actor.org_id in (consumer, provider) or allowed(actor, Action.sharing_supervise)
+
+
+def decide(
+    db: Session, *, actor: Actor, request_id: int, data: DecisionIn
+) -> tuple[ShareRequest, Grant | None]:
+    """The provider's approver answers a conditional request."""
+    request = get_request(db, actor=actor, request_id=request_id)
+    resource = db.get(Resource, request.resource_id)
+    assert resource is not None
+    if actor.org_id != request.provider_org_id or not allowed(actor, Action.sharing_decide, resource):
+        raise Forbidden(
+            "只有提供部门的审批人可以答复该申请。",
+            "Only the provider's approver decides.",
+            details={"action": "sharing.decide"},
+        )
+    if request.status != "pending":
+        raise Conflict(
+            f"该申请已{STATUS_LABELS.get(request.status, request.status)}，不能重复答复。",
+            "The request is not pending.",
+        )
+    reason = _text(data.reason or "", "reason", "答复理由", 2000)
+    grant = None
+    if data.decision == "reject":
+        request.status = "rejected"
+    elif data.decision in ("approve", "partial"):
+        items = _shared_items(db, resource, data.items or request.items)
+        beyond = sorted(set(items) - set(request.items))
+        if beyond:
+            raise Invalid(
+                f"不能授权申请之外的信息项：{'、'.join(beyond)}。",
+                "Items beyond the request.",
+                details={"field": "items"},
+            )
+        days = data.duration_days or request.duration_days
+        if not 1 <= days <= request.duration_days:
+            raise Invalid(
+                f"授权期限应在 1 到申请的 {request.duration_days} 天之间。",
+                "duration_days out of range.",
+                details={"field": "duration_days"},
+            )
+        row_scope = _row_scope(db, resource, items, data.row_scope)
+        narrowed = (
+            len(items) < len(request.items)
+            or bool(row_scope)
+            or bool(data.masking_profile)
+            or days < request.duration_days
+        )
+        if data.decision == "partial" and not narrowed:
+            raise Invalid(
+                "部分同意应减少信息项、限定数据范围、指定脱敏方案或缩短期限；全部同意请选“同意”。",
+                "A partial approval narrows something.",
+                details={"field": "decision"},
+            )
+        request.status = "partial" if narrowed else "approved"
+        grant = _grant(
+            db, request, items=items, row_scope=row_scope, masking_profile=data.masking_profile, days=days
+        )
+    else:
+        raise Invalid(
+            "答复应为 approve（同意）、partial（部分同意）或 reject（不同意）。",
+            "Unknown decision.",
+            details={"field": "decision"},
+        )
+    request.decided_at, request.decided_by, request.decision_reason = utcnow(), actor.user_id, reason
+    db.flush()
+    tasks.close_tasks(db, subject_type="share_requests", subject_id=request.id, kind="share_request")
+    audit.record(
+        db,
+        EventType.share_decided,
+        actor=actor,
+        obj=request,
+        org_id=request.provider_org_id,
+        details={
+            "decision": request.status,
+            "reason": reason,
+            "grant_id": grant.id if grant else None,
+            "items": grant.items if grant else [],
+            "row_scope": grant.row_scope if grant else None,
+            "masking_profile": grant.masking_profile if grant else None,
+            "on_time": request.due_date is None or request.decided_at.date() <= request.due_date,
+        },
+    )
+    return request, grant
+
+
+def _row_scope(
+    db: Session, resource: Resource, items: list[str], scope: dict[str, list[str]] | None
+) -> dict[str, list[str]] | None:
+    if not scope:
+        return None
+    names = {i["name"] for i in published_items(db, resource)}
+    cleaned: dict[str, list[str]] = {}
+    for item, values in scope.items():
+        if item not in names:
+            raise Invalid(
+                f"数据范围中的信息项 {item} 不在目录中。",
+                "Unknown scope item.",
+                details={"field": "row_scope"},
+            )
+        kept = sorted({str(v).strip() for v in values if str(v).strip()})
+        if not kept:
+            raise Invalid(
+                f"数据范围 {item} 至少要有一个取值。", "Empty scope.", details={"field": "row_scope"}
+            )
+        cleaned[item] = kept[:500]
+    return cleaned
+
+
+def active_grants(
+    db: Session, *, org_id: int, resource_id: int, purpose: str | None = None, system_id: int | None = None
+) -> list[Grant]:
+    """Grants `org_id` holds on the resource right now (optionally for one purpose)."""
+    now = utcnow()
+    query = select(Grant).where(
+        Grant.org_id == org_id,
+        Grant.resource_id == resource_id,
+        Grant.status == "active",
+        Grant.valid_from <= now,
+        Grant.valid_until > now,
+    )
+    if purpose is not None:
+        query = query.where(Grant.purpose == " ".join(purpose.split()))
+    if system_id is not None:
+        query = query.where(or_(Grant.system_id.is_(None), Grant.system_id == system_id))
+    return list(db.scalars(query.order_by(Grant.id)))
+
+
+def get_grant(db: Session, *, actor: Actor, grant_id: int) -> Grant:
+    require(actor, Action.sharing_view)
+    grant = db.get(Grant, grant_id)
+    if grant is None or not _sees(actor, grant.org_id, grant.provider_org_id):
+        raise NotFound("找不到该授权。", f"Grant #{grant_id} not found.")
+    return grant
+
+
+CHANGES = {
+    "suspend": ("active", "suspended", "暂停"),
+    "resume": ("suspended", "active", "恢复"),
+    "revoke": (None, "revoked", "撤销"),
+}
+
+
+def change_grant(
+    db: Session, *, actor: Actor, grant_id: int, change: str, reason: str, days: int | None = None
+) -> Grant:
+    """Suspend, resume, revoke or renew a grant: the provider's data administrator or the Bureau."""
+    grant = get_grant(db, actor=actor, grant_id=grant_id)
+    resource = db.get(Resource, grant.resource_id)
+    if not allowed(actor, Action.grant_manage, resource):
+        raise Forbidden(
+            "只有提供部门的数据资源管理员或市数据资源管理局可以调整授权。",
+            "Only the provider or the Bureau changes a grant.",
+            details={"action": Action.grant_manage.value},
+        )
+    reason = _text(reason or "", "reason", "理由", 500)
+    before = grant.status
+    if change == "renew":
+        if grant.status == "revoked":
+            raise Conflict("已撤销的授权不能续期，请重新申请。", "A revoked grant is not renewed.")
+        if days is None or not 1 <= days <= MAX_DAYS:
+            raise Invalid(
+                f"续期天数应在 1 到 {MAX_DAYS} 之间。", "days out of range.", details={"field": "days"}
+            )
+        base = max(grant.valid_until, utcnow())
+        grant.valid_until = base + timedelta(days=days)
+        if grant.status == "expired":
+            grant.status = "active"
+    elif change in CHANGES:
+        required, target, label = CHANGES[change]
+        if (
+            grant.status == target
+            or (required is not None and grant.status != required)
+            or grant.status in ("revoked", "expired")
+        ):
+            raise Conflict(
+                f"该授权当前为「{GRANT_LABELS[grant.status]}」，不能{label}。",
+                f"Cannot {change} a {grant.status} grant.",
+            )
+        grant.status = target
+    else:
+        raise Invalid(
+            "调整方式应为 suspend、resume、revoke 或 renew。", "Unknown change.", details={"field": "change"}
+        )
+    grant.status_reason = reason
+    db.flush()
+    audit.record(
+        db,
+        EventType.grant_changed,
+        actor=actor,
+        obj=grant,
+        org_id=grant.provider_org_id,
+        details={
+            "change": change,
+            "before": before,
+            "after": grant.status,
+            "valid_until": grant.valid_until.isoformat(),
+            "reason": reason,
+            "holder_org_id": grant.org_id,
+        },
+    )
+    return grant
+
+
+def expire_grants(db: Session, now: datetime | None = None) -> int:
+    """Active or suspended grants past their validity become expired (audited, one event each)."""
+    now = now or utcnow()
+    expired = list(
+        db.scalars(select(Grant).where(Grant.status.in_(("active", "suspended")), Grant.valid_until <= now))
+    )
+    for grant in expired:
+        before, grant.status = grant.status, "expired"
+        grant.status_reason = "授权期限届满"
+        audit.record(
+            db,
+            EventType.grant_changed,
+            actor=Actor.operator("scheduler"),
+            obj=grant,
+            org_id=grant.provider_org_id,
+            details={"change": "expire", "before": before, "after": "expired", "holder_org_id": grant.org_id},
+        )
+    db.flush()
+    return len(expired)
+
+
+def list_requests(
+    db: Session, *, actor: Actor, side: str, status: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[list[ShareRequest], int]:
+    """The requests the actor's department filed (`mine`), received (`inbox`), or all (Bureau)."""
+    from sqlalchemy import func
+
+    require(actor, Action.sharing_view)
+    query = select(ShareRequest)
+    if side == "inbox":
+        query = query.where(ShareRequest.provider_org_id == actor.org_id)
+    elif side == "all" and allowed(actor, Action.sharing_supervise):
+        pass
+    else:
+        query = query.where(ShareRequest.org_id == actor.org_id)
+    if status:
+        query = query.where(ShareRequest.status == status)
+    total = int(db.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    rows = list(db.scalars(query.order_by(ShareRequest.id.desc()).limit(limit).offset(offset)))
+    return rows, total
+
+
+def list_grants(
+    db: Session, *, actor: Actor, side: str, limit: int = 50, offset: int = 0
+) -> tuple[list[Grant], int]:
+    """Grants the actor's department holds (`held`) or has given (`given`)."""
+    from sqlalchemy import func
+
+    require(actor, Action.sharing_view)
+    column = Grant.provider_org_id if side == "given" else Grant.org_id
+    query = select(Grant).where(column == actor.org_id)
+    total = int(db.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    return list(db.scalars(query.order_by(Grant.id.desc()).limit(limit).offset(offset))), total
+
+
+def request_dict(request: ShareRequest, grant: Grant | None = None) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "resource_id": request.resource_id,
+        "provider_org_id": request.provider_org_id,
+        "org_id": request.org_id,
+        "system_id": request.system_id,
+        "route": request.route,
+        "items": list(request.items),
+        "purpose": request.purpose,
+        "basis": request.basis,
+        "scope_of_use": request.scope_of_use,
+        "duration_days": request.duration_days,
+        "status": request.status,
+        "status_label": STATUS_LABELS.get(request.status, request.status),
+        "filed_at": request.filed_at.isoformat(),
+        "due_date": request.due_date.isoformat() if request.due_date else None,
+        "due_provisional": request.due_provisional,
+        "decided_at": request.decided_at.isoformat() if request.decided_at else None,
+        "decision_reason": request.decision_reason,
+        **({"grant": grant.as_dict()} if grant is not None else {}),
+    }
