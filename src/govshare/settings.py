@@ -105,6 +105,13 @@ class Settings(BaseSettings):
         description="Largest data batch a business system may push in one request (bytes); bodies are "
         "streamed to a temporary file, not held in memory.",
     )
+    sharing_reminder_working_days: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="The provider's approvers are reminded of a pending sharing request this many working "
+        "days before its due date (0: on the due date).",
+    )
     ingest_helper_min_mb: int = Field(
         16,
         ge=0,

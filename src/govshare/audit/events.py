@@ -70,6 +70,9 @@ class EventType(StrEnum):
     service_called = "data.service_called"
     share_requested = "sharing.requested"
     share_decided = "sharing.decided"
+    share_disputed = "sharing.disputed"
+    share_ruled = "sharing.ruled"
+    share_overdue = "sharing.overdue"
     grant_changed = "sharing.grant_changed"
     data_delivered = "sharing.data_delivered"
     data_refused = "sharing.data_refused"
@@ -145,6 +148,9 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.service_called: "调用接口服务",
     EventType.share_requested: "提交共享申请",
     EventType.share_decided: "答复共享申请",
+    EventType.share_disputed: "对共享答复提出异议",
+    EventType.share_ruled: "裁定共享争议",
+    EventType.share_overdue: "共享申请逾期未答复",
     EventType.grant_changed: "调整共享授权",
     EventType.data_delivered: "交付共享数据",
     EventType.data_refused: "拒绝共享数据调用",

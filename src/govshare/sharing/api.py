@@ -99,6 +99,40 @@ def decide(request_id: int, body: DecisionBody, actor: CurrentActor, db: DB) -> 
     return service.request_dict(request, grant)
 
 
+class DisputeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(max_length=2000)
+
+
+class RulingBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["uphold", "approve", "partial"]
+    reason: str = Field(max_length=2000)
+    items: list[str] | None = Field(None, max_length=500)
+    row_scope: dict[str, list[str]] | None = None
+    masking_profile: str | None = Field(None, max_length=40)
+    duration_days: int | None = None
+
+
+@router.post("/requests/{request_id}/dispute")
+def dispute(request_id: int, body: DisputeBody, actor: CurrentActor, db: DB) -> dict[str, Any]:
+    """The consuming department disputes a rejection or a partial approval (once); the Bureau
+    coordinates."""
+    return service.request_dict(service.dispute(db, actor=actor, request_id=request_id, reason=body.reason))
+
+
+@router.post("/requests/{request_id}/ruling")
+def rule(request_id: int, body: RulingBody, actor: CurrentActor, db: DB) -> dict[str, Any]:
+    """The Bureau's final ruling on a dispute: uphold the provider's answer, or approve (in part),
+    which replaces the provider's grant."""
+    request, grant = service.rule(
+        db, actor=actor, request_id=request_id, data=service.DecisionIn(**body.model_dump())
+    )
+    return service.request_dict(request, grant)
+
+
 @router.get(
     "/resources/{resource_id}/rows",
     responses={

@@ -1,4 +1,5 @@
-"""Scheduled sharing work: grants past their validity expire."""
+"""Scheduled sharing work: grants past their validity expire; pending requests are reminded before
+their due date and escalated to the Bureau after it."""
 
 from __future__ import annotations
 
@@ -13,3 +14,9 @@ from govshare.sharing import service
 @job("sharing.expire_grants", every=lambda: timedelta(minutes=15))
 def expire_grants(db: Session) -> str:
     return f"{service.expire_grants(db)} 项授权到期"
+
+
+@job("sharing.deadlines", every=lambda: timedelta(hours=1))
+def follow_deadlines(db: Session) -> str:
+    reminded, escalated = service.follow_deadlines(db)
+    return f"提醒 {reminded} 项，逾期上报 {escalated} 项"

@@ -48,6 +48,17 @@ class ShareRequest(Base):
     decided_at: Mapped[datetime | None] = mapped_column()
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decision_reason: Mapped[str | None] = mapped_column(Text)
+    # The deadline's follow-up: the provider reminded before it, the Bureau told once it passed.
+    reminded_at: Mapped[datetime | None] = mapped_column()
+    overdue_at: Mapped[datetime | None] = mapped_column()
+    # A rejection or partial approval the consumer disputes: open, then upheld or overruled by the
+    # Bureau, whose ruling is final (M16).
+    dispute_status: Mapped[str | None] = mapped_column(String(16))
+    dispute_reason: Mapped[str | None] = mapped_column(Text)
+    disputed_at: Mapped[datetime | None] = mapped_column()
+    ruled_at: Mapped[datetime | None] = mapped_column()
+    ruled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    ruling_reason: Mapped[str | None] = mapped_column(Text)
     lock_version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": lock_version}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Column, select
@@ -24,12 +25,12 @@ from govshare.authz import Action, Actor, require
 from govshare.catalog import service as catalog
 from govshare.catalog.models import Resource
 from govshare.crypto import sm3_hex
-from govshare.errors import Forbidden, Invalid
+from govshare.errors import Invalid
 from govshare.exchange import store
 from govshare.exchange.access import published_items
 from govshare.exchange.quality import TYPE_PARSERS, Refused
 from govshare.sharing.models import Grant
-from govshare.sharing.service import active_grants
+from govshare.sharing.service import grant_for_use
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -48,56 +49,6 @@ class Delivery:
     masking: dict[str, str]
     sm3: str
     filters: dict[str, list[str]] = field(default_factory=dict)
-
-
-def _refuse(
-    db: Session, actor: Actor, resource: Resource, purpose: str, reason: str, message: str
-) -> Forbidden:
-    audit.record(
-        db,
-        EventType.data_refused,
-        actor=actor,
-        obj=resource,
-        outcome="denied",
-        org_id=actor.org_id,
-        details={"reason": reason, "purpose": purpose, "system_id": actor.system_id},
-    )
-    return Forbidden(
-        message,
-        f"No active grant for this purpose ({reason}).",
-        details={"reason": reason, "apply": f"/catalog/{resource.id}"},
-        keep_changes=True,
-    )
-
-
-def _grant_for(db: Session, actor: Actor, resource: Resource, purpose: str) -> Grant:
-    assert actor.org_id is not None
-    grants = active_grants(
-        db, org_id=actor.org_id, resource_id=resource.id, purpose=purpose, system_id=actor.system_id
-    )
-    if actor.kind != "system":  # a grant bound to a business system serves that system's calls only
-        grants = [g for g in grants if g.system_id is None]
-    if grants:
-        return grants[0]
-    if active_grants(db, org_id=actor.org_id, resource_id=resource.id):
-        raise _refuse(
-            db,
-            actor,
-            resource,
-            purpose,
-            "purpose_mismatch",
-            "本单位对该资源的有效授权不包含这一用途（或不属于本业务系统）：请按授权时申报的用途调用，"
-            "新的用途需另行提出共享申请。",
-        )
-    raise _refuse(
-        db,
-        actor,
-        resource,
-        purpose,
-        "no_grant",
-        "本单位没有该资源的有效共享授权。请在资源页面点击“申请共享”，写明用途和履职依据；"
-        "有条件共享的资源需等待提供部门审批。",
-    )
 
 
 def _parse(item: dict[str, Any], text: str) -> Any:
@@ -155,6 +106,19 @@ def _condition(column: Column[Any], op: str, values: list[Any]) -> Any:
     return {"gte": column >= value, "lte": column <= value, "gt": column > value, "lt": column < value}[op]
 
 
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    """Values as the JSON answer carries them (decimals as exact text, dates in ISO form), so that the
+    audited SM3 is that of the rows as returned."""
+    return {
+        k: v
+        if v is None or isinstance(v, str | int | float)
+        else v.isoformat()
+        if isinstance(v, date)
+        else str(v)
+        for k, v in row.items()
+    }
+
+
 def read_rows(
     db: Session,
     *,
@@ -177,7 +141,7 @@ def read_rows(
             "purpose is required.",
             details={"field": "purpose"},
         )
-    grant = _grant_for(db, actor, resource, purpose)
+    grant = grant_for_use(db, actor=actor, resource=resource, purpose=purpose)
     items = published_items(db, resource)
     from govshare.masking import row_masker  # TEMP until the masking branch merges
 
@@ -220,8 +184,8 @@ def read_rows(
         if len(found) > limit:
             found = found[:limit]
             next_cursor = found[-1]._key
-        rows = [masker(dict(zip(columns, row[1:], strict=True))) for row in found]
-    body = json.dumps(rows, ensure_ascii=False, default=str, separators=(",", ":"))
+        rows = [_jsonable(masker(dict(zip(columns, row[1:], strict=True)))) for row in found]
+    body = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
     digest = sm3_hex(body.encode())
     audit.record(
         db,

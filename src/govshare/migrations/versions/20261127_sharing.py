@@ -1,9 +1,9 @@
-"""Sharing: requests (共享申请) with their route, purpose, duty basis and working-day due date, and the
-purpose-bound grants (授权) the data API checks.
+"""Sharing: requests (共享申请) with their route, purpose, duty basis, working-day due date, reminder,
+escalation and dispute, and the purpose-bound grants (授权) the data API checks.
 
 Revision ID: 20261127_sharing
 Revises: 20261127_api_services
-Create Date: 2026-11-27 06:17:52.484054
+Create Date: 2026-11-27 06:23:01.384151
 """
 
 from __future__ import annotations
@@ -45,6 +45,14 @@ def upgrade() -> None:
         sa.Column("decided_at", govshare.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("decided_by", sa.Integer(), nullable=True),
         sa.Column("decision_reason", sa.Text(), nullable=True),
+        sa.Column("reminded_at", govshare.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("overdue_at", govshare.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("dispute_status", sa.String(length=16), nullable=True),
+        sa.Column("dispute_reason", sa.Text(), nullable=True),
+        sa.Column("disputed_at", govshare.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ruled_at", govshare.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ruled_by", sa.Integer(), nullable=True),
+        sa.Column("ruling_reason", sa.Text(), nullable=True),
         sa.Column("lock_version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["decided_by"], ["users.id"], name=op.f("fk_share_requests_decided_by_users")
@@ -63,6 +71,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["resource_id"], ["resources.id"], name=op.f("fk_share_requests_resource_id_resources")
         ),
+        sa.ForeignKeyConstraint(["ruled_by"], ["users.id"], name=op.f("fk_share_requests_ruled_by_users")),
         sa.ForeignKeyConstraint(
             ["system_id"], ["business_systems.id"], name=op.f("fk_share_requests_system_id_business_systems")
         ),
