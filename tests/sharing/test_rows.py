@@ -11,6 +11,7 @@ from sqlalchemy import select
 from govshare.audit.models import AuditEvent
 from govshare.catalog.models import Resource
 from govshare.crypto import sm3_hex
+from govshare.exchange.keys import row_key
 from govshare.identifiers import id_number_valid
 from tests.exchange.test_ingest import csv_body, idn, line, push
 from tests.helpers import login
@@ -69,8 +70,10 @@ def test_rows_need_a_grant_for_the_purpose_and_arrive_masked(client, city, db) -
     assert page.status_code == 200, page.text
     body = page.json()
     assert len(body["rows"]) == len(PEOPLE) and body["next_cursor"] is None
-    assert set(body["rows"][0]) == {"id_number", "name", "mobile", "region_code"}  # granted items only
+    assert set(body["rows"][0]) == {"_row_id", "id_number", "name", "mobile", "region_code"}  # granted only
     values = [str(v) for r in body["rows"] for v in r.values() if v is not None]
+    assert {len(r["_row_id"]) for r in body["rows"]} == {32}
+    assert len({r["_row_id"] for r in body["rows"]}) == len(PEOPLE)
     assert not any(id_number_valid(v) for v in values)
     assert not any(re.fullmatch(r"1[3-9]\d{9}", v) for v in values)
     assert "欧阳**" in {r["name"] for r in body["rows"]}
@@ -106,7 +109,7 @@ def test_filters_work_on_granted_items_only(client, city, db) -> None:
     assert rows(client, population, civil, birth_date__gte="去年").status_code == 422
     assert rows(client, population, civil, birth_date__like="1985").status_code == 422
     fields = rows(client, population, civil, fields="name,region_code").json()["rows"]
-    assert set(fields[0]) == {"name", "region_code"}
+    assert set(fields[0]) == {"_row_id", "name", "region_code"}
     assert rows(client, population, civil, fields="name,mobile").status_code == 422
 
 
@@ -122,13 +125,17 @@ def test_pages_follow_the_cursor_and_csv_is_the_same_data(client, city, db) -> N
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert len(seen) == len(PEOPLE) and len({r["id_number"] for r in seen}) == len(PEOPLE)
+    assert len(seen) == len(PEOPLE) and len({r["_row_id"] for r in seen}) == len(PEOPLE)
     assert rows(client, population, civil, cursor="not-a-cursor").status_code == 422
+    first = rows(client, population, civil, limit=2).json()["next_cursor"]
+    keys = [row_key({"id_number": n}, ["id_number"]) for n in PEOPLE]
+    assert not any(k in first or k in str(seen) for k in keys)  # the store's keys stay sealed
+    assert rows(client, population, civil, cursor=first[:-4] + "AAAA").status_code == 422  # tampered
     assert rows(client, population, civil, limit=0).status_code == 422
     text = rows(client, population, civil, format="csv")
     assert text.status_code == 200 and text.headers["content-type"].startswith("text/csv")
     lines = text.content.decode("utf-8-sig").strip().splitlines()
-    assert lines[0] == "id_number,region_code" and len(lines) == len(PEOPLE) + 1
+    assert lines[0] == "_row_id,id_number,region_code" and len(lines) == len(PEOPLE) + 1
     assert not any(id_number_valid(cell) for row in lines for cell in row.split(","))
 
 
@@ -197,3 +204,45 @@ def test_every_delivery_is_audited_with_what_was_returned(client, city, db) -> N
     returned = json.dumps(page.json()["rows"], ensure_ascii=False, separators=(",", ":"))
     assert details["sm3"] == sm3_hex(returned.encode()) == page.headers["x-content-sm3"]
     assert not any(PEOPLE[0] in str(v) for v in details.values())  # no values in the audit log
+
+
+def test_the_change_feed_keeps_a_copy_current(client, city, db) -> None:
+    population = loaded(client, db)
+    civil, police_admin = login(client, "civil_user"), login(client, "police_admin")
+    granted(client, population, ["id_number", "name", "region_code"])
+    url = f"/api/v1/resources/{population.id}/changes"
+    copy: dict[str, dict] = {}
+
+    def follow(cursor: str | None) -> str:
+        while True:
+            params = {"purpose": PURPOSE, "limit": 2, **({"since": cursor} if cursor else {})}
+            answer = client.get(url, params=params, headers=civil)
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            for change in body["changes"]:
+                if change["op"] == "retire":
+                    copy.pop(change["_row_id"], None)
+                else:
+                    copy[change["_row_id"]] = change
+            cursor = body["cursor"]
+            if not body["more"]:
+                return cursor
+
+    cursor = follow(None)
+    assert len(copy) == len(PEOPLE)
+    assert (
+        client.get(url, params={"purpose": PURPOSE, "since": cursor}, headers=civil).json()["changes"] == []
+    )
+    # The provider changes one row and deletes another: the feed brings exactly that.
+    changed = push(client, police_admin, population.id, csv_body(line(PEOPLE[0], "张新伟")))
+    assert changed.json()["updated"] == 1
+    deleted = push(client, police_admin, population.id, csv_body(line(PEOPLE[1])), params={"mode": "delete"})
+    assert deleted.json()["retired"] == 1
+    answer = client.get(url, params={"purpose": PURPOSE, "since": cursor}, headers=civil).json()
+    assert [c["op"] for c in answer["changes"]] == ["upsert", "retire"]
+    assert answer["changes"][0]["name"] == "张**"
+    cursor = follow(cursor)
+    assert len(copy) == len(PEOPLE) - 1
+    assert client.get(url, params={"purpose": PURPOSE, "since": "x" * 40}, headers=civil).status_code == 422
+    other = client.get(url, params={"purpose": "商业营销"}, headers=civil)
+    assert other.status_code == 403

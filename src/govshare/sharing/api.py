@@ -185,6 +185,31 @@ def read_rows(
     return JSONResponse(jsonable_encoder(body), headers=headers)
 
 
+@router.get("/resources/{resource_id}/changes")
+def read_changes(
+    resource_id: int,
+    actor: CurrentActor,
+    db: DB,
+    purpose: Annotated[str | None, Query(description="用途, as declared in the grant (required).")] = None,
+    since: Annotated[
+        str | None, Query(description="`cursor` of the previous answer; none: from the start.")
+    ] = None,
+    limit: Annotated[
+        int, Query(description=f"Changes per answer (1–{rows.MAX_LIMIT}).")
+    ] = rows.DEFAULT_LIMIT,
+    fields: Annotated[str | None, Query(description="Comma-separated items (default: all granted).")] = None,
+) -> JSONResponse:
+    """The incremental feed that keeps a consumer's own copy current: rows written or retired since
+    `since`, in the order they changed, under the caller's grant (items, row scope, masking). Rows are
+    identified by `_row_id`, stable for your department. Ask again with the returned `cursor`; `more`
+    says whether another page is ready now."""
+    feed = rows.read_changes(
+        db, actor=actor, resource_id=resource_id, purpose=purpose, since=since, limit=limit, fields=fields
+    )
+    body = {"changes": feed.changes, "cursor": feed.cursor, "more": feed.more, "columns": feed.columns}
+    return JSONResponse(body, headers={"X-Content-SM3": feed.sm3, "X-GovShare-Grant": str(feed.grant.id)})
+
+
 @router.get("/grants")
 def list_grants(
     actor: CurrentActor,

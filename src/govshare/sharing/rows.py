@@ -10,13 +10,13 @@ call is audited too (no grant, or a purpose that does not match one).
 
 from __future__ import annotations
 
+import base64
 import json
-import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Column, select
+from sqlalchemy import Column, Select, Table, and_, case, or_, select
 from sqlalchemy.orm import Session
 
 from govshare.audit import service as audit
@@ -24,19 +24,19 @@ from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, require
 from govshare.catalog import service as catalog
 from govshare.catalog.models import Resource
-from govshare.crypto import sm3_hex
+from govshare.crypto import hmac_sm3, sm3_hex
 from govshare.errors import Invalid
 from govshare.exchange import store
 from govshare.exchange.access import published_items
 from govshare.exchange.quality import TYPE_PARSERS, Refused
+from govshare.sealing import SealError, hmac_key, seal, unseal
 from govshare.sharing.models import Grant
 from govshare.sharing.service import grant_for_use
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-RESERVED = frozenset({"purpose", "limit", "cursor", "fields", "format"})
+RESERVED = frozenset({"purpose", "limit", "cursor", "fields", "format", "since"})
 OPERATORS = {"gte": "≥", "lte": "≤", "gt": ">", "lt": "<"}
-_CURSOR = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass
@@ -49,6 +49,63 @@ class Delivery:
     masking: dict[str, str]
     sm3: str
     filters: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class _Reading:
+    """What every read under a grant starts from: the grant, the items it may see (masked how), the
+    columns asked for and the store table (None while the resource has no data)."""
+
+    resource: Resource
+    grant: Grant
+    purpose: str
+    items: list[dict[str, Any]]
+    granted: dict[str, dict[str, Any]]
+    columns: list[str]
+    masker: Any
+    table: Table | None
+
+    def scoped(self, stmt: Select[Any]) -> Select[Any]:
+        """`stmt` within the grant's row scope (the provider's, on any item)."""
+        assert self.table is not None
+        every = {i["name"]: i for i in self.items}
+        for item, values in (self.grant.row_scope or {}).items():
+            stmt = stmt.where(self.table.c[item].in_([_parse(every[item], v) for v in values]))
+        return stmt
+
+    def row_id(self, key: str) -> str:
+        """A row's identity for this holder: stable across pages and changes, keyed by the holder's
+        department, so it neither reveals the business key (the store's `_key` is an unkeyed SM3 of
+        it, open to a dictionary attack on ID numbers) nor links two departments' copies."""
+        return hmac_sm3(_row_id_key(), f"{self.grant.org_id}:{key}".encode())[:32]
+
+    def masked(self, key: str, values: Any) -> dict[str, Any]:
+        return {
+            "_row_id": self.row_id(key),
+            **_jsonable(self.masker(dict(zip(self.columns, values, strict=True)))),
+        }
+
+    def cursor(self, position: str) -> str:
+        sealed = seal(position, purpose="rows-cursor", context=f"{self.resource.id}:{self.grant.id}")
+        return base64.urlsafe_b64encode(sealed.encode()).decode().rstrip("=")
+
+    def position(self, cursor: str | None, field: str) -> str | None:
+        """The position a cursor of this grant stands for (422 for anything else)."""
+        if cursor is None:
+            return None
+        try:
+            sealed = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+            return unseal(sealed, purpose="rows-cursor", context=f"{self.resource.id}:{self.grant.id}")
+        except (ValueError, SealError):
+            raise Invalid(
+                f"{field} 无效：请使用本资源上一次返回的游标（游标与授权绑定）。",
+                "Bad cursor.",
+                details={"field": field},
+            ) from None
+
+
+def _row_id_key() -> bytes:
+    return hmac_key("sharing-row-id")
 
 
 def _parse(item: dict[str, Any], text: str) -> Any:
@@ -119,17 +176,9 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def read_rows(
-    db: Session,
-    *,
-    actor: Actor,
-    resource_id: int,
-    purpose: str | None,
-    query: list[tuple[str, str]],
-    limit: int = DEFAULT_LIMIT,
-    cursor: str | None = None,
-    fields: str | None = None,
-) -> Delivery:
+def _reading(
+    db: Session, *, actor: Actor, resource_id: int, purpose: str | None, fields: str | None
+) -> _Reading:
     require(actor, Action.data_consume)
     resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
     if resource.provision_method != "table":
@@ -158,59 +207,157 @@ def read_rows(
                 details={"field": "fields"},
             )
         columns = [c for c in columns if c in wanted]
+    table = store.table_for(db, resource.id, items) if store.exists(db, resource.id) else None
+    return _Reading(resource, grant, purpose, items, granted, columns, masker, table)
+
+
+def _limit(limit: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(
             f"limit 应在 1 到 {MAX_LIMIT} 之间。", "limit out of range.", details={"field": "limit"}
         )
-    if cursor is not None and not _CURSOR.fullmatch(cursor):
-        raise Invalid(
-            "cursor 无效：请使用上一页返回的 next_cursor。", "Bad cursor.", details={"field": "cursor"}
-        )
-    filters, shown = _filters(query, granted)
 
-    rows: list[dict[str, Any]] = []
-    next_cursor = None
-    if store.exists(db, resource.id) and columns:
-        table = store.table_for(db, resource.id, items)
-        stmt = select(table.c._key, *(table.c[c] for c in columns)).where(table.c._retired_at.is_(None))
-        every = {i["name"]: i for i in items}
-        for item, values in (grant.row_scope or {}).items():  # the provider's scope, on any item
-            stmt = stmt.where(table.c[item].in_([_parse(every[item], v) for v in values]))
-        for item, op, values in filters:
-            stmt = stmt.where(_condition(table.c[item], op, values))
-        if cursor is not None:
-            stmt = stmt.where(table.c._key > cursor)
-        found = db.execute(stmt.order_by(table.c._key).limit(limit + 1)).all()
-        if len(found) > limit:
-            found = found[:limit]
-            next_cursor = found[-1]._key
-        rows = [_jsonable(masker(dict(zip(columns, row[1:], strict=True)))) for row in found]
-    body = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
-    digest = sm3_hex(body.encode())
+
+def _delivered(db: Session, actor: Actor, reading: _Reading, rows: list[Any], **details: Any) -> str:
+    """Audit one delivery; returns the SM3 of the rows as returned."""
+    digest = sm3_hex(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode())
     audit.record(
         db,
         EventType.data_delivered,
         actor=actor,
-        obj=resource,
+        obj=reading.resource,
         org_id=actor.org_id,
         details={
-            "grant_id": grant.id,
+            "grant_id": reading.grant.id,
             "system_id": actor.system_id,
-            "purpose": purpose,
-            "filters": shown,
-            "fields": columns,
+            "purpose": reading.purpose,
+            "fields": reading.columns,
             "rows": len(rows),
             "sm3": digest,
-            "cursor": cursor,
+            **details,
         },
     )
+    return digest
+
+
+def read_rows(
+    db: Session,
+    *,
+    actor: Actor,
+    resource_id: int,
+    purpose: str | None,
+    query: list[tuple[str, str]],
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    fields: str | None = None,
+) -> Delivery:
+    """A page of live rows under the caller's grant for `purpose`, filtered, in key order."""
+    reading = _reading(db, actor=actor, resource_id=resource_id, purpose=purpose, fields=fields)
+    _limit(limit)
+    after = reading.position(cursor, "cursor")
+    filters, shown = _filters(query, reading.granted)
+    rows: list[dict[str, Any]] = []
+    next_cursor = None
+    table = reading.table
+    if table is not None and reading.columns:
+        stmt = select(table.c._key, *(table.c[c] for c in reading.columns)).where(
+            table.c._retired_at.is_(None)
+        )
+        stmt = reading.scoped(stmt)
+        for item, op, values in filters:
+            stmt = stmt.where(_condition(table.c[item], op, values))
+        if after is not None:
+            stmt = stmt.where(table.c._key > after)
+        found = db.execute(stmt.order_by(table.c._key).limit(limit + 1)).all()
+        if len(found) > limit:
+            found = found[:limit]
+            next_cursor = reading.cursor(found[-1]._key)
+        rows = [reading.masked(row._key, row[1:]) for row in found]
+    digest = _delivered(db, actor, reading, rows, filters=shown, page=cursor is not None)
     return Delivery(
-        resource=resource,
-        grant=grant,
-        columns=columns,
+        resource=reading.resource,
+        grant=reading.grant,
+        columns=reading.columns,
         rows=rows,
         next_cursor=next_cursor,
-        masking={c: masker.rules.get(c, "原样") for c in columns},
+        masking={c: reading.masker.rules.get(c, "原样") for c in reading.columns},
         sm3=digest,
         filters=shown,
     )
+
+
+@dataclass
+class Changes:
+    resource: Resource
+    grant: Grant
+    columns: list[str]
+    changes: list[dict[str, Any]]
+    cursor: str
+    more: bool
+    sm3: str
+
+
+def read_changes(
+    db: Session,
+    *,
+    actor: Actor,
+    resource_id: int,
+    purpose: str | None,
+    since: str | None,
+    limit: int = DEFAULT_LIMIT,
+    fields: str | None = None,
+) -> Changes:
+    """What changed since the cursor `since` (from the start without it), in the order it changed:
+    `{"op": "upsert", "_row_id", "row"}` for a row written (new or changed) and `{"op": "retire",
+    "_row_id"}` for one retired. Keep the returned `cursor` and ask again with it to stay current.
+
+    A row's change time is when the batch that last wrote or retired it was received; batches of one
+    resource are applied one at a time, so those times only grow in commit order."""
+    reading = _reading(db, actor=actor, resource_id=resource_id, purpose=purpose, fields=fields)
+    _limit(limit)
+    position = reading.position(since, "since")
+    at, key = position.split("|", 1) if position else (None, None)
+    changes: list[dict[str, Any]] = []
+    cursor, more = since or reading.cursor("|"), False
+    table = reading.table
+    if table is not None:
+        changed = case(
+            (
+                and_(table.c._retired_at.is_not(None), table.c._retired_at > table.c._received_at),
+                table.c._retired_at,
+            ),
+            else_=table.c._received_at,
+        )
+        stmt = reading.scoped(
+            select(
+                changed.label("changed"),
+                table.c._key,
+                table.c._retired_at,
+                *(table.c[c] for c in reading.columns),
+            )
+        )
+        if at:
+            moment = datetime.fromisoformat(at)
+            stmt = stmt.where(or_(changed > moment, and_(changed == moment, table.c._key > key)))
+        found = db.execute(stmt.order_by(changed, table.c._key).limit(limit + 1)).all()
+        more = len(found) > limit
+        found = found[:limit]
+        for row in found:
+            if row._retired_at is not None:
+                changes.append({"op": "retire", "_row_id": reading.row_id(row._key)})
+            else:
+                changes.append({"op": "upsert", **reading.masked(row._key, row[3:])})
+        if found:
+            last = found[-1]
+            moment = (
+                last.changed
+                if isinstance(last.changed, datetime)
+                else datetime.fromisoformat(str(last.changed))
+            )
+            cursor = reading.cursor(f"{_utc(moment).isoformat()}|{last._key}")
+    digest = _delivered(db, actor, reading, changes, feed=True)
+    return Changes(reading.resource, reading.grant, reading.columns, changes, cursor, more, digest)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
