@@ -27,7 +27,7 @@ from govshare.exchange.body import Spooled
 from govshare.exchange.models import ResourceFile
 from govshare.settings import get_settings
 from govshare.sharing.models import Grant
-from govshare.sharing.service import grant_for_use
+from govshare.sharing.service import grant_for_use, record_use
 
 _SAFE = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
 
@@ -123,7 +123,7 @@ def _readable(
             "purpose is required.",
             details={"field": "purpose"},
         )
-    return resource, grant_for_use(db, actor=actor, resource=resource, purpose=purpose)
+    return resource, grant_for_use(db, actor=actor, resource=resource, purpose=purpose, channel="file")
 
 
 def list_files(
@@ -165,4 +165,8 @@ def open_file(
             **({"grant_id": grant.id, "purpose": grant.purpose} if grant is not None else {}),
         },
     )
+    if grant is not None:
+        record_use(
+            db, actor=actor, resource_id=resource.id, purpose=grant.purpose, channel="file", grant=grant
+        )
     return record, path

@@ -210,6 +210,18 @@ def read_changes(
     return JSONResponse(body, headers={"X-Content-SM3": feed.sm3, "X-GovShare-Grant": str(feed.grant.id)})
 
 
+@router.get("/sharing/purpose-review")
+def purpose_review(
+    actor: CurrentActor,
+    db: DB,
+    org_id: Annotated[int | None, Query(description="One consuming department (default: all).")] = None,
+    days: Annotated[int, Query(description="The last N days (1–366).")] = 30,
+) -> dict[str, Any]:
+    """The Bureau's review of purposes declared against uses made, per consuming department,
+    resource and purpose: deliveries, rows, and refusals for purposes no grant covers."""
+    return {"items": service.purpose_review(db, actor=actor, org_id=org_id, days=days)}
+
+
 @router.get("/grants")
 def list_grants(
     actor: CurrentActor,

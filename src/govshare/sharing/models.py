@@ -117,3 +117,28 @@ class Grant(Base):
             "status": self.status,
             "status_reason": self.status_reason,
         }
+
+
+class DataUse(Base):
+    """One use of shared data, delivered or refused: what the Bureau reviews against the purposes
+    declared (M17, S25) and what supervision counts (calls, consumers, rows). The audit log holds the
+    same events in its chain; this table answers the questions quickly."""
+
+    __tablename__ = "data_uses"
+    __table_args__ = (
+        Index("ix_data_uses_consumer", "org_id", "at"),
+        Index("ix_data_uses_resource", "resource_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    system_id: Mapped[int | None] = mapped_column(ForeignKey("business_systems.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"))
+    grant_id: Mapped[int | None] = mapped_column(ForeignKey("grants.id"))
+    purpose: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(16))  # rows | changes | file | service
+    outcome: Mapped[str] = mapped_column(String(16))  # delivered | refused
+    reason: Mapped[str | None] = mapped_column(String(32))  # refused: no_grant | purpose_mismatch
+    rows: Mapped[int] = mapped_column(default=0)

@@ -31,7 +31,7 @@ from govshare.exchange.access import published_items
 from govshare.exchange.quality import TYPE_PARSERS, Refused
 from govshare.sealing import SealError, hmac_key, seal, unseal
 from govshare.sharing.models import Grant
-from govshare.sharing.service import grant_for_use
+from govshare.sharing.service import grant_for_use, record_use
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -177,7 +177,7 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _reading(
-    db: Session, *, actor: Actor, resource_id: int, purpose: str | None, fields: str | None
+    db: Session, *, actor: Actor, resource_id: int, purpose: str | None, fields: str | None, channel: str
 ) -> _Reading:
     require(actor, Action.data_consume)
     resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
@@ -190,7 +190,7 @@ def _reading(
             "purpose is required.",
             details={"field": "purpose"},
         )
-    grant = grant_for_use(db, actor=actor, resource=resource, purpose=purpose)
+    grant = grant_for_use(db, actor=actor, resource=resource, purpose=purpose, channel=channel)
     items = published_items(db, resource)
     from govshare.masking import row_masker  # TEMP until the masking branch merges
 
@@ -218,8 +218,19 @@ def _limit(limit: int) -> None:
         )
 
 
-def _delivered(db: Session, actor: Actor, reading: _Reading, rows: list[Any], **details: Any) -> str:
+def _delivered(
+    db: Session, actor: Actor, reading: _Reading, rows: list[Any], channel: str, **details: Any
+) -> str:
     """Audit one delivery; returns the SM3 of the rows as returned."""
+    record_use(
+        db,
+        actor=actor,
+        resource_id=reading.resource.id,
+        purpose=reading.purpose,
+        channel=channel,
+        grant=reading.grant,
+        rows=len(rows),
+    )
     digest = sm3_hex(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode())
     audit.record(
         db,
@@ -252,7 +263,9 @@ def read_rows(
     fields: str | None = None,
 ) -> Delivery:
     """A page of live rows under the caller's grant for `purpose`, filtered, in key order."""
-    reading = _reading(db, actor=actor, resource_id=resource_id, purpose=purpose, fields=fields)
+    reading = _reading(
+        db, actor=actor, resource_id=resource_id, purpose=purpose, fields=fields, channel="rows"
+    )
     _limit(limit)
     after = reading.position(cursor, "cursor")
     filters, shown = _filters(query, reading.granted)
@@ -273,7 +286,7 @@ def read_rows(
             found = found[:limit]
             next_cursor = reading.cursor(found[-1]._key)
         rows = [reading.masked(row._key, row[1:]) for row in found]
-    digest = _delivered(db, actor, reading, rows, filters=shown, page=cursor is not None)
+    digest = _delivered(db, actor, reading, rows, "rows", filters=shown, page=cursor is not None)
     return Delivery(
         resource=reading.resource,
         grant=reading.grant,
@@ -313,7 +326,9 @@ def read_changes(
 
     A row's change time is when the batch that last wrote or retired it was received; batches of one
     resource are applied one at a time, so those times only grow in commit order."""
-    reading = _reading(db, actor=actor, resource_id=resource_id, purpose=purpose, fields=fields)
+    reading = _reading(
+        db, actor=actor, resource_id=resource_id, purpose=purpose, fields=fields, channel="changes"
+    )
     _limit(limit)
     position = reading.position(since, "since")
     at, key = position.split("|", 1) if position else (None, None)
@@ -355,7 +370,7 @@ def read_changes(
                 else datetime.fromisoformat(str(last.changed))
             )
             cursor = reading.cursor(f"{_utc(moment).isoformat()}|{last._key}")
-    digest = _delivered(db, actor, reading, changes, feed=True)
+    digest = _delivered(db, actor, reading, changes, "changes")
     return Changes(reading.resource, reading.grant, reading.columns, changes, cursor, more, digest)
 
 

@@ -30,7 +30,7 @@ from govshare.db import utcnow
 from govshare.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.exchange.access import published_items
 from govshare.orgs import service as orgs
-from govshare.sharing.models import Grant, ShareRequest
+from govshare.sharing.models import DataUse, Grant, ShareRequest
 from govshare.systems.models import BusinessSystem
 from govshare.tasks import service as tasks
 from govshare.workdays import today
@@ -721,9 +721,39 @@ def request_dict(request: ShareRequest, grant: Grant | None = None) -> dict[str,
     }
 
 
+def record_use(
+    db: Session,
+    *,
+    actor: Actor,
+    resource_id: int,
+    purpose: str,
+    channel: str,
+    grant: Grant | None = None,
+    rows: int = 0,
+    reason: str | None = None,
+) -> None:
+    """Note one use of shared data (delivered, or refused with `reason`) for review and supervision."""
+    assert actor.org_id is not None
+    db.add(
+        DataUse(
+            org_id=actor.org_id,
+            system_id=actor.system_id,
+            user_id=actor.user_id,
+            resource_id=resource_id,
+            grant_id=grant.id if grant is not None else None,
+            purpose=purpose[:200],
+            channel=channel,
+            outcome="refused" if reason else "delivered",
+            reason=reason,
+            rows=rows,
+        )
+    )
+
+
 def _refuse(
-    db: Session, actor: Actor, resource: Resource, purpose: str, reason: str, message: str
+    db: Session, actor: Actor, resource: Resource, purpose: str, reason: str, message: str, channel: str
 ) -> Forbidden:
+    record_use(db, actor=actor, resource_id=resource.id, purpose=purpose, channel=channel, reason=reason)
     audit.record(
         db,
         EventType.data_refused,
@@ -741,7 +771,9 @@ def _refuse(
     )
 
 
-def grant_for_use(db: Session, *, actor: Actor, resource: Resource, purpose: str) -> Grant:
+def grant_for_use(
+    db: Session, *, actor: Actor, resource: Resource, purpose: str, channel: str = "rows"
+) -> Grant:
     """The active grant under which `actor` uses `resource` for `purpose`; a refusal (no grant, or
     none for this purpose or this business system) is audited and raised as Forbidden with what to
     do."""
@@ -764,6 +796,7 @@ def grant_for_use(db: Session, *, actor: Actor, resource: Resource, purpose: str
             "purpose_mismatch",
             "本单位对该资源的有效授权不包含这一用途（或不属于本业务系统）：请按授权时申报的用途调用，"
             "新的用途需另行提出共享申请。",
+            channel,
         )
     raise _refuse(
         db,
@@ -773,4 +806,59 @@ def grant_for_use(db: Session, *, actor: Actor, resource: Resource, purpose: str
         "no_grant",
         "本单位没有该资源的有效共享授权。请在资源页面点击“申请共享”，写明用途和履职依据；"
         "有条件共享的资源需等待提供部门审批。",
+        channel,
     )
+
+
+def purpose_review(
+    db: Session, *, actor: Actor, org_id: int | None = None, days: int = 30
+) -> list[dict[str, Any]]:
+    """For the Bureau, per consuming department, resource and purpose over the last `days`: the
+    purposes its grants declare against the uses made — deliveries, rows, refusals for a purpose no
+    grant covers (M17, S25)."""
+    from sqlalchemy import case, func
+
+    require(actor, Action.sharing_supervise)
+    if not 1 <= days <= 366:
+        raise Invalid("统计天数应在 1 到 366 之间。", "days out of range.", details={"field": "days"})
+    since = utcnow() - timedelta(days=days)
+    query = (
+        select(
+            DataUse.org_id,
+            DataUse.resource_id,
+            DataUse.purpose,
+            func.count().label("uses"),
+            func.sum(case((DataUse.outcome == "delivered", 1), else_=0)).label("delivered"),
+            func.sum(case((DataUse.reason == "purpose_mismatch", 1), else_=0)).label("mismatched"),
+            func.sum(case((DataUse.reason == "no_grant", 1), else_=0)).label("ungranted"),
+            func.sum(DataUse.rows).label("rows"),
+            func.max(DataUse.at).label("last_at"),
+        )
+        .where(DataUse.at >= since)
+        .group_by(DataUse.org_id, DataUse.resource_id, DataUse.purpose)
+        .order_by(DataUse.org_id, DataUse.resource_id, DataUse.purpose)
+    )
+    if org_id is not None:
+        query = query.where(DataUse.org_id == org_id)
+    declared: dict[tuple[int, int], set[str]] = {}
+    grants = select(Grant.org_id, Grant.resource_id, Grant.purpose).where(
+        Grant.status.in_(("active", "suspended"))
+    )
+    for holder, resource_id, purpose in db.execute(grants):
+        declared.setdefault((holder, resource_id), set()).add(purpose)
+    return [
+        {
+            "org_id": row.org_id,
+            "resource_id": row.resource_id,
+            "purpose": row.purpose,
+            "declared": row.purpose in declared.get((row.org_id, row.resource_id), set()),
+            "declared_purposes": sorted(declared.get((row.org_id, row.resource_id), set())),
+            "uses": int(row.uses),
+            "delivered": int(row.delivered or 0),
+            "purpose_mismatches": int(row.mismatched or 0),
+            "without_grant": int(row.ungranted or 0),
+            "rows": int(row.rows or 0),
+            "last_at": row.last_at.isoformat() if row.last_at else None,
+        }
+        for row in db.execute(query)
+    ]
