@@ -112,6 +112,13 @@ class Settings(BaseSettings):
         description="The provider's approvers are reminded of a pending sharing request this many working "
         "days before its due date (0: on the due date).",
     )
+    feedback_reply_working_days: int = Field(
+        5,
+        ge=1,
+        le=30,
+        description="Working days a provider has to verify and answer a consumer's doubt or error report "
+        "on a row (M18); a case past it is escalated to the Bureau.",
+    )
     ingest_helper_min_mb: int = Field(
         16,
         ge=0,

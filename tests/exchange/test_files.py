@@ -128,7 +128,9 @@ def test_another_department_downloads_under_its_grant_for_the_purpose(client, ci
     review = client.get("/api/v1/sharing/purpose-review", headers=login(client, "bureau_admin"))
     assert review.status_code == 200
     mine = {r["purpose"]: r for r in review.json()["items"] if r["resource_id"] == prices.id}
-    assert mine[purpose]["declared"] and mine[purpose]["delivered"] == 1 and mine[purpose]["without_grant"] == 1
+    assert (
+        mine[purpose]["declared"] and mine[purpose]["delivered"] == 1 and mine[purpose]["without_grant"] == 1
+    )
     assert not mine["商业用途"]["declared"] and mine["商业用途"]["purpose_mismatches"] == 1
     assert mine["商业用途"]["declared_purposes"] == [purpose]
     assert client.get("/api/v1/sharing/purpose-review", headers=civil).status_code == 403

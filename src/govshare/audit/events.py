@@ -73,6 +73,11 @@ class EventType(StrEnum):
     share_disputed = "sharing.disputed"
     share_ruled = "sharing.ruled"
     share_overdue = "sharing.overdue"
+    feedback_filed = "sharing.feedback_filed"
+    feedback_answered = "sharing.feedback_answered"
+    feedback_closed = "sharing.feedback_closed"
+    feedback_reopened = "sharing.feedback_reopened"
+    feedback_overdue = "sharing.feedback_overdue"
     grant_changed = "sharing.grant_changed"
     data_delivered = "sharing.data_delivered"
     data_refused = "sharing.data_refused"
@@ -151,6 +156,11 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.share_disputed: "对共享答复提出异议",
     EventType.share_ruled: "裁定共享争议",
     EventType.share_overdue: "共享申请逾期未答复",
+    EventType.feedback_filed: "提出数据异议",
+    EventType.feedback_answered: "答复数据异议",
+    EventType.feedback_closed: "办结数据异议",
+    EventType.feedback_reopened: "重新打开数据异议",
+    EventType.feedback_overdue: "数据异议逾期未核实",
     EventType.grant_changed: "调整共享授权",
     EventType.data_delivered: "交付共享数据",
     EventType.data_refused: "拒绝共享数据调用",

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from govshare.pagination import Page, PageParams
-from govshare.sharing import rows, service
+from govshare.sharing import feedback, rows, service
 from govshare.sharing.models import Grant
 from govshare.web.deps import DB, CurrentActor
 
@@ -220,6 +220,90 @@ def purpose_review(
     """The Bureau's review of purposes declared against uses made, per consuming department,
     resource and purpose: deliveries, rows, and refusals for purposes no grant covers."""
     return {"items": service.purpose_review(db, actor=actor, org_id=org_id, days=days)}
+
+
+class FeedbackBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: str = Field(max_length=200, description="The purpose of the grant you use the data under.")
+    kind: Literal["doubtful", "wrong"]
+    description: str = Field(max_length=2000)
+    items: list[str] | None = Field(None, max_length=500, description="The items in question.")
+    row_id: str | None = Field(None, max_length=64, description="`_row_id` from the data API.")
+    keys: dict[str, str] | None = Field(None, description="Or the row's business-key values.")
+
+
+class AnswerBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    answer: Literal["corrected", "confirmed"]
+    reason: str = Field(max_length=2000)
+    batch_id: str | None = Field(
+        None, max_length=36, description="corrected: the batch that corrected the row."
+    )
+
+
+class CloseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accept: bool
+    comment: str | None = Field(None, max_length=2000)
+
+
+def _feedback_out(db: DB, actor: CurrentActor, case: Any) -> dict[str, Any]:
+    out = feedback.feedback_dict(case)
+    if actor.org_id == case.provider_org_id:  # the provider sees which of its rows it is
+        out["row"] = feedback.provider_row(db, case)
+    return out
+
+
+@router.post("/resources/{resource_id}/feedback", status_code=201)
+def file_feedback(resource_id: int, body: FeedbackBody, actor: CurrentActor, db: DB) -> dict[str, Any]:
+    """Flag one row you hold a grant for as doubtful or wrong (M18), by `row_id` or business-key
+    `keys`; the provider must answer within the set working days. Your use of the data goes on."""
+    case = feedback.file_feedback(db, actor=actor, resource_id=resource_id, **body.model_dump())
+    return _feedback_out(db, actor, case)
+
+
+@router.get("/feedback")
+def list_feedback(
+    actor: CurrentActor,
+    db: DB,
+    params: Annotated[PageParams, Depends()],
+    side: Annotated[
+        Literal["mine", "inbox", "all"], Query(description="mine: raised; inbox: to answer")
+    ] = "mine",
+    status: str | None = None,
+) -> Page[dict[str, Any]]:
+    found, total = feedback.list_feedback(
+        db, actor=actor, side=side, status=status, limit=params.page_size, offset=params.offset
+    )
+    return Page[dict[str, Any]](
+        items=[_feedback_out(db, actor, c) for c in found],
+        total=total,
+        page=params.page,
+        page_size=params.page_size,
+    )
+
+
+@router.get("/feedback/{feedback_id}")
+def get_feedback(feedback_id: int, actor: CurrentActor, db: DB) -> dict[str, Any]:
+    return _feedback_out(db, actor, feedback.get_feedback(db, actor=actor, feedback_id=feedback_id))
+
+
+@router.post("/feedback/{feedback_id}/answer")
+def answer_feedback(feedback_id: int, body: AnswerBody, actor: CurrentActor, db: DB) -> dict[str, Any]:
+    """The provider's data administrator answers: `corrected` (give the batch that rewrote or retired
+    the row after the report) or `confirmed` correct, with reasons."""
+    case = feedback.answer_feedback(db, actor=actor, feedback_id=feedback_id, **body.model_dump())
+    return _feedback_out(db, actor, case)
+
+
+@router.post("/feedback/{feedback_id}/close")
+def close_feedback(feedback_id: int, body: CloseBody, actor: CurrentActor, db: DB) -> dict[str, Any]:
+    """The consumer accepts the answer (closed) or reopens the case with a comment."""
+    case = feedback.close_feedback(db, actor=actor, feedback_id=feedback_id, **body.model_dump())
+    return _feedback_out(db, actor, case)
 
 
 @router.get("/grants")

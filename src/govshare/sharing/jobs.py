@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from govshare.jobs import job
-from govshare.sharing import service
+from govshare.sharing import feedback, service
 
 
 @job("sharing.expire_grants", every=lambda: timedelta(minutes=15))
@@ -19,4 +19,5 @@ def expire_grants(db: Session) -> str:
 @job("sharing.deadlines", every=lambda: timedelta(hours=1))
 def follow_deadlines(db: Session) -> str:
     reminded, escalated = service.follow_deadlines(db)
-    return f"提醒 {reminded} 项，逾期上报 {escalated} 项"
+    late = feedback.escalate_overdue(db)
+    return f"共享申请提醒 {reminded} 项、逾期上报 {escalated} 项；数据异议逾期上报 {late} 项"

@@ -142,3 +142,44 @@ class DataUse(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # delivered | refused
     reason: Mapped[str | None] = mapped_column(String(32))  # refused: no_grant | purpose_mismatch
     rows: Mapped[int] = mapped_column(default=0)
+
+
+class Feedback(Base):
+    """A consumer's doubt or error report on one row (数据异议/纠错, M18): the provider verifies it
+    within a number of working days and answers — corrected by a batch, or confirmed correct with
+    reasons — and the consumer closes the case or reopens it. The consumer keeps using the data
+    meanwhile: a case blocks nothing."""
+
+    __tablename__ = "data_feedback"
+    __table_args__ = (
+        Index("ix_data_feedback_provider", "provider_org_id", "status"),
+        Index("ix_data_feedback_consumer", "org_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"), index=True)
+    provider_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))  # the consumer
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id"))
+    row_key: Mapped[str] = mapped_column(String(64))  # the store's `_key` of the row
+    kind: Mapped[str] = mapped_column(String(16))  # doubtful | wrong
+    items: Mapped[list[str]] = mapped_column(JSON)  # the items in question (may be empty: the whole row)
+    description: Mapped[str] = mapped_column(Text)
+    filed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    filed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_date: Mapped[date] = mapped_column(Date)
+    due_provisional: Mapped[bool] = mapped_column(default=False)
+    # open | answered | closed
+    status: Mapped[str] = mapped_column(String(16))
+    answer: Mapped[str | None] = mapped_column(String(16))  # corrected | confirmed
+    answer_reason: Mapped[str | None] = mapped_column(Text)
+    corrected_batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id"))
+    answered_at: Mapped[datetime | None] = mapped_column()
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime | None] = mapped_column()
+    reopened: Mapped[int] = mapped_column(default=0)
+    consumer_comment: Mapped[str | None] = mapped_column(Text)
+    overdue_at: Mapped[datetime | None] = mapped_column()
+    lock_version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": lock_version}

@@ -24,12 +24,13 @@ from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, require
 from govshare.catalog import service as catalog
 from govshare.catalog.models import Resource
-from govshare.crypto import hmac_sm3, sm3_hex
+from govshare.crypto import sm3_hex
 from govshare.errors import Invalid
 from govshare.exchange import store
 from govshare.exchange.access import published_items
 from govshare.exchange.quality import TYPE_PARSERS, Refused
-from govshare.sealing import SealError, hmac_key, seal, unseal
+from govshare.sealing import SealError, seal, unseal
+from govshare.sharing import rowids
 from govshare.sharing.models import Grant
 from govshare.sharing.service import grant_for_use, record_use
 
@@ -74,10 +75,7 @@ class _Reading:
         return stmt
 
     def row_id(self, key: str) -> str:
-        """A row's identity for this holder: stable across pages and changes, keyed by the holder's
-        department, so it neither reveals the business key (the store's `_key` is an unkeyed SM3 of
-        it, open to a dictionary attack on ID numbers) nor links two departments' copies."""
-        return hmac_sm3(_row_id_key(), f"{self.grant.org_id}:{key}".encode())[:32]
+        return rowids.row_id(self.grant.org_id, key)
 
     def masked(self, key: str, values: Any) -> dict[str, Any]:
         return {
@@ -102,10 +100,6 @@ class _Reading:
                 "Bad cursor.",
                 details={"field": field},
             ) from None
-
-
-def _row_id_key() -> bytes:
-    return hmac_key("sharing-row-id")
 
 
 def _parse(item: dict[str, Any], text: str) -> Any:

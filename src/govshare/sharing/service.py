@@ -15,7 +15,7 @@ every change of one is audited.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -211,18 +211,23 @@ def file_request(db: Session, *, actor: Actor, data: RequestIn) -> tuple[ShareRe
     return request, grant
 
 
-def reply_due(db: Session, filed_on: Any) -> tuple[Any, bool]:
-    """The reply's due date for a request filed on `filed_on` (a date in China), and whether it is
-    provisional: `GOVSHARE_SHARING_REPLY_WORKING_DAYS` working days, counted from the next day."""
+def working_days_after(db: Session, start: date, days: int) -> tuple[date, bool]:
+    """The day `days` working days after `start` (counted from the next day), and whether that is
+    provisional (a year whose official holidays are not known yet)."""
     from govshare.workdays import judge
 
-    day, counted, provisional = filed_on, 0, False
-    while counted < 10:
+    day, counted, provisional = start, 0, False
+    while counted < days:
         day += timedelta(days=1)
         workday, guessed = judge(day)
         counted += workday
         provisional = provisional or guessed
     return day, provisional
+
+
+def reply_due(db: Session, filed_on: date) -> tuple[date, bool]:
+    """The provider's reply deadline for a request filed on `filed_on` (a date in China)."""
+    return working_days_after(db, filed_on, 10)
 
 
 def _grant(
