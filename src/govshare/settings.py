@@ -119,6 +119,12 @@ class Settings(BaseSettings):
         description="Working days a provider has to verify and answer a consumer's doubt or error report "
         "on a row (M18); a case past it is escalated to the Bureau.",
     )
+    export_valid_days: int = Field(
+        7,
+        ge=1,
+        le=90,
+        description="Days an approved bulk export of shared data may be downloaded (at most 3 times).",
+    )
     ingest_helper_min_mb: int = Field(
         16,
         ge=0,

@@ -78,6 +78,10 @@ class EventType(StrEnum):
     feedback_closed = "sharing.feedback_closed"
     feedback_reopened = "sharing.feedback_reopened"
     feedback_overdue = "sharing.feedback_overdue"
+    export_requested = "sharing.export_requested"
+    export_decided = "sharing.export_decided"
+    export_downloaded = "sharing.export_downloaded"
+    leak_traced = "sharing.leak_traced"
     grant_changed = "sharing.grant_changed"
     data_delivered = "sharing.data_delivered"
     data_refused = "sharing.data_refused"
@@ -161,6 +165,10 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.feedback_closed: "办结数据异议",
     EventType.feedback_reopened: "重新打开数据异议",
     EventType.feedback_overdue: "数据异议逾期未核实",
+    EventType.export_requested: "申请导出数据",
+    EventType.export_decided: "审批数据导出",
+    EventType.export_downloaded: "下载导出数据",
+    EventType.leak_traced: "追查泄露文件",
     EventType.grant_changed: "调整共享授权",
     EventType.data_delivered: "交付共享数据",
     EventType.data_refused: "拒绝共享数据调用",

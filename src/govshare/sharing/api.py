@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from govshare.pagination import Page, PageParams
-from govshare.sharing import feedback, rows, service
+from govshare.sharing import exports, feedback, rows, service
 from govshare.sharing.models import Grant
 from govshare.web.deps import DB, CurrentActor
 
@@ -304,6 +304,82 @@ def close_feedback(feedback_id: int, body: CloseBody, actor: CurrentActor, db: D
     """The consumer accepts the answer (closed) or reopens the case with a comment."""
     case = feedback.close_feedback(db, actor=actor, feedback_id=feedback_id, **body.model_dump())
     return _feedback_out(db, actor, case)
+
+
+class ExportBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resource_id: int
+    purpose: str = Field(max_length=200, description="The purpose of the grant the export is under.")
+    reason: str = Field(max_length=2000, description="Why the data must leave the platform.")
+    format: Literal["csv", "xlsx"] = "csv"
+    filters: dict[str, list[str]] | None = Field(
+        None,
+        description="As the data API's filters, e.g. "
+        '{"region_code": ["130102"], "birth_date__gte": ["1960-01-01"]}.',
+    )
+    fields: list[str] | None = Field(None, max_length=500)
+
+
+class ExportDecisionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    approve: bool
+    reason: str = Field(max_length=2000)
+
+
+@router.post("/exports", status_code=201)
+def request_export(body: ExportBody, actor: CurrentActor, db: DB) -> dict[str, Any]:
+    """Ask the Bureau to approve a bulk export (CSV/xlsx) of a resource under your grant (S27)."""
+    export = exports.request_export(db, actor=actor, **body.model_dump())
+    return exports.export_dict(export)
+
+
+@router.get("/exports")
+def list_exports(
+    actor: CurrentActor,
+    db: DB,
+    params: Annotated[PageParams, Depends()],
+    side: Annotated[Literal["mine", "all"], Query(description="mine: my department's; all: Bureau")] = "mine",
+) -> Page[dict[str, Any]]:
+    found, total = exports.list_exports(
+        db, actor=actor, side=side, limit=params.page_size, offset=params.offset
+    )
+    return Page[dict[str, Any]](
+        items=[exports.export_dict(e) for e in found],
+        total=total,
+        page=params.page,
+        page_size=params.page_size,
+    )
+
+
+@router.get("/exports/{export_id}")
+def get_export(export_id: int, actor: CurrentActor, db: DB) -> dict[str, Any]:
+    return exports.export_dict(exports.get_export(db, actor=actor, export_id=export_id))
+
+
+@router.post("/exports/{export_id}/decision")
+def decide_export(export_id: int, body: ExportDecisionBody, actor: CurrentActor, db: DB) -> dict[str, Any]:
+    """The Bureau approves or rejects an export request, with its opinion."""
+    export = exports.decide_export(
+        db, actor=actor, export_id=export_id, approve=body.approve, reason=body.reason
+    )
+    return exports.export_dict(export)
+
+
+@router.get("/exports/{export_id}/file")
+def download_export(export_id: int, actor: CurrentActor, db: DB) -> Response:
+    """The approved export's file (at most 3 downloads within the validity), generated under the
+    still-active grant and fingerprinted for this export."""
+    file = exports.download(db, actor=actor, export_id=export_id)
+    return Response(
+        file.content,
+        media_type=file.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{file.filename}"',
+            "X-Content-SM3": file.export.file_sm3 or "",
+        },
+    )
 
 
 @router.get("/grants")

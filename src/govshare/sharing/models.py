@@ -183,3 +183,37 @@ class Feedback(Base):
     lock_version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": lock_version}
+
+
+class DataExport(Base):
+    """A bulk download of shared data out of the platform (S27): asked for under a grant, approved by
+    the Bureau, downloaded by the asking department within a few days. Every file carries the
+    export's own row identifiers — its fingerprint — so a leaked copy, even a part of it, names its
+    recipient (`govshare trace-leak`)."""
+
+    __tablename__ = "data_exports"
+    __table_args__ = (Index("ix_data_exports_consumer", "org_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id"))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    purpose: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(8))  # csv | xlsx
+    filters: Mapped[list[list[str]]] = mapped_column(JSON)  # [[name, value], …] as in the data API
+    fields: Mapped[list[str] | None] = mapped_column(JSON)
+    # pending | approved | rejected | expired
+    status: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    downloads: Mapped[int] = mapped_column(default=0)
+    rows: Mapped[int | None] = mapped_column()
+    file_sm3: Mapped[str | None] = mapped_column(String(64))
+    lock_version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": lock_version}

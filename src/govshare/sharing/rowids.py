@@ -17,17 +17,22 @@ from govshare.sealing import hmac_key
 _ROW_ID = re.compile(r"[0-9a-f]{64}")
 
 
-def _key(org_id: int) -> bytes:
-    return hmac_key(f"sharing-row-id/{org_id}")[:16]
+def _key(scope: str) -> bytes:
+    return hmac_key(f"sharing-row-id/{scope}")[:16]
 
 
-def row_id(org_id: int, key: str) -> str:
-    """The identifier department `org_id` sees for the store row `key`."""
-    return sm4_blocks(_key(org_id), bytes.fromhex(key)).hex()
+def row_id(org_id: int, key: str, *, export_id: int | None = None) -> str:
+    """The identifier department `org_id` sees for the store row `key` (in the data API), or that the
+    file of export `export_id` carries (its fingerprint: another key per export)."""
+    scope = f"export/{export_id}" if export_id is not None else str(org_id)
+    return sm4_blocks(_key(scope), bytes.fromhex(key)).hex()
 
 
-def row_key(org_id: int, identifier: str) -> str | None:
-    """The store row behind an identifier department `org_id` was given (None for anything else)."""
+def row_key(org_id: int, identifier: str, *, export_id: int | None = None) -> str | None:
+    """The store row behind an identifier given to department `org_id` (or in export `export_id`'s
+    file); None for anything that is not an identifier. An identifier of another department or
+    export opens to a random value that matches no row."""
     if not _ROW_ID.fullmatch(identifier):
         return None
-    return sm4_blocks(_key(org_id), bytes.fromhex(identifier), decrypt=True).hex()
+    scope = f"export/{export_id}" if export_id is not None else str(org_id)
+    return sm4_blocks(_key(scope), bytes.fromhex(identifier), decrypt=True).hex()

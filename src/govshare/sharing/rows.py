@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -291,6 +292,33 @@ def read_rows(
         sm3=digest,
         filters=shown,
     )
+
+
+def export_rows(
+    db: Session, reading: _Reading, query: list[tuple[str, str]], *, page: int = 5000
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every live row under `reading` and the filters in `query`, in key order, as (store key, masked
+    values), read in keyset pages of `page` rows so that memory stays flat."""
+    table = reading.table
+    if table is None or not reading.columns:
+        return
+    filters, _shown = _filters(query, reading.granted)
+    after: str | None = None
+    while True:
+        stmt = select(table.c._key, *(table.c[c] for c in reading.columns)).where(
+            table.c._retired_at.is_(None)
+        )
+        stmt = reading.scoped(stmt)
+        for item, op, values in filters:
+            stmt = stmt.where(_condition(table.c[item], op, values))
+        if after is not None:
+            stmt = stmt.where(table.c._key > after)
+        found = db.execute(stmt.order_by(table.c._key).limit(page)).all()
+        for row in found:
+            yield row._key, _jsonable(reading.masker(dict(zip(reading.columns, row[1:], strict=True))))
+        if len(found) < page:
+            return
+        after = found[-1]._key
 
 
 @dataclass

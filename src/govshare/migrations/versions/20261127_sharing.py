@@ -1,11 +1,11 @@
 """Sharing: requests (共享申请) with their route, purpose, duty basis, working-day due date, reminder,
 escalation and dispute; the purpose-bound grants (授权) the data API checks; each use of shared
-data, delivered or refused, for the Bureau's purpose review and supervision; and consumers' doubt
-and error reports on rows (数据异议, M18).
+data, delivered or refused, for the Bureau's purpose review and supervision; consumers' doubt and
+error reports on rows (数据异议, M18); and Bureau-approved bulk exports (S27).
 
 Revision ID: 20261127_sharing
 Revises: 20261127_api_services
-Create Date: 2026-11-27 06:32:35.975349
+Create Date: 2026-11-27 06:35:30.994945
 """
 
 from __future__ import annotations
@@ -127,6 +127,45 @@ def upgrade() -> None:
         batch_op.create_index("ix_grants_subject", ["org_id", "resource_id", "status"], unique=False)
 
     op.create_table(
+        "data_exports",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("resource_id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("grant_id", sa.Integer(), nullable=False),
+        sa.Column("requested_by", sa.Integer(), nullable=True),
+        sa.Column("purpose", sa.String(length=200), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("format", sa.String(length=8), nullable=False),
+        sa.Column("filters", sa.JSON(), nullable=False),
+        sa.Column("fields", sa.JSON(), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("requested_at", govshare.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", govshare.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decided_by", sa.Integer(), nullable=True),
+        sa.Column("decision_reason", sa.Text(), nullable=True),
+        sa.Column("expires_at", govshare.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("downloads", sa.Integer(), nullable=False),
+        sa.Column("rows", sa.Integer(), nullable=True),
+        sa.Column("file_sm3", sa.String(length=64), nullable=True),
+        sa.Column("lock_version", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["decided_by"], ["users.id"], name=op.f("fk_data_exports_decided_by_users")),
+        sa.ForeignKeyConstraint(["grant_id"], ["grants.id"], name=op.f("fk_data_exports_grant_id_grants")),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_data_exports_org_id_organisations")
+        ),
+        sa.ForeignKeyConstraint(
+            ["requested_by"], ["users.id"], name=op.f("fk_data_exports_requested_by_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["resource_id"], ["resources.id"], name=op.f("fk_data_exports_resource_id_resources")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_exports")),
+    )
+    with op.batch_alter_table("data_exports", schema=None) as batch_op:
+        batch_op.create_index("ix_data_exports_consumer", ["org_id", "status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_data_exports_resource_id"), ["resource_id"], unique=False)
+
+    op.create_table(
         "data_uses",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("at", govshare.db.UTCDateTime(timezone=True), nullable=False),
@@ -225,6 +264,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_data_uses_consumer")
 
     op.drop_table("data_uses")
+    with op.batch_alter_table("data_exports", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_data_exports_resource_id"))
+        batch_op.drop_index("ix_data_exports_consumer")
+
+    op.drop_table("data_exports")
     with op.batch_alter_table("grants", schema=None) as batch_op:
         batch_op.drop_index("ix_grants_subject")
         batch_op.drop_index(batch_op.f("ix_grants_request_id"))
