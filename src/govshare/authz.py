@@ -83,6 +83,8 @@ class Action(StrEnum):
     provision_view = "data.provision_view"
     sync_manage = "data.sync_manage"
     service_manage = "data.service_manage"
+    calendar_view = "calendar.view"
+    calendar_manage = "calendar.manage"
 
     @property
     def label(self) -> str:
@@ -117,6 +119,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.provision_view: "查看数据批次与质量",
     Action.sync_manage: "管理前置库同步",
     Action.service_manage: "管理接口服务",
+    Action.calendar_view: "查看节假日安排",
+    Action.calendar_manage: "加载节假日安排",
 }
 
 
@@ -150,6 +154,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.element_manage: _C,
         Action.element_resolve: _C,
         Action.provision_view: _C,
+        Action.calendar_manage: _C,
     },
     Role.bureau_reviewer: {
         Action.org_view: _C,
@@ -224,6 +229,10 @@ SYSTEM_PERMISSIONS: dict[Action, Scope] = {
     Action.provision_view: _O,
 }
 
+# What every logged-in person may do whatever their roles: read the working-day calendar that their
+# deadlines are counted in (it is the State Council's schedule, nobody's secret).
+EVERY_PERSON: dict[Action, Scope] = {Action.calendar_view: _C}
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -261,6 +270,8 @@ def scope_of(actor: Actor, action: Action) -> Scope | None:
     if actor.kind == "system":
         return SYSTEM_PERMISSIONS.get(action)
     scopes = [PERMISSIONS[r][action] for r in actor.roles if action in PERMISSIONS.get(r, {})]
+    if actor.kind == "user" and action in EVERY_PERSON:
+        scopes.append(EVERY_PERSON[action])
     return max(scopes, key=lambda s: s.value) if scopes else None
 
 

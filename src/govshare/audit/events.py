@@ -69,6 +69,7 @@ class EventType(StrEnum):
     service_saved = "data.service_saved"
     service_called = "data.service_called"
     row_traced = "data.row_traced"
+    holiday_schedule_loaded = "calendar.schedule_loaded"
 
     @property
     def label(self) -> str:
@@ -139,4 +140,5 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.service_saved: "登记接口服务",
     EventType.service_called: "调用接口服务",
     EventType.row_traced: "追溯数据行来源",
+    EventType.holiday_schedule_loaded: "加载节假日安排",
 }
