@@ -264,22 +264,25 @@ def load_schedule(db: Session, *, actor: Actor, year: int, source: str, days: Se
     calendar = Calendar.load(db)
     before_source = calendar.source(year)
     changes = _changes(calendar.special_days(year), special)
-    schedule = db.get(HolidaySchedule, year)
-    if schedule is None:
-        schedule = HolidaySchedule(year=year)
-        db.add(schedule)
-    schedule.source = source.strip()
-    schedule.day_count = len(special)
-    schedule.loaded_by_id = actor.user_id
-    schedule.loaded_by_name = actor.name
-    schedule.loaded_at = utcnow()
-    db.flush()
-    db.execute(delete(HolidayDay).where(HolidayDay.year == year))
-    db.add_all(HolidayDay(day=d.day, year=year, kind=d.kind.value, name=d.name) for d in special)
-    db.flush()
-    calendar = Calendar.load(db)
-    recomputed = sum(hook(db, calendar, year) for hook in on_schedule_loaded)
-    closed = tasks.close_tasks(db, subject_type=SUBJECT, subject_id=year, kind=LOAD_TASK)
+    # A savepoint, so that a recompute hook that fails leaves the year as it was even when the caller
+    # goes on to commit (a form answering with the error).
+    with db.begin_nested():
+        schedule = db.get(HolidaySchedule, year)
+        if schedule is None:
+            schedule = HolidaySchedule(year=year)
+            db.add(schedule)
+        schedule.source = source.strip()
+        schedule.day_count = len(special)
+        schedule.loaded_by_id = actor.user_id
+        schedule.loaded_by_name = actor.name
+        schedule.loaded_at = utcnow()
+        db.flush()
+        db.execute(delete(HolidayDay).where(HolidayDay.year == year))
+        db.add_all(HolidayDay(day=d.day, year=year, kind=d.kind.value, name=d.name) for d in special)
+        db.flush()
+        calendar = Calendar.load(db)
+        recomputed = sum(hook(db, calendar, year) for hook in on_schedule_loaded)
+        closed = tasks.close_tasks(db, subject_type=SUBJECT, subject_id=year, kind=LOAD_TASK)
     audit.record(
         db,
         EventType.holiday_schedule_loaded,
