@@ -4,6 +4,7 @@ hook, stages, and the next-year check."""
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -112,6 +113,16 @@ def test_loading_a_year_recomputes_the_provisional_dates_registered_by_other_mod
     assert (
         details["recomputed"] == 2 and details["replaced"] == "provisional" and details["tasks_closed"] == 1
     )
+
+
+def test_the_loader_imports_the_modules_that_register_hooks(
+    city, db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe = "tests.calendar.recompute_probe"
+    monkeypatch.delitem(sys.modules, probe, raising=False)
+    monkeypatch.setattr(service, "on_schedule_loaded", [])
+    monkeypatch.setattr(service, "HOOK_MODULES", (probe,))
+    assert _load(db).recomputed == 1  # the probe registered itself on import and was called
 
 
 def test_a_failing_recompute_hook_leaves_the_year_unloaded(city, db, monkeypatch: pytest.MonkeyPatch) -> None:

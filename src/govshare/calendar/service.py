@@ -10,10 +10,14 @@ year nobody knows yet.
         # return how many were recomputed. Only flush; raising rolls the whole load back.
 
     service.on_schedule_loaded.append(recompute)
+
+A module registers when it is imported; list it in `HOOK_MODULES` too, so that the loader imports it
+before calling the hooks even where nothing else did (the CLI imports only what a command needs).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -44,6 +48,8 @@ from govshare.workdays import (
 # (db, the calendar with the new year, the year) -> how many dates were recomputed.
 Recompute = Callable[[Session, Calendar, int], int]
 on_schedule_loaded: list[Recompute] = []
+# Modules that register a recompute function when imported (e.g. "govshare.sharing.service").
+HOOK_MODULES: tuple[str, ...] = ()
 
 LOAD_TASK = "calendar_load_year"
 SUBJECT = "holiday_schedules"
@@ -281,6 +287,8 @@ def load_schedule(db: Session, *, actor: Actor, year: int, source: str, days: Se
         db.add_all(HolidayDay(day=d.day, year=year, kind=d.kind.value, name=d.name) for d in special)
         db.flush()
         calendar = Calendar.load(db)
+        for module in HOOK_MODULES:
+            importlib.import_module(module)
         recomputed = sum(hook(db, calendar, year) for hook in on_schedule_loaded)
         closed = tasks.close_tasks(db, subject_type=SUBJECT, subject_id=year, kind=LOAD_TASK)
     audit.record(
