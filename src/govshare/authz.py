@@ -91,6 +91,8 @@ class Action(StrEnum):
     sharing_rule = "sharing.rule"
     export_approve = "sharing.export_approve"
     data_consume = "data.consume"
+    calendar_view = "calendar.view"
+    calendar_manage = "calendar.manage"
 
     @property
     def label(self) -> str:
@@ -133,6 +135,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.sharing_rule: "协调裁定共享争议",
     Action.export_approve: "审批数据导出",
     Action.data_consume: "调用共享数据",
+    Action.calendar_view: "查看节假日安排",
+    Action.calendar_manage: "加载节假日安排",
 }
 
 
@@ -171,6 +175,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.grant_manage: _C,
         Action.sharing_rule: _C,
         Action.export_approve: _C,
+        Action.calendar_manage: _C,
     },
     Role.bureau_reviewer: {
         Action.org_view: _C,
@@ -268,6 +273,10 @@ SYSTEM_PERMISSIONS: dict[Action, Scope] = {
     Action.data_consume: _O,
 }
 
+# What every logged-in person may do whatever their roles: read the working-day calendar that their
+# deadlines are counted in (it is the State Council's schedule, nobody's secret).
+EVERY_PERSON: dict[Action, Scope] = {Action.calendar_view: _C}
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -305,6 +314,8 @@ def scope_of(actor: Actor, action: Action) -> Scope | None:
     if actor.kind == "system":
         return SYSTEM_PERMISSIONS.get(action)
     scopes = [PERMISSIONS[r][action] for r in actor.roles if action in PERMISSIONS.get(r, {})]
+    if actor.kind == "user" and action in EVERY_PERSON:
+        scopes.append(EVERY_PERSON[action])
     return max(scopes, key=lambda s: s.value) if scopes else None
 
 

@@ -86,6 +86,7 @@ class EventType(StrEnum):
     data_delivered = "sharing.data_delivered"
     data_refused = "sharing.data_refused"
     row_traced = "data.row_traced"
+    holiday_schedule_loaded = "calendar.schedule_loaded"
 
     @property
     def label(self) -> str:
@@ -173,4 +174,5 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.data_delivered: "交付共享数据",
     EventType.data_refused: "拒绝共享数据调用",
     EventType.row_traced: "追溯数据行来源",
+    EventType.holiday_schedule_loaded: "加载节假日安排",
 }

@@ -36,6 +36,7 @@ NAV = [
     NavItem("/registrations", "人员备案", Action.registration_view),
     NavItem("/systems", "业务系统", Action.system_view),
     NavItem("/audit", "审计日志", Action.audit_read),
+    NavItem("/admin/holidays", "节假日安排", Action.calendar_manage),
 ]
 
 
