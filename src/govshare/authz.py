@@ -83,6 +83,8 @@ class Action(StrEnum):
     provision_view = "data.provision_view"
     sync_manage = "data.sync_manage"
     service_manage = "data.service_manage"
+    masking_view = "masking.view"
+    masking_manage = "masking.manage"
 
     @property
     def label(self) -> str:
@@ -117,6 +119,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.provision_view: "查看数据批次与质量",
     Action.sync_manage: "管理前置库同步",
     Action.service_manage: "管理接口服务",
+    Action.masking_view: "查看脱敏方案",
+    Action.masking_manage: "管理脱敏方案",
 }
 
 
@@ -150,6 +154,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.element_manage: _C,
         Action.element_resolve: _C,
         Action.provision_view: _C,
+        Action.masking_view: _C,
+        Action.masking_manage: _C,
     },
     Role.bureau_reviewer: {
         Action.org_view: _C,
@@ -160,6 +166,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_supervise: _C,
         Action.element_resolve: _C,
         Action.provision_view: _C,
+        Action.masking_view: _C,
     },
     Role.auditor: {
         Action.org_view: _C,
@@ -172,6 +179,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_view_unpublished: _C,
         Action.catalog_supervise: _C,
         Action.provision_view: _C,
+        Action.masking_view: _C,
     },
     Role.data_admin: {
         Action.org_view: _C,
@@ -192,6 +200,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.provision_view: _O,
         Action.sync_manage: _O,
         Action.service_manage: _O,
+        Action.masking_view: _C,
     },
     Role.security_officer: {
         Action.org_view: _C,
@@ -202,6 +211,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_view_unpublished: _O,
         Action.catalog_secrecy: _O,
         Action.provision_view: _O,
+        Action.masking_view: _C,
     },
     Role.catalog_compiler: {
         Action.org_view: _C,
@@ -209,10 +219,16 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_view_unpublished: _O,
         Action.catalog_compile: _O,
         Action.catalog_submit: _O,
+        Action.masking_view: _C,
     },
-    Role.approver: {Action.org_view: _C, Action.catalog_view: _C, Action.catalog_view_unpublished: _O},
-    Role.destruction_supervisor: {Action.org_view: _C, Action.catalog_view: _C},
-    Role.business_user: {Action.org_view: _C, Action.catalog_view: _C},
+    Role.approver: {
+        Action.org_view: _C,
+        Action.catalog_view: _C,
+        Action.catalog_view_unpublished: _O,
+        Action.masking_view: _C,
+    },
+    Role.destruction_supervisor: {Action.org_view: _C, Action.catalog_view: _C, Action.masking_view: _C},
+    Role.business_user: {Action.org_view: _C, Action.catalog_view: _C, Action.masking_view: _C},
 }
 
 

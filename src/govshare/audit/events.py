@@ -69,6 +69,9 @@ class EventType(StrEnum):
     service_saved = "data.service_saved"
     service_called = "data.service_called"
     row_traced = "data.row_traced"
+    masking_profile_created = "masking.profile_created"
+    masking_profile_updated = "masking.profile_updated"
+    masking_previewed = "masking.previewed"
 
     @property
     def label(self) -> str:
@@ -139,4 +142,7 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.service_saved: "登记接口服务",
     EventType.service_called: "调用接口服务",
     EventType.row_traced: "追溯数据行来源",
+    EventType.masking_profile_created: "新建脱敏方案",
+    EventType.masking_profile_updated: "修改脱敏方案",
+    EventType.masking_previewed: "试用脱敏方案",
 }
