@@ -4,12 +4,14 @@ behaviour for values and documents that do not fit."""
 from __future__ import annotations
 
 import copy
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
 from govshare import masking
+from govshare.crypto import hmac_sm3
 from govshare.masking import MaskingError, ShapeError, compile_masks, mask_value, parse_path, parse_rule
 from tests.conftest import settings_override
 
@@ -158,6 +160,10 @@ def test_pseudonyms_are_stable_keyed_and_not_reversible_by_guessing() -> None:
     assert first == masked("pseudonym", "130102198503177718")  # equal inputs join
     assert first != masked("pseudonym", "130102198503177726")
     assert isinstance(first, str) and len(first) == 32 and "130102" not in first
+    # Letters a–p only: the HMAC-SM3 hex digits, so a pseudonym never looks like a number.
+    assert re.fullmatch(r"[a-p]{32}", first)
+    expected = hmac_sm3(masking.pseudonym_key(), b"130102198503177718")[:32]
+    assert first == expected.translate(str.maketrans("0123456789abcdef", "abcdefghijklmnop"))
     # Keyed: another master key gives other pseudonyms, so a plain hash table cannot undo them.
     with settings_override(master_key="ab" * 32):
         assert masked("pseudonym", "130102198503177718") != first

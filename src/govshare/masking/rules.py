@@ -17,8 +17,10 @@ Rules (what is kept; every hidden character becomes one `*`, except for addresse
 - `region(n)`: a 行政区划代码 cut to its first n digits (2: province, 4: city) and padded with 0,
   region(4) on 130102 → 130100
 - `nullify`: the value becomes null
-- `pseudonym`: a keyed HMAC-SM3 of the value (key derived from the master key), 32 hex digits: equal
-  values give equal pseudonyms, so joins still work, but they cannot be reversed without the key
+- `pseudonym`: a keyed HMAC-SM3 of the value (key derived from the master key), its first 32 hex
+  digits written as the letters a–p (0 → a … f → p): equal values give equal pseudonyms, so joins
+  still work, but they cannot be reversed without the key; written with letters, a pseudonym never
+  looks like an ID, mobile or card number to a checker scanning delivered data
 
 Spaces and hyphens are dropped from ID, mobile and card numbers first. A value too short to keep
 anything (no more characters than those kept) is hidden whole, and an object or array where a text
@@ -84,6 +86,7 @@ _YEAR_MONTH = re.compile(r"(\d{4})(?:[-/.年](\d{1,2})(?!\d)|(\d{2})(?=\d{2}(?:\
 _NAME = r"[\w\-]+"
 _SEGMENT = re.compile(rf"({_NAME})?((?:\[\*\])*)")
 _NUMBER_NOISE = re.compile(r"[\s\-]")
+_HEX_AS_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
 _PHONE_NOISE = re.compile(r"[\s\-()（）]")
 # The administrative units an address is kept up to: province, city, then district or county.
 _PROVINCE = re.compile(r"([\u4e00-\u9fff]{2,8}?)(?:省|自治区|特别行政区)")
@@ -310,7 +313,7 @@ def _pseudonym(key: bytes) -> Callable[[str], str]:
     def pseudonym(text: str) -> str:
         mac = keyed.copy()
         mac.update(text.encode())
-        return mac.finalize().hex()[:32]
+        return mac.finalize()[:16].hex().translate(_HEX_AS_LETTERS)
 
     return pseudonym
 
