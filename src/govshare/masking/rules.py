@@ -274,12 +274,31 @@ def _year_month(value: Any) -> tuple[int, int | None] | None:
     return int(match[1]), month
 
 
+def _iso(value: Any) -> bool:
+    """Whether `value` is text that starts as an ISO date, 2026-11-27… (the common case, read fast)."""
+    return (
+        isinstance(value, str)
+        and len(value) >= 10
+        and value[4] == "-"
+        and value[7] == "-"
+        and value[:4].isdigit()
+        and value[5:7].isdigit()
+        and "01" <= value[5:7] <= "12"
+        and (len(value) == 10 or not value[10].isdigit())
+        and value[8:10].isdigit()
+    )
+
+
 def _date_year(value: Any) -> str | None:
+    if _iso(value):
+        return str(value[:4])
     parts = _year_month(value)
     return None if parts is None else f"{parts[0]:04d}"
 
 
 def _date_month(value: Any) -> str | None:
+    if _iso(value):
+        return str(value[:7])
     parts = _year_month(value)
     return None if parts is None or parts[1] is None else f"{parts[0]:04d}-{parts[1]:02d}"
 
