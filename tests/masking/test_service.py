@@ -85,6 +85,13 @@ def test_default_masking_delivers_no_id_number_or_mobile_and_drops_l4(db: Sessio
     assert masker.rules["id_number"] == "公民身份号码（保留前 6 位和后 4 位）"
 
 
+def test_the_row_masker_is_importable_from_the_package(db: Session, city) -> None:
+    from govshare.masking import RowMasker, row_masker
+
+    assert row_masker is service.row_masker
+    assert isinstance(row_masker(db, [L4_ITEM]), RowMasker)
+
+
 def test_pseudonyms_join_across_resources_and_change_with_the_master_key(db: Session, city) -> None:
     people_masker = service.row_masker(db, published_items(db, "人口基础信息"), "linkage")
     vehicle_masker = service.row_masker(db, published_items(db, "机动车登记信息"), "linkage")

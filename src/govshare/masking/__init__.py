@@ -6,9 +6,15 @@
   (ID number, mobile, name …), and the compiled `RowMasker` that applies them to delivered rows.
 - `service`: the Bureau's profiles in the database (`row_masker` is what the sharing module calls).
 
+`row_masker` and `RowMasker` are importable from here too (`from govshare.masking import row_masker`),
+loaded on first use: the service needs the database models, and the value rules are imported by
+modules those models import.
+
 Invariants: L4 items are never delivered (dropped, whatever a profile says); a value a rule cannot
 read is hidden, never passed through; a row masker outputs only the items it was compiled for.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from govshare.masking.rules import (
     ADDRESS_TAIL,
@@ -33,6 +39,23 @@ from govshare.masking.rules import (
     value_masker,
 )
 
+if TYPE_CHECKING:
+    from govshare.masking.profiles import RowMasker
+    from govshare.masking.service import row_masker
+
+
+def __getattr__(name: str) -> Any:
+    if name == "row_masker":
+        from govshare.masking.service import row_masker
+
+        return row_masker
+    if name == "RowMasker":
+        from govshare.masking.profiles import RowMasker
+
+        return RowMasker
+    raise AttributeError(f"module 'govshare.masking' has no attribute {name!r}")
+
+
 __all__ = [
     "ADDRESS_TAIL",
     "COMPOUND_SURNAMES",
@@ -44,6 +67,7 @@ __all__ = [
     "RULES",
     "Mask",
     "MaskingError",
+    "RowMasker",
     "Rule",
     "ShapeError",
     "Step",
@@ -53,5 +77,6 @@ __all__ = [
     "parse_path",
     "parse_rule",
     "pseudonym_key",
+    "row_masker",
     "value_masker",
 ]
