@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -183,12 +183,18 @@ def _form_of(profile: MaskingProfile | None, code: str = "") -> dict[str, Any]:
 
 
 @router.get("/admin/masking", response_class=HTMLResponse)
-def masking_page(request: Request, actor: CurrentActor, db: DB, edit: str = "", done: str = "") -> Response:
+def masking_page(
+    request: Request,
+    actor: CurrentActor,
+    db: DB,
+    edit: Annotated[str, Query(max_length=32)] = "",
+    done: Annotated[str, Query(max_length=16)] = "",
+) -> Response:
     require(actor, Action.masking_view)
     form = None
     editing = None
     if edit and allowed(actor, Action.masking_manage):
-        editing = edit[:32]
+        editing = edit
         existing = None if edit == "new" else service.get_profile(db, actor=actor, code=editing)
         form = _form_of(existing)
     notice = {"saved": "脱敏方案已保存。", "created": "脱敏方案已新建。"}.get(done)
