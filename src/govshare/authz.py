@@ -93,6 +93,8 @@ class Action(StrEnum):
     data_consume = "data.consume"
     calendar_view = "calendar.view"
     calendar_manage = "calendar.manage"
+    masking_view = "masking.view"
+    masking_manage = "masking.manage"
 
     @property
     def label(self) -> str:
@@ -137,6 +139,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.data_consume: "调用共享数据",
     Action.calendar_view: "查看节假日安排",
     Action.calendar_manage: "加载节假日安排",
+    Action.masking_view: "查看脱敏方案",
+    Action.masking_manage: "管理脱敏方案",
 }
 
 
@@ -176,6 +180,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.sharing_rule: _C,
         Action.export_approve: _C,
         Action.calendar_manage: _C,
+        Action.masking_view: _C,
+        Action.masking_manage: _C,
     },
     Role.bureau_reviewer: {
         Action.org_view: _C,
@@ -188,6 +194,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.provision_view: _C,
         Action.sharing_view: _C,
         Action.sharing_supervise: _C,
+        Action.masking_view: _C,
     },
     Role.auditor: {
         Action.org_view: _C,
@@ -202,6 +209,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.provision_view: _C,
         Action.sharing_view: _C,
         Action.sharing_supervise: _C,
+        Action.masking_view: _C,
     },
     Role.data_admin: {
         Action.org_view: _C,
@@ -226,6 +234,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.sharing_view: _O,
         Action.grant_manage: _O,
         Action.data_consume: _O,
+        Action.masking_view: _C,
     },
     Role.security_officer: {
         Action.org_view: _C,
@@ -237,6 +246,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_secrecy: _O,
         Action.provision_view: _O,
         Action.sharing_view: _O,
+        Action.masking_view: _C,
     },
     Role.catalog_compiler: {
         Action.org_view: _C,
@@ -244,6 +254,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_view_unpublished: _O,
         Action.catalog_compile: _O,
         Action.catalog_submit: _O,
+        Action.masking_view: _C,
     },
     Role.approver: {
         Action.org_view: _C,
@@ -251,14 +262,16 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_view_unpublished: _O,
         Action.sharing_view: _O,
         Action.sharing_decide: _O,
+        Action.masking_view: _C,
     },
-    Role.destruction_supervisor: {Action.org_view: _C, Action.catalog_view: _C},
+    Role.destruction_supervisor: {Action.org_view: _C, Action.catalog_view: _C, Action.masking_view: _C},
     Role.business_user: {
         Action.org_view: _C,
         Action.catalog_view: _C,
         Action.sharing_request: _O,
         Action.sharing_view: _O,
         Action.data_consume: _O,
+        Action.masking_view: _C,
     },
 }
 

@@ -42,6 +42,8 @@ def routers() -> list[APIRouter]:
     from govshare.exchange import views as exchange_views
     from govshare.exchange import views_services as exchange_views_services
     from govshare.exchange import views_sync as exchange_views_sync
+    from govshare.masking import api as masking_api
+    from govshare.masking import views as masking_views
     from govshare.orgs import api as orgs_api
     from govshare.orgs import views as orgs_views
     from govshare.sharing import api as sharing_api
@@ -63,12 +65,14 @@ def routers() -> list[APIRouter]:
         exchange_api_services.router,
         sharing_api.router,
         calendar_api.router,
+        masking_api.router,
         auth_views.router,
         orgs_views.router,
         users_views.router,
         systems_views.router,
         audit_views.router,
         calendar_views.router,
+        masking_views.router,
         # The Bureau's (review) and the exchange pages have fixed paths under /catalog/ that must match before
         # the entry pages' /catalog/{resource_id}.
         catalog_views_review.router,

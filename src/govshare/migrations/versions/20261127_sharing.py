@@ -4,7 +4,7 @@ data, delivered or refused, for the Bureau's purpose review and supervision; con
 error reports on rows (数据异议, M18); and Bureau-approved bulk exports (S27).
 
 Revision ID: 20261127_sharing
-Revises: 20261127_holidays
+Revises: 20261127_masking_profiles
 Create Date: 2026-11-27 06:54:39.522309
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import govshare.db
 
 revision: str = "20261127_sharing"
-down_revision: str | None = "20261127_holidays"
+down_revision: str | None = "20261127_masking_profiles"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
