@@ -513,12 +513,16 @@ def list_requests(
 def list_grants(
     db: Session, *, actor: Actor, side: str, limit: int = 50, offset: int = 0
 ) -> tuple[list[Grant], int]:
-    """Grants the actor's department holds (`held`) or has given (`given`)."""
+    """Grants the actor's department holds (`held`) or has given (`given`), or all (Bureau)."""
     from sqlalchemy import func
 
     require(actor, Action.sharing_view)
-    column = Grant.provider_org_id if side == "given" else Grant.org_id
-    query = select(Grant).where(column == actor.org_id)
+    query = select(Grant)
+    if side == "all" and allowed(actor, Action.sharing_supervise):
+        pass
+    else:
+        column = Grant.provider_org_id if side == "given" else Grant.org_id
+        query = query.where(column == actor.org_id)
     total = int(db.scalar(select(func.count()).select_from(query.subquery())) or 0)
     return list(db.scalars(query.order_by(Grant.id.desc()).limit(limit).offset(offset))), total
 
@@ -545,3 +549,33 @@ def request_dict(request: ShareRequest, grant: Grant | None = None) -> dict[str,
         "decision_reason": request.decision_reason,
         **({"grant": grant.as_dict()} if grant is not None else {}),
     }
+
+
+def list_inbox(
+    db: Session, *, actor: Actor, limit: int = 50, offset: int = 0
+) -> tuple[list[ShareRequest], int]:
+    """Pending requests to the actor's department, the one due soonest first (the approvals inbox)."""
+    from sqlalchemy import func
+
+    require(actor, Action.sharing_view)
+    query = select(ShareRequest).where(
+        ShareRequest.provider_org_id == actor.org_id, ShareRequest.status == "pending"
+    )
+    total = int(db.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    ordered = query.order_by(ShareRequest.due_date, ShareRequest.id)
+    return list(db.scalars(ordered.limit(limit).offset(offset))), total
+
+
+def open_requests(db: Session, *, org_id: int, resource_id: int) -> list[ShareRequest]:
+    """Requests department `org_id` is still waiting on for the resource (the resource page)."""
+    return list(
+        db.scalars(
+            select(ShareRequest)
+            .where(
+                ShareRequest.org_id == org_id,
+                ShareRequest.resource_id == resource_id,
+                ShareRequest.status == "pending",
+            )
+            .order_by(ShareRequest.id)
+        )
+    )
