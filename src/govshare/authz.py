@@ -88,6 +88,8 @@ class Action(StrEnum):
     sharing_decide = "sharing.decide"
     sharing_supervise = "sharing.supervise"
     grant_manage = "sharing.grant_manage"
+    sharing_rule = "sharing.rule"
+    export_approve = "sharing.export_approve"
     data_consume = "data.consume"
 
     @property
@@ -128,6 +130,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.sharing_decide: "审批共享申请",
     Action.sharing_supervise: "监督全市数据共享",
     Action.grant_manage: "调整共享授权",
+    Action.sharing_rule: "协调裁定共享争议",
+    Action.export_approve: "审批数据导出",
     Action.data_consume: "调用共享数据",
 }
 
@@ -165,6 +169,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.sharing_view: _C,
         Action.sharing_supervise: _C,
         Action.grant_manage: _C,
+        Action.sharing_rule: _C,
+        Action.export_approve: _C,
     },
     Role.bureau_reviewer: {
         Action.org_view: _C,

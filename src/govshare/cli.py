@@ -144,6 +144,35 @@ def demo(
     console.print(f"业务系统令牌已写入 {tokens_path}（仅演示模式）。")
 
 
+@app.command("trace-leak")
+def trace_leak(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV or xlsx")],
+) -> None:
+    """Name the recipient of a leaked export file (or part of one) from the row identifiers it carries."""
+    from govshare.model_registry import load_models
+
+    load_models()
+    from govshare.sharing import exports
+
+    def find(db: Session) -> tuple[list[dict[str, object]], int]:
+        traces, total = exports.trace_leak(db, actor=operator(), path=file)
+        return [exports.describe(db, t) for t in traces], total
+
+    found, total = _run(find)
+    if not total:
+        fail("文件中没有平台导出文件的行标识（_row_id），无法追查。")
+    if not found:
+        fail(f"文件中的 {total} 个行标识与平台的任何一次导出都对不上。")
+    best = found[0]
+    console.print(
+        f"该文件来自导出 #{best['export_id']}：{best['department']}，申请人 {best['requested_by'] or '—'}，"
+        f"资源「{best['resource']}」，用途「{best['purpose']}」，批准于 {best['decided_at']}；"
+        f"抽查 {best['looked_at']} 个行标识，{best['matched']} 个吻合。"
+    )
+    for other in found[1:]:
+        console.print(f"另有导出 #{other['export_id']}（{other['department']}）吻合 {other['matched']} 个。")
+
+
 @app.command()
 def ingest(
     file: Annotated[

@@ -105,6 +105,26 @@ class Settings(BaseSettings):
         description="Largest data batch a business system may push in one request (bytes); bodies are "
         "streamed to a temporary file, not held in memory.",
     )
+    sharing_reminder_working_days: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="The provider's approvers are reminded of a pending sharing request this many working "
+        "days before its due date (0: on the due date).",
+    )
+    feedback_reply_working_days: int = Field(
+        5,
+        ge=1,
+        le=30,
+        description="Working days a provider has to verify and answer a consumer's doubt or error report "
+        "on a row (M18); a case past it is escalated to the Bureau.",
+    )
+    export_valid_days: int = Field(
+        7,
+        ge=1,
+        le=90,
+        description="Days an approved bulk export of shared data may be downloaded (at most 3 times).",
+    )
     ingest_helper_min_mb: int = Field(
         16,
         ge=0,

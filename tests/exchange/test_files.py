@@ -70,7 +70,8 @@ def test_uploads_are_checked(client, city, db) -> None:
         ).status_code
         == 403
     )
-    assert client.get(path, headers=login(client, "civil_user")).status_code == 403
+    no_purpose = client.get(path, headers=login(client, "civil_user"))  # another department
+    assert no_purpose.status_code == 422 and "purpose" in no_purpose.json()["error"]["message"]
     assert client.get(path, headers=login(client, "bureau_auditor")).status_code == 200
     table = client.post(
         f"/api/v1/resources/{population.id}/files",
@@ -79,3 +80,57 @@ def test_uploads_are_checked(client, city, db) -> None:
         headers=login(client, "police_admin"),
     )
     assert table.status_code == 422
+
+
+def test_another_department_downloads_under_its_grant_for_the_purpose(client, city, db) -> None:
+    prices = db.scalar(select(Resource).where(Resource.name == "重点商品价格监测信息"))
+    assert prices is not None
+    path = f"/api/v1/resources/{prices.id}/files"
+    upload = client.post(
+        path, params={"filename": "价格.xlsx"}, content=b"PK data", headers=login(client, "market_admin")
+    )
+    assert upload.status_code == 201
+    civil, purpose = login(client, "civil_user"), "低收入家庭价格补贴测算"
+    before = client.get(f"{path}/1/content", params={"purpose": purpose}, headers=civil)
+    assert before.status_code == 403 and before.json()["error"]["details"]["reason"] == "no_grant"
+    requested = client.post(
+        "/api/v1/requests",
+        json={
+            "resource_id": prices.id,
+            "items": [
+                i["name"] for i in client.get(f"/api/v1/resources/{prices.id}", headers=civil).json()["items"]
+            ],
+            "purpose": purpose,
+            "basis": "《社会救助暂行办法》",
+            "duration_days": 30,
+        },
+        headers=civil,
+    ).json()
+    if requested["status"] == "pending":
+        client.post(
+            f"/api/v1/requests/{requested['id']}/decision",
+            json={"decision": "approve", "reason": "同意"},
+            headers=login(client, "market_approver"),
+        )
+    content = client.get(f"{path}/1/content", params={"purpose": purpose}, headers=civil)
+    assert content.status_code == 200 and content.content == b"PK data"
+    assert [f["number"] for f in client.get(path, params={"purpose": purpose}, headers=civil).json()] == [1]
+    other = client.get(f"{path}/1/content", params={"purpose": "商业用途"}, headers=civil)
+    assert other.status_code == 403 and other.json()["error"]["details"]["reason"] == "purpose_mismatch"
+    downloads = db.scalars(
+        select(AuditEvent.details).where(AuditEvent.event_type == "data.file_downloaded")
+    ).all()
+    assert any('"grant_id"' in d and purpose in d for d in downloads)
+    refusals = db.scalars(
+        select(AuditEvent.details).where(AuditEvent.event_type == "sharing.data_refused")
+    ).all()
+    assert len(refusals) == 2
+    review = client.get("/api/v1/sharing/purpose-review", headers=login(client, "bureau_admin"))
+    assert review.status_code == 200
+    mine = {r["purpose"]: r for r in review.json()["items"] if r["resource_id"] == prices.id}
+    assert (
+        mine[purpose]["declared"] and mine[purpose]["delivered"] == 1 and mine[purpose]["without_grant"] == 1
+    )
+    assert not mine["商业用途"]["declared"] and mine["商业用途"]["purpose_mismatches"] == 1
+    assert mine["商业用途"]["declared_purposes"] == [purpose]
+    assert client.get("/api/v1/sharing/purpose-review", headers=civil).status_code == 403

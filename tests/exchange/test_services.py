@@ -369,6 +369,43 @@ def test_another_department_needs_a_grant(client, city, db, licences, upstream, 
     assert json.loads(events[0].details)["reason"].startswith("调用其他部门的接口服务需要共享授权")
 
 
+def test_a_grant_for_the_purpose_lets_another_department_call(
+    client, city, db, licences, upstream, local
+) -> None:
+    registered(client, licences, upstream)
+    police = login(client, "police_user")
+    requested = client.post(
+        "/api/v1/requests",
+        json={
+            "resource_id": licences.id,
+            "items": ["licence_no"],
+            "purpose": "道路运输许可核验",
+            "basis": "《道路运输条例》第六十二条",
+            "duration_days": 30,
+        },
+        headers=police,
+    )
+    assert requested.status_code == 201, requested.text
+    if requested.json()["status"] == "pending":  # 有条件共享: the provider's approver answers
+        decided = client.post(
+            f"/api/v1/requests/{requested.json()['id']}/decision",
+            json={"decision": "approve", "reason": "同意"},
+            headers=login(client, "transport_approver"),
+        )
+        assert decided.status_code == 200, decided.text
+    answered = call(client, police, licences, licence_no="冀交运管许可石字130102000002号")
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["data"][0]["sfzh"] == "130102********7718"  # the service's masks still apply
+    other = client.get(
+        f"/api/v1/resources/{licences.id}/service/call",
+        params={"purpose": "商业营销", "licence_no": "1"},
+        headers=police,
+    )
+    assert other.status_code == 403 and other.json()["error"]["details"]["reason"] == "purpose_mismatch"
+    hrss = call(client, login(client, "hrss_user"), licences, licence_no="1")  # holds no grant
+    assert hrss.status_code == 403 and hrss.json()["error"]["details"]["reason"] == "grant_required"
+
+
 def test_a_timeout_is_504_and_recorded(client, city, db, licences, upstream, local) -> None:
     registered(client, licences, upstream, path="/slow", timeout_seconds=1, parameters=[], masks=[])
     started = utcnow()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -200,3 +200,50 @@ def test_purpose_and_basis_are_required(client, city, db, field: str) -> None:
     response = ask(client, login(client, "civil_user"), resource(db, "人口基础信息"), **{field: ""})
     assert response.status_code == 422 and response.json()["error"]["details"]["field"] == field
     assert db.scalar(select(ShareRequest.id)) is None
+
+
+def test_a_disputed_answer_is_ruled_by_the_bureau_finally(client, city, db) -> None:
+    civil, approver = login(client, "civil_user"), login(client, "police_approver")
+    cars = resource(db, "机动车登记信息")
+    first = ask(client, civil, cars).json()
+    client.post(
+        f"/api/v1/requests/{first['id']}/decision",
+        json={"decision": "reject", "reason": "用途不明确"},
+        headers=approver,
+    )
+    url = f"/api/v1/requests/{first['id']}"
+    assert client.post(f"{url}/dispute", json={"reason": "x"}, headers=approver).status_code == 403
+    disputed = client.post(f"{url}/dispute", json={"reason": "低保核查须核对车辆情况"}, headers=civil)
+    assert disputed.status_code == 200 and disputed.json()["dispute_status"] == "open"
+    assert client.post(f"{url}/dispute", json={"reason": "再次"}, headers=civil).status_code == 409
+    bureau_task = db.scalar(
+        select(Task).where(Task.kind == "share_dispute", Task.subject_id == str(first["id"]))
+    )
+    assert bureau_task is not None and bureau_task.status == "open"
+    ruling = {"decision": "partial", "reason": "同意核对身份号码", "items": ["id_number"]}
+    assert client.post(f"{url}/ruling", json=ruling, headers=approver).status_code == 403
+    ruled = client.post(f"{url}/ruling", json=ruling, headers=login(client, "bureau_admin"))
+    assert ruled.status_code == 200, ruled.text
+    body = ruled.json()
+    assert body["dispute_status"] == "overruled" and body["status"] == "partial"
+    assert body["grant"]["items"] == ["id_number"] and body["grant"]["status"] == "active"
+    again = client.post(f"{url}/ruling", json=ruling, headers=login(client, "bureau_admin"))
+    assert again.status_code == 409  # final
+
+
+def test_pending_requests_are_reminded_then_escalated_once(client, city, db) -> None:
+    civil = login(client, "civil_user")
+    cars = resource(db, "机动车登记信息")
+    created = ask(client, civil, cars).json()
+    due = date.fromisoformat(created["due_date"])
+    assert service.follow_deadlines(db, on=due - timedelta(days=30)) == (0, 0)  # far from due
+    assert service.follow_deadlines(db, on=due) == (1, 0)
+    assert service.follow_deadlines(db, on=due) == (0, 0)  # once
+    assert service.follow_deadlines(db, on=due + timedelta(days=1)) == (0, 1)
+    assert service.follow_deadlines(db, on=due + timedelta(days=2)) == (0, 0)
+    kinds = set(db.scalars(select(Task.kind).where(Task.subject_id == str(created["id"]))).all())
+    assert {"share_request", "share_reminder", "share_overdue"} <= kinds
+    overdue = db.scalar(select(AuditEvent).where(AuditEvent.event_type == "sharing.overdue"))
+    assert overdue is not None
+    detail = client.get(f"/api/v1/requests/{created['id']}", headers=civil).json()
+    assert detail["overdue"] is True

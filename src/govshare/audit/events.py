@@ -70,6 +70,18 @@ class EventType(StrEnum):
     service_called = "data.service_called"
     share_requested = "sharing.requested"
     share_decided = "sharing.decided"
+    share_disputed = "sharing.disputed"
+    share_ruled = "sharing.ruled"
+    share_overdue = "sharing.overdue"
+    feedback_filed = "sharing.feedback_filed"
+    feedback_answered = "sharing.feedback_answered"
+    feedback_closed = "sharing.feedback_closed"
+    feedback_reopened = "sharing.feedback_reopened"
+    feedback_overdue = "sharing.feedback_overdue"
+    export_requested = "sharing.export_requested"
+    export_decided = "sharing.export_decided"
+    export_downloaded = "sharing.export_downloaded"
+    leak_traced = "sharing.leak_traced"
     grant_changed = "sharing.grant_changed"
     data_delivered = "sharing.data_delivered"
     data_refused = "sharing.data_refused"
@@ -145,6 +157,18 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.service_called: "调用接口服务",
     EventType.share_requested: "提交共享申请",
     EventType.share_decided: "答复共享申请",
+    EventType.share_disputed: "对共享答复提出异议",
+    EventType.share_ruled: "裁定共享争议",
+    EventType.share_overdue: "共享申请逾期未答复",
+    EventType.feedback_filed: "提出数据异议",
+    EventType.feedback_answered: "答复数据异议",
+    EventType.feedback_closed: "办结数据异议",
+    EventType.feedback_reopened: "重新打开数据异议",
+    EventType.feedback_overdue: "数据异议逾期未核实",
+    EventType.export_requested: "申请导出数据",
+    EventType.export_decided: "审批数据导出",
+    EventType.export_downloaded: "下载导出数据",
+    EventType.leak_traced: "追查泄露文件",
     EventType.grant_changed: "调整共享授权",
     EventType.data_delivered: "交付共享数据",
     EventType.data_refused: "拒绝共享数据调用",

@@ -288,15 +288,20 @@ async def upload_file(
 
 
 @router.get("/resources/{resource_id}/files", response_model=list[FileOut])
-def list_files(resource_id: int, actor: CurrentActor, db: DB) -> list[FileOut]:
-    """The versions of a 文件 resource's file, newest first (provider and Bureau)."""
-    return [FileOut.model_validate(f) for f in files.list_files(db, actor=actor, resource_id=resource_id)]
+def list_files(resource_id: int, actor: CurrentActor, db: DB, purpose: str | None = None) -> list[FileOut]:
+    """The versions of a 文件 resource's file, newest first (provider and Bureau; another department
+    with `purpose`, under its grant for that purpose)."""
+    found = files.list_files(db, actor=actor, resource_id=resource_id, purpose=purpose)
+    return [FileOut.model_validate(f) for f in found]
 
 
 @router.get("/resources/{resource_id}/files/{number}/content")
-def download_file(resource_id: int, number: int, actor: CurrentActor, db: DB) -> FileResponse:
-    """One version's content (provider and Bureau; consumers through grants in the sharing module)."""
-    record, path = files.open_file(db, actor=actor, resource_id=resource_id, number=number)
+def download_file(
+    resource_id: int, number: int, actor: CurrentActor, db: DB, purpose: str | None = None
+) -> FileResponse:
+    """One version's content (provider and Bureau; another department with `purpose`, under its
+    grant for that purpose). Audited."""
+    record, path = files.open_file(db, actor=actor, resource_id=resource_id, number=number, purpose=purpose)
     return FileResponse(
         path, media_type=record.media_type, filename=record.filename, headers={"X-Content-SM3": record.sm3}
     )

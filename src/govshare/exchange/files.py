@@ -1,8 +1,9 @@
 """File resources (文件): the provider uploads new versions of the file; each is kept with its SM3.
 
 Files are stored by content under `<data dir>/files/<resource id>/`, written to a temporary name and
-moved into place, so a reader never sees half a file. Consumers will download through grants
-(sharing issue); until then only the providing department and the Bureau read them, audited.
+moved into place, so a reader never sees half a file. The providing department and the Bureau read
+them; another department reads them under an active sharing grant for the purpose it states. Every
+download is audited.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from sqlalchemy.orm import Session
 
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
-from govshare.authz import Action, Actor
+from govshare.authz import Action, Actor, allowed
+from govshare.catalog import service as catalog
 from govshare.catalog.models import Resource
 from govshare.errors import Invalid, NotFound
 from govshare.exchange.access import provision_resource
 from govshare.exchange.body import Spooled
 from govshare.exchange.models import ResourceFile
 from govshare.settings import get_settings
+from govshare.sharing.models import Grant
+from govshare.sharing.service import grant_for_use, record_use
 
 _SAFE = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
 
@@ -102,8 +106,30 @@ def upload(
     return record
 
 
-def list_files(db: Session, *, actor: Actor, resource_id: int) -> list[ResourceFile]:
-    resource = _file_resource(db, actor, resource_id, Action.provision_view)
+def _readable(
+    db: Session, actor: Actor, resource_id: int, purpose: str | None
+) -> tuple[Resource, Grant | None]:
+    """The file resource, for its provider and the Bureau, or under the grant `actor` holds for
+    `purpose` (None for the former)."""
+    resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
+    if resource.provision_method != "file":
+        raise Invalid("该资源不是文件类资源。", "Not a file resource.")
+    if allowed(actor, Action.provision_view, resource):
+        return resource, None
+    purpose = " ".join((purpose or "").split())
+    if not purpose:
+        raise Invalid(
+            "使用其他部门的文件请用参数 purpose 说明用途（与共享授权申报的用途一致）。",
+            "purpose is required.",
+            details={"field": "purpose"},
+        )
+    return resource, grant_for_use(db, actor=actor, resource=resource, purpose=purpose, channel="file")
+
+
+def list_files(
+    db: Session, *, actor: Actor, resource_id: int, purpose: str | None = None
+) -> list[ResourceFile]:
+    resource, _grant = _readable(db, actor, resource_id, purpose)
     return list(
         db.scalars(
             select(ResourceFile)
@@ -113,9 +139,12 @@ def list_files(db: Session, *, actor: Actor, resource_id: int) -> list[ResourceF
     )
 
 
-def open_file(db: Session, *, actor: Actor, resource_id: int, number: int) -> tuple[ResourceFile, Path]:
-    """A version's record and path for download by the provider or the Bureau, audited."""
-    resource = _file_resource(db, actor, resource_id, Action.provision_view)
+def open_file(
+    db: Session, *, actor: Actor, resource_id: int, number: int, purpose: str | None = None
+) -> tuple[ResourceFile, Path]:
+    """A version's record and path for download by the provider, the Bureau or a grant holder (for
+    the grant's purpose), audited."""
+    resource, grant = _readable(db, actor, resource_id, purpose)
     record = db.scalar(
         select(ResourceFile).where(ResourceFile.resource_id == resource.id, ResourceFile.number == number)
     )
@@ -130,6 +159,14 @@ def open_file(db: Session, *, actor: Actor, resource_id: int, number: int) -> tu
         actor=actor,
         obj=resource,
         org_id=resource.org_id,
-        details={"version": number, "sm3": record.sm3},
+        details={
+            "version": number,
+            "sm3": record.sm3,
+            **({"grant_id": grant.id, "purpose": grant.purpose} if grant is not None else {}),
+        },
     )
+    if grant is not None:
+        record_use(
+            db, actor=actor, resource_id=resource.id, purpose=grant.purpose, channel="file", grant=grant
+        )
     return record, path

@@ -1,9 +1,9 @@
 """Who may call an API service: the one decision every call goes through (S25, S26, M16, M17).
 
-Until sharing grants (共享授权) exist, only the providing department calls its own service, to test
-it: its data administrators, and its business systems with their tokens. Everyone else needs a grant
-from the sharing process; the sharing module extends `authorize_call` with them (the purpose is
-passed for that: a grant will name the purposes it covers).
+The providing department calls its own service to test it: its data administrators, and its
+business systems with their tokens. Everyone else needs an active sharing grant (共享授权) of their
+department on the resource for the call's purpose (a grant bound to one business system serves that
+system's calls only), with `data.consume`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from govshare.authz import Action, Actor, allowed
 from govshare.catalog.models import Resource
 from govshare.errors import Forbidden
+from govshare.sharing.service import active_grants
 
 
 def authorize_call(db: Session, *, actor: Actor, resource: Resource, purpose: str) -> None:
@@ -26,6 +27,19 @@ def authorize_call(db: Session, *, actor: Actor, resource: Resource, purpose: st
             "Only the provider's data administrators and business systems may call its own service.",
             details={"reason": "provider_role", "resource_id": resource.id},
         )
+    if actor.org_id is not None and allowed(actor, Action.data_consume):
+        grants = active_grants(
+            db, org_id=actor.org_id, resource_id=resource.id, purpose=purpose, system_id=actor.system_id
+        )
+        if any(g.system_id is None or actor.kind == "system" for g in grants):
+            return
+        if active_grants(db, org_id=actor.org_id, resource_id=resource.id):
+            raise Forbidden(
+                "本单位对该接口服务的有效授权不包含这一用途（或不属于本业务系统）：请按授权时申报的用途调用，"
+                "新的用途需另行提出共享申请。",
+                "No grant covers this purpose.",
+                details={"reason": "purpose_mismatch", "resource_id": resource.id},
+            )
     raise Forbidden(
         "调用其他部门的接口服务需要共享授权：请通过平台的共享流程向提供部门提出申请并写明用途，"
         "获得共享授权后再调用。",

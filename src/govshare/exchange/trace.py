@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,14 +43,14 @@ class RowTrace:
     retired_batch_id: str | None = None
 
 
-def trace(db: Session, *, actor: Actor, resource_id: int, key_values: dict[str, str]) -> RowTrace:
-    """Where the row with these business-key values came from (`found` false when there is none)."""
-    resource = provision_resource(db, actor=actor, resource_id=resource_id, action=Action.provision_view)
-    key_items = [i for i in published_items(db, resource) if i.get("is_key")]
+def business_key(items: list[dict[str, Any]], key_values: dict[str, str]) -> str:
+    """The store's `_key` of the row with these business-key values, checked as ingest checks them
+    (Invalid, naming what is missing or wrong, otherwise)."""
+    key_items = [i for i in items if i.get("is_key")]
     keys = [i["name"] for i in key_items]
     if not keys:
-        raise Invalid("该资源没有业务主键，无法按行追溯。", "The resource has no business key.")
-    missing = [i["title"] for i in key_items if not key_values.get(i["name"], "").strip()]
+        raise Invalid("该资源没有业务主键，无法按行定位。", "The resource has no business key.")
+    missing = [i["title"] for i in key_items if not str(key_values.get(i["name"], "")).strip()]
     if missing:
         raise Invalid(
             f"请填写业务主键：{'、'.join(missing)}。",
@@ -63,7 +64,13 @@ def trace(db: Session, *, actor: Actor, resource_id: int, key_values: dict[str, 
             "A key value is not valid.",
             details={"field": "key"},
         )
-    key = row_key(values, keys)
+    return row_key(values, keys)
+
+
+def trace(db: Session, *, actor: Actor, resource_id: int, key_values: dict[str, str]) -> RowTrace:
+    """Where the row with these business-key values came from (`found` false when there is none)."""
+    resource = provision_resource(db, actor=actor, resource_id=resource_id, action=Action.provision_view)
+    key = business_key(published_items(db, resource), key_values)
     result = RowTrace(found=False, key=key)
     if store.exists(db, resource.id):
         table = store.table_for(db, resource.id, [])

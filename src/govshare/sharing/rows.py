@@ -10,12 +10,14 @@ call is audited too (no grant, or a purpose that does not match one).
 
 from __future__ import annotations
 
+import base64
 import json
-import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Column, select
+from sqlalchemy import Column, Select, Table, and_, case, or_, select
 from sqlalchemy.orm import Session
 
 from govshare.audit import service as audit
@@ -24,18 +26,19 @@ from govshare.authz import Action, Actor, require
 from govshare.catalog import service as catalog
 from govshare.catalog.models import Resource
 from govshare.crypto import sm3_hex
-from govshare.errors import Forbidden, Invalid
+from govshare.errors import Invalid
 from govshare.exchange import store
 from govshare.exchange.access import published_items
 from govshare.exchange.quality import TYPE_PARSERS, Refused
+from govshare.sealing import SealError, seal, unseal
+from govshare.sharing import rowids
 from govshare.sharing.models import Grant
-from govshare.sharing.service import active_grants
+from govshare.sharing.service import grant_for_use, record_use
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-RESERVED = frozenset({"purpose", "limit", "cursor", "fields", "format"})
+RESERVED = frozenset({"purpose", "limit", "cursor", "fields", "format", "since"})
 OPERATORS = {"gte": "≥", "lte": "≤", "gt": ">", "lt": "<"}
-_CURSOR = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass
@@ -50,54 +53,54 @@ class Delivery:
     filters: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _refuse(
-    db: Session, actor: Actor, resource: Resource, purpose: str, reason: str, message: str
-) -> Forbidden:
-    audit.record(
-        db,
-        EventType.data_refused,
-        actor=actor,
-        obj=resource,
-        outcome="denied",
-        org_id=actor.org_id,
-        details={"reason": reason, "purpose": purpose, "system_id": actor.system_id},
-    )
-    return Forbidden(
-        message,
-        f"No active grant for this purpose ({reason}).",
-        details={"reason": reason, "apply": f"/catalog/{resource.id}"},
-        keep_changes=True,
-    )
+@dataclass
+class _Reading:
+    """What every read under a grant starts from: the grant, the items it may see (masked how), the
+    columns asked for and the store table (None while the resource has no data)."""
 
+    resource: Resource
+    grant: Grant
+    purpose: str
+    items: list[dict[str, Any]]
+    granted: dict[str, dict[str, Any]]
+    columns: list[str]
+    masker: Any
+    table: Table | None
 
-def _grant_for(db: Session, actor: Actor, resource: Resource, purpose: str) -> Grant:
-    assert actor.org_id is not None
-    grants = active_grants(
-        db, org_id=actor.org_id, resource_id=resource.id, purpose=purpose, system_id=actor.system_id
-    )
-    if actor.kind != "system":  # a grant bound to a business system serves that system's calls only
-        grants = [g for g in grants if g.system_id is None]
-    if grants:
-        return grants[0]
-    if active_grants(db, org_id=actor.org_id, resource_id=resource.id):
-        raise _refuse(
-            db,
-            actor,
-            resource,
-            purpose,
-            "purpose_mismatch",
-            "本单位对该资源的有效授权不包含这一用途（或不属于本业务系统）：请按授权时申报的用途调用，"
-            "新的用途需另行提出共享申请。",
-        )
-    raise _refuse(
-        db,
-        actor,
-        resource,
-        purpose,
-        "no_grant",
-        "本单位没有该资源的有效共享授权。请在资源页面点击“申请共享”，写明用途和履职依据；"
-        "有条件共享的资源需等待提供部门审批。",
-    )
+    def scoped(self, stmt: Select[Any]) -> Select[Any]:
+        """`stmt` within the grant's row scope (the provider's, on any item)."""
+        assert self.table is not None
+        every = {i["name"]: i for i in self.items}
+        for item, values in (self.grant.row_scope or {}).items():
+            stmt = stmt.where(self.table.c[item].in_([_parse(every[item], v) for v in values]))
+        return stmt
+
+    def row_id(self, key: str) -> str:
+        return rowids.row_id(self.grant.org_id, key)
+
+    def masked(self, key: str, values: Any) -> dict[str, Any]:
+        return {
+            "_row_id": self.row_id(key),
+            **_jsonable(self.masker(dict(zip(self.columns, values, strict=True)))),
+        }
+
+    def cursor(self, position: str) -> str:
+        sealed = seal(position, purpose="rows-cursor", context=f"{self.resource.id}:{self.grant.id}")
+        return base64.urlsafe_b64encode(sealed.encode()).decode().rstrip("=")
+
+    def position(self, cursor: str | None, field: str) -> str | None:
+        """The position a cursor of this grant stands for (422 for anything else)."""
+        if cursor is None:
+            return None
+        try:
+            sealed = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+            return unseal(sealed, purpose="rows-cursor", context=f"{self.resource.id}:{self.grant.id}")
+        except (ValueError, SealError):
+            raise Invalid(
+                f"{field} 无效：请使用本资源上一次返回的游标（游标与授权绑定）。",
+                "Bad cursor.",
+                details={"field": field},
+            ) from None
 
 
 def _parse(item: dict[str, Any], text: str) -> Any:
@@ -155,17 +158,22 @@ def _condition(column: Column[Any], op: str, values: list[Any]) -> Any:
     return {"gte": column >= value, "lte": column <= value, "gt": column > value, "lt": column < value}[op]
 
 
-def read_rows(
-    db: Session,
-    *,
-    actor: Actor,
-    resource_id: int,
-    purpose: str | None,
-    query: list[tuple[str, str]],
-    limit: int = DEFAULT_LIMIT,
-    cursor: str | None = None,
-    fields: str | None = None,
-) -> Delivery:
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    """Values as the JSON answer carries them (decimals as exact text, dates in ISO form), so that the
+    audited SM3 is that of the rows as returned."""
+    return {
+        k: v
+        if v is None or isinstance(v, str | int | float)
+        else v.isoformat()
+        if isinstance(v, date)
+        else str(v)
+        for k, v in row.items()
+    }
+
+
+def _reading(
+    db: Session, *, actor: Actor, resource_id: int, purpose: str | None, fields: str | None, channel: str
+) -> _Reading:
     require(actor, Action.data_consume)
     resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
     if resource.provision_method != "table":
@@ -177,7 +185,7 @@ def read_rows(
             "purpose is required.",
             details={"field": "purpose"},
         )
-    grant = _grant_for(db, actor, resource, purpose)
+    grant = grant_for_use(db, actor=actor, resource=resource, purpose=purpose, channel=channel)
     items = published_items(db, resource)
     from govshare.masking import row_masker  # TEMP until the masking branch merges
 
@@ -194,59 +202,199 @@ def read_rows(
                 details={"field": "fields"},
             )
         columns = [c for c in columns if c in wanted]
+    table = store.table_for(db, resource.id, items) if store.exists(db, resource.id) else None
+    return _Reading(resource, grant, purpose, items, granted, columns, masker, table)
+
+
+def _limit(limit: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(
             f"limit 应在 1 到 {MAX_LIMIT} 之间。", "limit out of range.", details={"field": "limit"}
         )
-    if cursor is not None and not _CURSOR.fullmatch(cursor):
-        raise Invalid(
-            "cursor 无效：请使用上一页返回的 next_cursor。", "Bad cursor.", details={"field": "cursor"}
-        )
-    filters, shown = _filters(query, granted)
 
-    rows: list[dict[str, Any]] = []
-    next_cursor = None
-    if store.exists(db, resource.id) and columns:
-        table = store.table_for(db, resource.id, items)
-        stmt = select(table.c._key, *(table.c[c] for c in columns)).where(table.c._retired_at.is_(None))
-        every = {i["name"]: i for i in items}
-        for item, values in (grant.row_scope or {}).items():  # the provider's scope, on any item
-            stmt = stmt.where(table.c[item].in_([_parse(every[item], v) for v in values]))
-        for item, op, values in filters:
-            stmt = stmt.where(_condition(table.c[item], op, values))
-        if cursor is not None:
-            stmt = stmt.where(table.c._key > cursor)
-        found = db.execute(stmt.order_by(table.c._key).limit(limit + 1)).all()
-        if len(found) > limit:
-            found = found[:limit]
-            next_cursor = found[-1]._key
-        rows = [masker(dict(zip(columns, row[1:], strict=True))) for row in found]
-    body = json.dumps(rows, ensure_ascii=False, default=str, separators=(",", ":"))
-    digest = sm3_hex(body.encode())
+
+def _delivered(
+    db: Session, actor: Actor, reading: _Reading, rows: list[Any], channel: str, **details: Any
+) -> str:
+    """Audit one delivery; returns the SM3 of the rows as returned."""
+    record_use(
+        db,
+        actor=actor,
+        resource_id=reading.resource.id,
+        purpose=reading.purpose,
+        channel=channel,
+        grant=reading.grant,
+        rows=len(rows),
+    )
+    digest = sm3_hex(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode())
     audit.record(
         db,
         EventType.data_delivered,
         actor=actor,
-        obj=resource,
+        obj=reading.resource,
         org_id=actor.org_id,
         details={
-            "grant_id": grant.id,
+            "grant_id": reading.grant.id,
             "system_id": actor.system_id,
-            "purpose": purpose,
-            "filters": shown,
-            "fields": columns,
+            "purpose": reading.purpose,
+            "fields": reading.columns,
             "rows": len(rows),
             "sm3": digest,
-            "cursor": cursor,
+            **details,
         },
     )
+    return digest
+
+
+def read_rows(
+    db: Session,
+    *,
+    actor: Actor,
+    resource_id: int,
+    purpose: str | None,
+    query: list[tuple[str, str]],
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    fields: str | None = None,
+) -> Delivery:
+    """A page of live rows under the caller's grant for `purpose`, filtered, in key order."""
+    reading = _reading(
+        db, actor=actor, resource_id=resource_id, purpose=purpose, fields=fields, channel="rows"
+    )
+    _limit(limit)
+    after = reading.position(cursor, "cursor")
+    filters, shown = _filters(query, reading.granted)
+    rows: list[dict[str, Any]] = []
+    next_cursor = None
+    table = reading.table
+    if table is not None and reading.columns:
+        stmt = select(table.c._key, *(table.c[c] for c in reading.columns)).where(
+            table.c._retired_at.is_(None)
+        )
+        stmt = reading.scoped(stmt)
+        for item, op, values in filters:
+            stmt = stmt.where(_condition(table.c[item], op, values))
+        if after is not None:
+            stmt = stmt.where(table.c._key > after)
+        found = db.execute(stmt.order_by(table.c._key).limit(limit + 1)).all()
+        if len(found) > limit:
+            found = found[:limit]
+            next_cursor = reading.cursor(found[-1]._key)
+        rows = [reading.masked(row._key, row[1:]) for row in found]
+    digest = _delivered(db, actor, reading, rows, "rows", filters=shown, page=cursor is not None)
     return Delivery(
-        resource=resource,
-        grant=grant,
-        columns=columns,
+        resource=reading.resource,
+        grant=reading.grant,
+        columns=reading.columns,
         rows=rows,
         next_cursor=next_cursor,
-        masking={c: masker.rules.get(c, "原样") for c in columns},
+        masking={c: reading.masker.rules.get(c, "原样") for c in reading.columns},
         sm3=digest,
         filters=shown,
     )
+
+
+def export_rows(
+    db: Session, reading: _Reading, query: list[tuple[str, str]], *, page: int = 5000
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every live row under `reading` and the filters in `query`, in key order, as (store key, masked
+    values), read in keyset pages of `page` rows so that memory stays flat."""
+    table = reading.table
+    if table is None or not reading.columns:
+        return
+    filters, _shown = _filters(query, reading.granted)
+    after: str | None = None
+    while True:
+        stmt = select(table.c._key, *(table.c[c] for c in reading.columns)).where(
+            table.c._retired_at.is_(None)
+        )
+        stmt = reading.scoped(stmt)
+        for item, op, values in filters:
+            stmt = stmt.where(_condition(table.c[item], op, values))
+        if after is not None:
+            stmt = stmt.where(table.c._key > after)
+        found = db.execute(stmt.order_by(table.c._key).limit(page)).all()
+        for row in found:
+            yield row._key, _jsonable(reading.masker(dict(zip(reading.columns, row[1:], strict=True))))
+        if len(found) < page:
+            return
+        after = found[-1]._key
+
+
+@dataclass
+class Changes:
+    resource: Resource
+    grant: Grant
+    columns: list[str]
+    changes: list[dict[str, Any]]
+    cursor: str
+    more: bool
+    sm3: str
+
+
+def read_changes(
+    db: Session,
+    *,
+    actor: Actor,
+    resource_id: int,
+    purpose: str | None,
+    since: str | None,
+    limit: int = DEFAULT_LIMIT,
+    fields: str | None = None,
+) -> Changes:
+    """What changed since the cursor `since` (from the start without it), in the order it changed:
+    `{"op": "upsert", "_row_id", "row"}` for a row written (new or changed) and `{"op": "retire",
+    "_row_id"}` for one retired. Keep the returned `cursor` and ask again with it to stay current.
+
+    A row's change time is when the batch that last wrote or retired it was received; batches of one
+    resource are applied one at a time, so those times only grow in commit order."""
+    reading = _reading(
+        db, actor=actor, resource_id=resource_id, purpose=purpose, fields=fields, channel="changes"
+    )
+    _limit(limit)
+    position = reading.position(since, "since")
+    at, key = position.split("|", 1) if position else (None, None)
+    changes: list[dict[str, Any]] = []
+    cursor, more = since or reading.cursor("|"), False
+    table = reading.table
+    if table is not None:
+        changed = case(
+            (
+                and_(table.c._retired_at.is_not(None), table.c._retired_at > table.c._received_at),
+                table.c._retired_at,
+            ),
+            else_=table.c._received_at,
+        )
+        stmt = reading.scoped(
+            select(
+                changed.label("changed"),
+                table.c._key,
+                table.c._retired_at,
+                *(table.c[c] for c in reading.columns),
+            )
+        )
+        if at:
+            moment = datetime.fromisoformat(at)
+            stmt = stmt.where(or_(changed > moment, and_(changed == moment, table.c._key > key)))
+        found = db.execute(stmt.order_by(changed, table.c._key).limit(limit + 1)).all()
+        more = len(found) > limit
+        found = found[:limit]
+        for row in found:
+            if row._retired_at is not None:
+                changes.append({"op": "retire", "_row_id": reading.row_id(row._key)})
+            else:
+                changes.append({"op": "upsert", **reading.masked(row._key, row[3:])})
+        if found:
+            last = found[-1]
+            moment = (
+                last.changed
+                if isinstance(last.changed, datetime)
+                else datetime.fromisoformat(str(last.changed))
+            )
+            cursor = reading.cursor(f"{_utc(moment).isoformat()}|{last._key}")
+    digest = _delivered(db, actor, reading, changes, "changes")
+    return Changes(reading.resource, reading.grant, reading.columns, changes, cursor, more, digest)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

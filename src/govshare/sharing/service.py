@@ -15,7 +15,7 @@ every change of one is audited.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -29,7 +29,8 @@ from govshare.catalog.models import Resource
 from govshare.db import utcnow
 from govshare.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.exchange.access import published_items
-from govshare.sharing.models import Grant, ShareRequest
+from govshare.orgs import service as orgs
+from govshare.sharing.models import DataUse, Grant, ShareRequest
 from govshare.systems.models import BusinessSystem
 from govshare.tasks import service as tasks
 from govshare.workdays import today
@@ -210,18 +211,23 @@ def file_request(db: Session, *, actor: Actor, data: RequestIn) -> tuple[ShareRe
     return request, grant
 
 
-def reply_due(db: Session, filed_on: Any) -> tuple[Any, bool]:
-    """The reply's due date for a request filed on `filed_on` (a date in China), and whether it is
-    provisional: `GOVSHARE_SHARING_REPLY_WORKING_DAYS` working days, counted from the next day."""
+def working_days_after(db: Session, start: date, days: int) -> tuple[date, bool]:
+    """The day `days` working days after `start` (counted from the next day), and whether that is
+    provisional (a year whose official holidays are not known yet)."""
     from govshare.workdays import judge
 
-    day, counted, provisional = filed_on, 0, False
-    while counted < 10:
+    day, counted, provisional = start, 0, False
+    while counted < days:
         day += timedelta(days=1)
         workday, guessed = judge(day)
         counted += workday
         provisional = provisional or guessed
     return day, provisional
+
+
+def reply_due(db: Session, filed_on: date) -> tuple[date, bool]:
+    """The provider's reply deadline for a request filed on `filed_on` (a date in China)."""
+    return working_days_after(db, filed_on, 10)
 
 
 def _grant(
@@ -330,7 +336,8 @@ def decide(
         )
     request.decided_at, request.decided_by, request.decision_reason = utcnow(), actor.user_id, reason
     db.flush()
-    tasks.close_tasks(db, subject_type="share_requests", subject_id=request.id, kind="share_request")
+    for kind in ("share_request", "share_reminder"):
+        tasks.close_tasks(db, subject_type="share_requests", subject_id=request.id, kind=kind)
     audit.record(
         db,
         EventType.share_decided,
@@ -348,6 +355,174 @@ def decide(
         },
     )
     return request, grant
+
+
+def dispute(db: Session, *, actor: Actor, request_id: int, reason: str) -> ShareRequest:
+    """The consumer disputes a rejection or a partial approval; the Bureau coordinates (M16)."""
+    request = get_request(db, actor=actor, request_id=request_id)
+    if actor.org_id != request.org_id or not allowed(actor, Action.sharing_request):
+        raise Forbidden("只有申请部门可以对答复提出异议。", "Only the consumer disputes.")
+    if request.status not in ("rejected", "partial"):
+        raise Conflict("只能对“不同意”或“部分同意”的答复提出异议。", "Nothing to dispute.")
+    if request.dispute_status is not None:
+        raise Conflict("该申请已提出过异议，市数据资源管理局的裁定为最终结果。", "Already disputed.")
+    request.dispute_status = "open"
+    request.dispute_reason = _text(reason or "", "reason", "异议理由", 2000)
+    request.disputed_at = utcnow()
+    db.flush()
+    resource = db.get(Resource, request.resource_id)
+    assert resource is not None
+    bureau = orgs.bureau(db)
+    if bureau is not None:
+        tasks.open_task(
+            db,
+            kind="share_dispute",
+            title=f"共享争议待协调：{resource.name}（{STATUS_LABELS[request.status]}）",
+            link=f"/sharing/requests/{request.id}",
+            org_id=bureau.id,
+            subject_type="share_requests",
+            subject_id=request.id,
+            assignee_role=Role.bureau_admin,
+        )
+    audit.record(
+        db,
+        EventType.share_disputed,
+        actor=actor,
+        obj=request,
+        org_id=request.org_id,
+        details={"decision": request.status, "reason": request.dispute_reason},
+    )
+    return request
+
+
+def rule(
+    db: Session, *, actor: Actor, request_id: int, data: DecisionIn
+) -> tuple[ShareRequest, Grant | None]:
+    """The Bureau's final ruling on a dispute: uphold the provider's answer, or approve (in part),
+    which replaces any grant the provider gave."""
+    request = get_request(db, actor=actor, request_id=request_id)
+    require(actor, Action.sharing_rule)
+    if request.dispute_status != "open":
+        raise Conflict("该申请没有待协调的异议。", "No open dispute.")
+    reason = _text(data.reason or "", "reason", "裁定理由", 2000)
+    grant = None
+    if data.decision == "uphold":
+        request.dispute_status = "upheld"
+    elif data.decision in ("approve", "partial"):
+        resource = db.get(Resource, request.resource_id)
+        assert resource is not None
+        items = _shared_items(db, resource, data.items or request.items)
+        beyond = sorted(set(items) - set(request.items))
+        if beyond:
+            raise Invalid(
+                f"不能授权申请之外的信息项：{'、'.join(beyond)}。",
+                "Items beyond the request.",
+                details={"field": "items"},
+            )
+        days = data.duration_days or request.duration_days
+        if not 1 <= days <= request.duration_days:
+            raise Invalid(
+                f"授权期限应在 1 到申请的 {request.duration_days} 天之间。",
+                "duration_days out of range.",
+                details={"field": "duration_days"},
+            )
+        for earlier in db.scalars(
+            select(Grant).where(Grant.request_id == request.id, Grant.status.in_(("active", "suspended")))
+        ):
+            earlier.status, earlier.status_reason = "revoked", "由市数据资源管理局的争议裁定取代"
+        row_scope = _row_scope(db, resource, items, data.row_scope)
+        grant = _grant(
+            db, request, items=items, row_scope=row_scope, masking_profile=data.masking_profile, days=days
+        )
+        request.dispute_status = "overruled"
+        request.status = "approved" if data.decision == "approve" else "partial"
+    else:
+        raise Invalid(
+            "裁定应为 uphold（维持原答复）、approve（同意）或 partial（部分同意）。",
+            "Unknown ruling.",
+            details={"field": "decision"},
+        )
+    request.ruled_at, request.ruled_by, request.ruling_reason = utcnow(), actor.user_id, reason
+    db.flush()
+    tasks.close_tasks(db, subject_type="share_requests", subject_id=request.id, kind="share_dispute")
+    audit.record(
+        db,
+        EventType.share_ruled,
+        actor=actor,
+        obj=request,
+        org_id=request.provider_org_id,
+        details={
+            "ruling": request.dispute_status,
+            "status": request.status,
+            "reason": reason,
+            "grant_id": grant.id if grant else None,
+        },
+    )
+    return request, grant
+
+
+def follow_deadlines(db: Session, *, on: Any = None) -> tuple[int, int]:
+    """Remind the provider's approvers of pending requests due within
+    `GOVSHARE_SHARING_REMINDER_WORKING_DAYS`, and escalate those past due to the Bureau (once each,
+    audited: an overdue request counts against the provider). Returns (reminded, escalated)."""
+    from govshare.settings import get_settings
+    from govshare.workdays import working_days_between
+
+    day = on or today()
+    ahead = get_settings().sharing_reminder_working_days
+    reminded = escalated = 0
+    pending = db.scalars(
+        select(ShareRequest).where(ShareRequest.status == "pending", ShareRequest.due_date.is_not(None))
+    )
+    bureau = orgs.bureau(db)
+    for request in list(pending):
+        assert request.due_date is not None
+        resource = db.get(Resource, request.resource_id)
+        assert resource is not None
+        if day > request.due_date and request.overdue_at is None:
+            request.overdue_at = utcnow()
+            escalated += 1
+            if bureau is not None:
+                tasks.open_task(
+                    db,
+                    kind="share_overdue",
+                    title=f"共享申请逾期未答复：{resource.name}（截止 {request.due_date:%Y-%m-%d}）",
+                    link=f"/sharing/requests/{request.id}",
+                    org_id=bureau.id,
+                    subject_type="share_requests",
+                    subject_id=request.id,
+                    assignee_role=Role.bureau_admin,
+                )
+            audit.record(
+                db,
+                EventType.share_overdue,
+                actor=Actor.operator("scheduler"),
+                obj=request,
+                org_id=request.provider_org_id,
+                details={
+                    "due_date": request.due_date.isoformat(),
+                    "provider_org_id": request.provider_org_id,
+                },
+            )
+        elif (
+            request.reminded_at is None
+            and day <= request.due_date
+            and working_days_between(day, request.due_date).days <= ahead
+        ):
+            request.reminded_at = utcnow()
+            reminded += 1
+            tasks.open_task(
+                db,
+                kind="share_reminder",
+                title=f"共享申请即将到期：{resource.name}（截止 {request.due_date:%Y-%m-%d}）",
+                link=f"/sharing/requests/{request.id}",
+                org_id=request.provider_org_id,
+                subject_type="share_requests",
+                subject_id=request.id,
+                assignee_role=Role.approver,
+            )
+    db.flush()
+    return reminded, escalated
 
 
 def _row_scope(
@@ -547,6 +722,10 @@ def request_dict(request: ShareRequest, grant: Grant | None = None) -> dict[str,
         "due_provisional": request.due_provisional,
         "decided_at": request.decided_at.isoformat() if request.decided_at else None,
         "decision_reason": request.decision_reason,
+        "overdue": request.overdue_at is not None,
+        "dispute_status": request.dispute_status,
+        "dispute_reason": request.dispute_reason,
+        "ruling_reason": request.ruling_reason,
         **({"grant": grant.as_dict()} if grant is not None else {}),
     }
 
@@ -579,3 +758,146 @@ def open_requests(db: Session, *, org_id: int, resource_id: int) -> list[ShareRe
             .order_by(ShareRequest.id)
         )
     )
+
+
+def record_use(
+    db: Session,
+    *,
+    actor: Actor,
+    resource_id: int,
+    purpose: str,
+    channel: str,
+    grant: Grant | None = None,
+    rows: int = 0,
+    reason: str | None = None,
+) -> None:
+    """Note one use of shared data (delivered, or refused with `reason`) for review and supervision."""
+    assert actor.org_id is not None
+    db.add(
+        DataUse(
+            org_id=actor.org_id,
+            system_id=actor.system_id,
+            user_id=actor.user_id,
+            resource_id=resource_id,
+            grant_id=grant.id if grant is not None else None,
+            purpose=purpose[:200],
+            channel=channel,
+            outcome="refused" if reason else "delivered",
+            reason=reason,
+            rows=rows,
+        )
+    )
+
+
+def _refuse(
+    db: Session, actor: Actor, resource: Resource, purpose: str, reason: str, message: str, channel: str
+) -> Forbidden:
+    record_use(db, actor=actor, resource_id=resource.id, purpose=purpose, channel=channel, reason=reason)
+    audit.record(
+        db,
+        EventType.data_refused,
+        actor=actor,
+        obj=resource,
+        outcome="denied",
+        org_id=actor.org_id,
+        details={"reason": reason, "purpose": purpose, "system_id": actor.system_id},
+    )
+    return Forbidden(
+        message,
+        f"No active grant for this purpose ({reason}).",
+        details={"reason": reason, "apply": f"/catalog/{resource.id}"},
+        keep_changes=True,
+    )
+
+
+def grant_for_use(
+    db: Session, *, actor: Actor, resource: Resource, purpose: str, channel: str = "rows"
+) -> Grant:
+    """The active grant under which `actor` uses `resource` for `purpose`; a refusal (no grant, or
+    none for this purpose or this business system) is audited and raised as Forbidden with what to
+    do."""
+    require(actor, Action.data_consume)
+    if actor.org_id is None:
+        raise Forbidden("只有部门的人员或业务系统可以使用共享数据。", "No department.")
+    grants = active_grants(
+        db, org_id=actor.org_id, resource_id=resource.id, purpose=purpose, system_id=actor.system_id
+    )
+    if actor.kind != "system":  # a grant bound to a business system serves that system's calls only
+        grants = [g for g in grants if g.system_id is None]
+    if grants:
+        return grants[0]
+    if active_grants(db, org_id=actor.org_id, resource_id=resource.id):
+        raise _refuse(
+            db,
+            actor,
+            resource,
+            purpose,
+            "purpose_mismatch",
+            "本单位对该资源的有效授权不包含这一用途（或不属于本业务系统）：请按授权时申报的用途调用，"
+            "新的用途需另行提出共享申请。",
+            channel,
+        )
+    raise _refuse(
+        db,
+        actor,
+        resource,
+        purpose,
+        "no_grant",
+        "本单位没有该资源的有效共享授权。请在资源页面点击“申请共享”，写明用途和履职依据；"
+        "有条件共享的资源需等待提供部门审批。",
+        channel,
+    )
+
+
+def purpose_review(
+    db: Session, *, actor: Actor, org_id: int | None = None, days: int = 30
+) -> list[dict[str, Any]]:
+    """For the Bureau, per consuming department, resource and purpose over the last `days`: the
+    purposes its grants declare against the uses made — deliveries, rows, refusals for a purpose no
+    grant covers (M17, S25)."""
+    from sqlalchemy import case, func
+
+    require(actor, Action.sharing_supervise)
+    if not 1 <= days <= 366:
+        raise Invalid("统计天数应在 1 到 366 之间。", "days out of range.", details={"field": "days"})
+    since = utcnow() - timedelta(days=days)
+    query = (
+        select(
+            DataUse.org_id,
+            DataUse.resource_id,
+            DataUse.purpose,
+            func.count().label("uses"),
+            func.sum(case((DataUse.outcome == "delivered", 1), else_=0)).label("delivered"),
+            func.sum(case((DataUse.reason == "purpose_mismatch", 1), else_=0)).label("mismatched"),
+            func.sum(case((DataUse.reason == "no_grant", 1), else_=0)).label("ungranted"),
+            func.sum(DataUse.rows).label("rows"),
+            func.max(DataUse.at).label("last_at"),
+        )
+        .where(DataUse.at >= since)
+        .group_by(DataUse.org_id, DataUse.resource_id, DataUse.purpose)
+        .order_by(DataUse.org_id, DataUse.resource_id, DataUse.purpose)
+    )
+    if org_id is not None:
+        query = query.where(DataUse.org_id == org_id)
+    declared: dict[tuple[int, int], set[str]] = {}
+    grants = select(Grant.org_id, Grant.resource_id, Grant.purpose).where(
+        Grant.status.in_(("active", "suspended"))
+    )
+    for holder, resource_id, purpose in db.execute(grants):
+        declared.setdefault((holder, resource_id), set()).add(purpose)
+    return [
+        {
+            "org_id": row.org_id,
+            "resource_id": row.resource_id,
+            "purpose": row.purpose,
+            "declared": row.purpose in declared.get((row.org_id, row.resource_id), set()),
+            "declared_purposes": sorted(declared.get((row.org_id, row.resource_id), set())),
+            "uses": int(row.uses),
+            "delivered": int(row.delivered or 0),
+            "purpose_mismatches": int(row.mismatched or 0),
+            "without_grant": int(row.ungranted or 0),
+            "rows": int(row.rows or 0),
+            "last_at": row.last_at.isoformat() if row.last_at else None,
+        }
+        for row in db.execute(query)
+    ]

@@ -1,9 +1,11 @@
-"""Sharing: requests (共享申请) with their route, purpose, duty basis and working-day due date, and the
-purpose-bound grants (授权) the data API checks.
+"""Sharing: requests (共享申请) with their route, purpose, duty basis, working-day due date, reminder,
+escalation and dispute; the purpose-bound grants (授权) the data API checks; each use of shared
+data, delivered or refused, for the Bureau's purpose review and supervision; consumers' doubt and
+error reports on rows (数据异议, M18); and Bureau-approved bulk exports (S27).
 
 Revision ID: 20261127_sharing
 Revises: 20261127_api_services
-Create Date: 2026-11-27 06:17:52.484054
+Create Date: 2026-11-27 06:35:30.994945
 """
 
 from __future__ import annotations
@@ -45,6 +47,14 @@ def upgrade() -> None:
         sa.Column("decided_at", govshare.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("decided_by", sa.Integer(), nullable=True),
         sa.Column("decision_reason", sa.Text(), nullable=True),
+        sa.Column("reminded_at", govshare.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("overdue_at", govshare.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("dispute_status", sa.String(length=16), nullable=True),
+        sa.Column("dispute_reason", sa.Text(), nullable=True),
+        sa.Column("disputed_at", govshare.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ruled_at", govshare.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ruled_by", sa.Integer(), nullable=True),
+        sa.Column("ruling_reason", sa.Text(), nullable=True),
         sa.Column("lock_version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["decided_by"], ["users.id"], name=op.f("fk_share_requests_decided_by_users")
@@ -63,6 +73,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["resource_id"], ["resources.id"], name=op.f("fk_share_requests_resource_id_resources")
         ),
+        sa.ForeignKeyConstraint(["ruled_by"], ["users.id"], name=op.f("fk_share_requests_ruled_by_users")),
         sa.ForeignKeyConstraint(
             ["system_id"], ["business_systems.id"], name=op.f("fk_share_requests_system_id_business_systems")
         ),
@@ -115,11 +126,149 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_grants_request_id"), ["request_id"], unique=False)
         batch_op.create_index("ix_grants_subject", ["org_id", "resource_id", "status"], unique=False)
 
+    op.create_table(
+        "data_exports",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("resource_id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("grant_id", sa.Integer(), nullable=False),
+        sa.Column("requested_by", sa.Integer(), nullable=True),
+        sa.Column("purpose", sa.String(length=200), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("format", sa.String(length=8), nullable=False),
+        sa.Column("filters", sa.JSON(), nullable=False),
+        sa.Column("fields", sa.JSON(), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("requested_at", govshare.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", govshare.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decided_by", sa.Integer(), nullable=True),
+        sa.Column("decision_reason", sa.Text(), nullable=True),
+        sa.Column("expires_at", govshare.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("downloads", sa.Integer(), nullable=False),
+        sa.Column("rows", sa.Integer(), nullable=True),
+        sa.Column("file_sm3", sa.String(length=64), nullable=True),
+        sa.Column("lock_version", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["decided_by"], ["users.id"], name=op.f("fk_data_exports_decided_by_users")),
+        sa.ForeignKeyConstraint(["grant_id"], ["grants.id"], name=op.f("fk_data_exports_grant_id_grants")),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_data_exports_org_id_organisations")
+        ),
+        sa.ForeignKeyConstraint(
+            ["requested_by"], ["users.id"], name=op.f("fk_data_exports_requested_by_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["resource_id"], ["resources.id"], name=op.f("fk_data_exports_resource_id_resources")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_exports")),
+    )
+    with op.batch_alter_table("data_exports", schema=None) as batch_op:
+        batch_op.create_index("ix_data_exports_consumer", ["org_id", "status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_data_exports_resource_id"), ["resource_id"], unique=False)
+
+    op.create_table(
+        "data_uses",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", govshare.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("system_id", sa.Integer(), nullable=True),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("resource_id", sa.Integer(), nullable=False),
+        sa.Column("grant_id", sa.Integer(), nullable=True),
+        sa.Column("purpose", sa.String(length=200), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("reason", sa.String(length=32), nullable=True),
+        sa.Column("rows", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["grant_id"], ["grants.id"], name=op.f("fk_data_uses_grant_id_grants")),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_data_uses_org_id_organisations")
+        ),
+        sa.ForeignKeyConstraint(
+            ["resource_id"], ["resources.id"], name=op.f("fk_data_uses_resource_id_resources")
+        ),
+        sa.ForeignKeyConstraint(
+            ["system_id"], ["business_systems.id"], name=op.f("fk_data_uses_system_id_business_systems")
+        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_data_uses_user_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_uses")),
+    )
+    with op.batch_alter_table("data_uses", schema=None) as batch_op:
+        batch_op.create_index("ix_data_uses_consumer", ["org_id", "at"], unique=False)
+        batch_op.create_index("ix_data_uses_resource", ["resource_id", "at"], unique=False)
+
+    op.create_table(
+        "data_feedback",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("resource_id", sa.Integer(), nullable=False),
+        sa.Column("provider_org_id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("grant_id", sa.Integer(), nullable=False),
+        sa.Column("row_key", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("items", sa.JSON(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("filed_by", sa.Integer(), nullable=True),
+        sa.Column("filed_at", govshare.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("due_date", sa.Date(), nullable=False),
+        sa.Column("due_provisional", sa.Boolean(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("answer", sa.String(length=16), nullable=True),
+        sa.Column("answer_reason", sa.Text(), nullable=True),
+        sa.Column("corrected_batch_id", sa.String(length=36), nullable=True),
+        sa.Column("answered_at", govshare.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("answered_by", sa.Integer(), nullable=True),
+        sa.Column("closed_at", govshare.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reopened", sa.Integer(), nullable=False),
+        sa.Column("consumer_comment", sa.Text(), nullable=True),
+        sa.Column("overdue_at", govshare.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("lock_version", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["answered_by"], ["users.id"], name=op.f("fk_data_feedback_answered_by_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["corrected_batch_id"], ["batches.id"], name=op.f("fk_data_feedback_corrected_batch_id_batches")
+        ),
+        sa.ForeignKeyConstraint(["filed_by"], ["users.id"], name=op.f("fk_data_feedback_filed_by_users")),
+        sa.ForeignKeyConstraint(["grant_id"], ["grants.id"], name=op.f("fk_data_feedback_grant_id_grants")),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_data_feedback_org_id_organisations")
+        ),
+        sa.ForeignKeyConstraint(
+            ["provider_org_id"],
+            ["organisations.id"],
+            name=op.f("fk_data_feedback_provider_org_id_organisations"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["resource_id"], ["resources.id"], name=op.f("fk_data_feedback_resource_id_resources")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_feedback")),
+    )
+    with op.batch_alter_table("data_feedback", schema=None) as batch_op:
+        batch_op.create_index("ix_data_feedback_consumer", ["org_id", "status"], unique=False)
+        batch_op.create_index("ix_data_feedback_provider", ["provider_org_id", "status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_data_feedback_resource_id"), ["resource_id"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("data_feedback", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_data_feedback_resource_id"))
+        batch_op.drop_index("ix_data_feedback_provider")
+        batch_op.drop_index("ix_data_feedback_consumer")
+
+    op.drop_table("data_feedback")
+    with op.batch_alter_table("data_uses", schema=None) as batch_op:
+        batch_op.drop_index("ix_data_uses_resource")
+        batch_op.drop_index("ix_data_uses_consumer")
+
+    op.drop_table("data_uses")
+    with op.batch_alter_table("data_exports", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_data_exports_resource_id"))
+        batch_op.drop_index("ix_data_exports_consumer")
+
+    op.drop_table("data_exports")
     with op.batch_alter_table("grants", schema=None) as batch_op:
         batch_op.drop_index("ix_grants_subject")
         batch_op.drop_index(batch_op.f("ix_grants_request_id"))
