@@ -303,3 +303,47 @@ def test_the_sharing_pages_follow_permissions(app, city, db) -> None:
         assert compiler.get(path).status_code == 403, path
     anonymous = Browser(app)
     assert anonymous.get("/sharing/requests").status_code in (303, 401)
+
+
+def test_a_disputed_answer_is_ruled_by_the_bureau_on_the_request_page(app, city, db) -> None:
+    civil = browser(app, "civil_user")
+    number = request_id(ask(civil, resource(db, "机动车登记信息")))
+    approver = browser(app, "police_approver")
+    assert (
+        texts(civil.get(f"/sharing/requests/{number}").text, "dispute-form") == []
+    )  # nothing to dispute yet
+    rejected = approver.post(
+        f"/sharing/requests/{number}/decision", {"decision": "reject", "reason": "用途与申请事项无关"}
+    )
+    assert rejected.status_code == 303
+    page = civil.get(f"/sharing/requests/{number}").text
+    assert "提请市数据资源管理局协调" in text(page, "dispute-form")
+    assert texts(approver.get(f"/sharing/requests/{number}").text, "dispute-form") == []  # the consumer's
+
+    url = f"/sharing/requests/{number}"
+    blank = civil.post(f"{url}/dispute", {"reason": " "})
+    assert blank.status_code == 422 and text(blank.text, "field-error-reason") == "请填写异议理由。"
+    assert civil.post(f"{url}/dispute", {"reason": "救助资格核查须核对车辆信息"}).status_code == 303
+    disputed = civil.get(f"{url}?done=disputed").text
+    assert (
+        text(disputed, "dispute-status") == "待市数据资源管理局协调" and texts(disputed, "dispute-form") == []
+    )
+    assert texts(disputed, "ruling-form") == []  # only the Bureau rules
+
+    reviewer = browser(app, "bureau_reviewer")  # sees the dispute, does not rule on it
+    assert texts(reviewer.get(url).text, "ruling-form") == []
+    assert reviewer.post(f"{url}/ruling", {"decision": "uphold", "reason": "维持"}).status_code == 403
+    bureau = browser(app, "bureau_admin")
+    assert text(bureau.get(url).text, "ruling-form")
+    unchosen = bureau.post(f"{url}/ruling", {"reason": "协调"})
+    assert unchosen.status_code == 422 and "请选择裁定" in text(unchosen.text, "field-error-decision")
+    ruled = bureau.post(
+        f"{url}/ruling",
+        [("decision", "partial"), ("reason", "核查确需，限两项"), ("items", "id_number"), ("items", "name")],
+    )
+    assert ruled.status_code == 303, ruled.text
+    final = civil.get(url).text
+    assert text(final, "dispute-status") == "已改为同意" and text(final, "request-status") == "部分同意"
+    assert text(final, "grant-items") == "姓名（name）、公民身份号码（id_number）"  # in catalog order
+    assert "核查确需，限两项" in text(final, "request-dispute")
+    assert bureau.post(f"{url}/ruling", {"decision": "uphold", "reason": "再次"}).status_code == 409

@@ -12,11 +12,11 @@ The /catalog/{resource_id}/request paths are routed before `catalog.views`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,6 +45,8 @@ NOTICES = {
     "granted": "已获得授权。请按申请的用途使用数据，授权到期前可联系提供部门续期。",
     "filed": "共享申请已提交，提供部门将在截止日期前答复；答复后本页显示审批结果。",
     "decided": "答复已提交，申请部门可在“我的申请”中看到结果。",
+    "disputed": "异议已提交，由市数据资源管理局协调，其裁定为最终结果。",
+    "ruled": "裁定已提交，申请部门和提供部门均可在本页看到结果。",
     "suspend": "授权已暂停，持有部门暂时不能调用数据。",
     "resume": "授权已恢复。",
     "revoke": "授权已撤销。",
@@ -53,6 +55,7 @@ NOTICES = {
 # Refusals shown on the form; on the request form also the 403 of a resource that is not shared.
 FIXABLE = (Invalid, Conflict)
 REQUEST_REFUSALS = (Invalid, Conflict, Forbidden)
+DISPUTE_LABELS = {"open": "待市数据资源管理局协调", "upheld": "维持原答复", "overruled": "已改为同意"}
 CHANGE_LABELS = {"suspend": "暂停", "resume": "恢复", "revoke": "撤销", "renew": "续期"}
 
 
@@ -121,7 +124,8 @@ class Names:
 
 
 def _grant_of(db: Session, request: ShareRequest) -> Grant | None:
-    return db.scalar(select(Grant).where(Grant.request_id == request.id).order_by(Grant.id))
+    """The request's grant: the latest, since a Bureau ruling on a dispute replaces the provider's."""
+    return db.scalar(select(Grant).where(Grant.request_id == request.id).order_by(Grant.id.desc()).limit(1))
 
 
 def _tabs(actor: Actor) -> list[tuple[str, str]]:
@@ -145,6 +149,7 @@ def _page(
             "names": Names(db),
             "status_labels": service.STATUS_LABELS,
             "grant_labels": service.GRANT_LABELS,
+            "dispute_labels": DISPUTE_LABELS,
             "sharing_labels": service.SHARING_LABELS,
             "due_of": due_of,
             "max_days": service.MAX_DAYS,
@@ -389,6 +394,8 @@ def _request_page(
     *,
     notice: str | None = None,
     form: dict[str, Any] | None = None,
+    dispute_form: dict[str, Any] | None = None,
+    ruling_form: dict[str, Any] | None = None,
     error: str | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
@@ -415,6 +422,13 @@ def _request_page(
             "requested_items": [i for i in items if i["name"] in request_.items],
             "has_region": any(i["name"] == REGION_ITEM for i in items),
             "form": form or _decision_form(request_),
+            "can_dispute": request_.status in ("rejected", "partial")
+            and request_.dispute_status is None
+            and actor.org_id == request_.org_id
+            and allowed(actor, Action.sharing_request),
+            "can_rule": request_.dispute_status == "open" and allowed(actor, Action.sharing_rule),
+            "dispute_form": dispute_form or {"reason": ""},
+            "ruling_form": ruling_form or _decision_form(request_),
             "notice": notice,
             "error": error,
             "errors": errors or {},
@@ -436,60 +450,113 @@ def parse_codes(text: str) -> list[str]:
     return [code for code in re.split(r"[,，、;；\s]+", text) if code]
 
 
-@router.post("/sharing/requests/{request_id}/decision", response_class=HTMLResponse)
-def request_decide(
-    request_id: int,
-    request: Request,
-    actor: CurrentActor,
-    db: DB,
+@dataclass(frozen=True)
+class AnswerForm:
+    """The decision form (the provider's approver) and the ruling form (the Bureau) as typed."""
+
+    decision: str
+    reason: str
+    items: list[str]
+    region_codes: str
+    masking_profile: str
+    duration_days: str
+
+    def data(self, refusal: str, choose: str) -> service.DecisionIn:
+        """The answer for the service: `refusal` is the choice that grants nothing (reject or
+        uphold); `choose` the message when nothing was chosen. Raises Invalid naming the field."""
+        if self.decision not in ("approve", "partial", refusal):
+            raise Invalid(choose, "No decision chosen.", details={"field": "decision"})
+        if self.decision == refusal:
+            return service.DecisionIn(decision=self.decision, reason=self.reason)
+        if not self.items:
+            raise Invalid(
+                "请至少勾选一个同意提供的信息项；全部不同意请另选。",
+                "No items ticked.",
+                details={"field": "items"},
+            )
+        codes = parse_codes(self.region_codes)
+        return service.DecisionIn(
+            decision=self.decision,
+            reason=self.reason,
+            items=self.items,
+            row_scope={REGION_ITEM: codes} if codes else None,
+            masking_profile=self.masking_profile.strip() or None,
+            duration_days=_days(self.duration_days, "duration_days", "授权期限（天）", required=False),
+        )
+
+
+def _answer_form(
     decision: Annotated[str, Form(max_length=16)] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
     items: Annotated[list[str] | None, Form(max_length=500)] = None,
     region_codes: Annotated[str, Form(max_length=4000)] = "",
     masking_profile: Annotated[str, Form(max_length=40)] = "",
     duration_days: Annotated[str, Form(max_length=8)] = "",
+) -> AnswerForm:
+    return AnswerForm(decision, reason, items or [], region_codes, masking_profile, duration_days)
+
+
+Answer = Annotated[AnswerForm, Depends(_answer_form)]
+
+
+def _answered(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    request_: ShareRequest,
+    exc: DomainError,
+    typed: dict[str, Any],
+    form_key: str,
 ) -> Response:
+    error, errors, status = _refusal(exc)
+    db.refresh(request_)
+    return _request_page(
+        request, db, actor, request_, **{form_key: typed}, error=error, errors=errors, status=status
+    )
+
+
+@router.post("/sharing/requests/{request_id}/decision", response_class=HTMLResponse)
+def request_decide(request_id: int, request: Request, actor: CurrentActor, db: DB, form: Answer) -> Response:
+    """The provider's approver answers: approve, approve in part, or reject, with a reason."""
     request_ = service.get_request(db, actor=actor, request_id=request_id)
-    form = {
-        "decision": decision,
-        "reason": reason,
-        "items": items or [],
-        "region_codes": region_codes,
-        "masking_profile": masking_profile,
-        "duration_days": duration_days,
-    }
     try:
-        if decision not in ("approve", "partial", "reject"):
-            raise Invalid(
-                "请选择答复：同意、部分同意或不同意。", "No decision chosen.", details={"field": "decision"}
-            )
-        if decision == "reject":
-            data = service.DecisionIn(decision=decision, reason=reason)
-        else:
-            if not items:
-                raise Invalid(
-                    "请至少勾选一个同意提供的信息项；全部不同意请选“不同意”。",
-                    "No items ticked.",
-                    details={"field": "items"},
-                )
-            codes = parse_codes(region_codes)
-            data = service.DecisionIn(
-                decision=decision,
-                reason=reason,
-                items=items,
-                row_scope={REGION_ITEM: codes} if codes else None,
-                masking_profile=masking_profile.strip() or None,
-                duration_days=_days(duration_days, "duration_days", "授权期限（天）", required=False),
-            )
+        data = form.data("reject", "请选择答复：同意、部分同意或不同意。")
         with db.begin_nested():  # see request_create
             service.decide(db, actor=actor, request_id=request_.id, data=data)
     except FIXABLE as exc:
-        error, errors, status = _refusal(exc)
-        db.refresh(request_)
-        return _request_page(
-            request, db, actor, request_, form=form, error=error, errors=errors, status=status
-        )
+        return _answered(request, db, actor, request_, exc, asdict(form), "form")
     return see_other(f"/sharing/requests/{request_.id}?done=decided")
+
+
+@router.post("/sharing/requests/{request_id}/dispute", response_class=HTMLResponse)
+def request_dispute(
+    request_id: int,
+    request: Request,
+    actor: CurrentActor,
+    db: DB,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """The requesting department disputes a rejection or a partial approval; the Bureau rules."""
+    request_ = service.get_request(db, actor=actor, request_id=request_id)
+    try:
+        with db.begin_nested():  # see request_create
+            service.dispute(db, actor=actor, request_id=request_.id, reason=reason)
+    except FIXABLE as exc:
+        return _answered(request, db, actor, request_, exc, {"reason": reason}, "dispute_form")
+    return see_other(f"/sharing/requests/{request_.id}?done=disputed")
+
+
+@router.post("/sharing/requests/{request_id}/ruling", response_class=HTMLResponse)
+def request_rule(request_id: int, request: Request, actor: CurrentActor, db: DB, form: Answer) -> Response:
+    """The Bureau's final ruling: uphold the provider's answer, or approve (in part)."""
+    request_ = service.get_request(db, actor=actor, request_id=request_id)
+    try:
+        data = form.data("uphold", "请选择裁定：维持原答复、同意或部分同意。")
+        with db.begin_nested():  # see request_create
+            service.rule(db, actor=actor, request_id=request_.id, data=data)
+    except FIXABLE as exc:
+        return _answered(request, db, actor, request_, exc, asdict(form), "ruling_form")
+    return see_other(f"/sharing/requests/{request_.id}?done=ruled")
 
 
 # --- grants --------------------------------------------------------------------------------------
