@@ -106,10 +106,11 @@ def _consumer_system(db: Session, actor: Actor, system_id: int | None) -> int | 
     return system_id
 
 
-def file_request(db: Session, *, actor: Actor, data: RequestIn) -> tuple[ShareRequest, Grant | None]:
-    """File a request; for an unconditional resource, also the grant it gives at once."""
+def requestable(db: Session, *, actor: Actor, resource_id: int) -> Resource:
+    """The resource, if the actor may request it for the department now; raises what a request for
+    it would be refused with (the request form is not shown either)."""
     require(actor, Action.sharing_request)
-    resource = catalog.get_resource(db, actor=actor, resource_id=data.resource_id)
+    resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
     if resource.published_version_id is None or resource.status == "retired":
         raise Invalid("只能申请已发布的目录条目。", "The resource is not published.")
     if resource.org_id == actor.org_id:
@@ -121,6 +122,12 @@ def file_request(db: Session, *, actor: Actor, data: RequestIn) -> tuple[ShareRe
             "The resource is not shared.",
             details={"reason": version.not_shared_reason},
         )
+    return resource
+
+
+def file_request(db: Session, *, actor: Actor, data: RequestIn) -> tuple[ShareRequest, Grant | None]:
+    """File a request; for an unconditional resource, also the grant it gives at once."""
+    resource = requestable(db, actor=actor, resource_id=data.resource_id)
     items = _shared_items(db, resource, data.items)
     purpose = _text(data.purpose, "purpose", "用途", 200)
     basis = _text(data.basis, "basis", "履职依据", 500)

@@ -204,22 +204,6 @@ def resource_panel(db: Session, actor: Actor, resource: Resource) -> Panel | Non
     )
 
 
-def _requestable(db: Session, actor: Actor, resource_id: int) -> Resource:
-    """The resource, if the actor could file a request for it now (else what the service would say)."""
-    require(actor, Action.sharing_request)
-    resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
-    if resource.published_version_id is None or resource.status == "retired":
-        raise Invalid("只能申请已发布的目录条目。", "The resource is not published.")
-    if resource.org_id == actor.org_id:
-        raise Invalid("这是本单位提供的资源，无需申请。", "A department does not request its own data.")
-    if resource.sharing_type == "not_shared":
-        reason = catalog.shown_version(db, resource).not_shared_reason or "未填写"
-        raise Forbidden(
-            f"该资源为不予共享，不能申请。提供部门的理由：{reason}", "The resource is not shared."
-        )
-    return resource
-
-
 def _request_form(
     request: Request,
     db: Session,
@@ -277,7 +261,7 @@ def _refusal(exc: DomainError) -> tuple[str, dict[str, str], int]:
 
 @router.get("/catalog/{resource_id}/request", response_class=HTMLResponse)
 def request_new(resource_id: int, request: Request, actor: CurrentActor, db: DB) -> Response:
-    resource = _requestable(db, actor, resource_id)
+    resource = service.requestable(db, actor=actor, resource_id=resource_id)
     blank = {"items": [], "purpose": "", "basis": "", "scope_of_use": "", "duration_days": str(DEFAULT_DAYS)}
     return _request_form(request, db, actor, resource, blank | {"system_id": ""})
 
@@ -505,13 +489,25 @@ def _answered(
     actor: Actor,
     request_: ShareRequest,
     exc: DomainError,
-    typed: dict[str, Any],
-    form_key: str,
+    *,
+    form: dict[str, Any] | None = None,
+    dispute_form: dict[str, Any] | None = None,
+    ruling_form: dict[str, Any] | None = None,
 ) -> Response:
+    """The request page again, with the refused form as it was typed and why it was refused."""
     error, errors, status = _refusal(exc)
     db.refresh(request_)
     return _request_page(
-        request, db, actor, request_, **{form_key: typed}, error=error, errors=errors, status=status
+        request,
+        db,
+        actor,
+        request_,
+        form=form,
+        dispute_form=dispute_form,
+        ruling_form=ruling_form,
+        error=error,
+        errors=errors,
+        status=status,
     )
 
 
@@ -524,7 +520,7 @@ def request_decide(request_id: int, request: Request, actor: CurrentActor, db: D
         with db.begin_nested():  # see request_create
             service.decide(db, actor=actor, request_id=request_.id, data=data)
     except FIXABLE as exc:
-        return _answered(request, db, actor, request_, exc, asdict(form), "form")
+        return _answered(request, db, actor, request_, exc, form=asdict(form))
     return see_other(f"/sharing/requests/{request_.id}?done=decided")
 
 
@@ -542,7 +538,7 @@ def request_dispute(
         with db.begin_nested():  # see request_create
             service.dispute(db, actor=actor, request_id=request_.id, reason=reason)
     except FIXABLE as exc:
-        return _answered(request, db, actor, request_, exc, {"reason": reason}, "dispute_form")
+        return _answered(request, db, actor, request_, exc, dispute_form={"reason": reason})
     return see_other(f"/sharing/requests/{request_.id}?done=disputed")
 
 
@@ -555,7 +551,7 @@ def request_rule(request_id: int, request: Request, actor: CurrentActor, db: DB,
         with db.begin_nested():  # see request_create
             service.rule(db, actor=actor, request_id=request_.id, data=data)
     except FIXABLE as exc:
-        return _answered(request, db, actor, request_, exc, asdict(form), "ruling_form")
+        return _answered(request, db, actor, request_, exc, ruling_form=asdict(form))
     return see_other(f"/sharing/requests/{request_.id}?done=ruled")
 
 
