@@ -14,9 +14,10 @@ def test_every_role_has_a_row_and_only_known_actions() -> None:
         assert set(actions) <= set(Action)
 
 
-# What every government body may read city-wide: who the organisations are, and the published
-# catalog, which is the basis of sharing between departments (M9).
-CITY_WIDE_READING = {Action.org_view, Action.catalog_view}
+# What every government body may read city-wide: who the organisations are, the published
+# catalog, which is the basis of sharing between departments (M9), and the Bureau's masking
+# profiles, which say what a consumer receives (S23).
+CITY_WIDE_READING = {Action.org_view, Action.catalog_view, Action.masking_view}
 
 
 def test_department_roles_never_reach_city_wide_beyond_reading_organisations_and_the_catalog() -> None:

@@ -171,3 +171,32 @@ def test_sync_runs_the_front_end_database_sync_from_its_watermark(data_dir: Path
     assert "读取 0 行" in again.stdout
     missing = _cli(data_dir, "sync", "--resource", "999/999999")
     assert missing.returncode == 1 and "找不到代码" in missing.stderr
+
+
+def test_holidays_load_and_show(data_dir: Path, tmp_path: Path) -> None:
+    schedule = Path(__file__).parent / "calendar" / "schedule_2027.csv"  # test data, not the real notice
+    shown = _cli(data_dir, "holidays", "show", "2027")
+    assert shown.returncode == 0, shown.stderr
+    assert "尚未加载" in shown.stdout and "国庆节" in shown.stdout  # the fixed-date holidays
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("日期,类型,名称\n2027-03-03,上班,春节\n2027-13-01,放假,元旦\n", encoding="utf-8")
+    refused = _cli(
+        data_dir, "holidays", "load", str(bad), "--year", "2027", "--source", "国办发明电〔2026〕99号"
+    )
+    assert refused.returncode == 1 and "第 3 行的日期" in refused.stderr
+
+    loaded = _cli(
+        data_dir, "holidays", "load", str(schedule), "--year", "2027", "--source", "国办发明电〔2026〕99号"
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert "放假 29 天，调休上班 5 天" in loaded.stdout
+    shown = _cli(data_dir, "holidays", "show", "2027")
+    assert "国办发明电〔2026〕99号" in shown.stdout and "2027-02-20" in shown.stdout
+    with sqlite3.connect(data_dir / "govshare.db") as db:
+        assert db.execute("SELECT count(*) FROM holiday_days WHERE year = 2027").fetchone() == (34,)
+        assert (
+            db.execute("SELECT actor_name FROM audit_events WHERE event_type = 'calendar.schedule_loaded'")
+            .fetchone()[0]
+            .startswith("cli:")
+        )

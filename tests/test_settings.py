@@ -89,3 +89,16 @@ def test_every_setting_is_documented() -> None:
 
 def test_refused_to_start_is_a_runtime_error() -> None:
     assert issubclass(RefusedToStart, RuntimeError)
+
+
+def test_reply_stages_are_positive_working_days_that_add_up_to_the_period(tmp_path: Path) -> None:
+    assert Settings(data_dir=tmp_path).reply_stages == [10]
+    staged = Settings(data_dir=tmp_path, sharing_reply_working_days=7, sharing_reply_stages=" 2, 5 ")
+    assert staged.reply_stages == [2, 5]
+    for bad in ("2,,5", "2,-5", "two", "0,7", "2.5"):
+        with pytest.raises(ValueError, match="positive whole numbers"):
+            Settings(data_dir=tmp_path, sharing_reply_working_days=7, sharing_reply_stages=bad)
+    with pytest.raises(
+        ValueError, match="adds up to 7 working days but GOVSHARE_SHARING_REPLY_WORKING_DAYS is 10"
+    ):
+        Settings(data_dir=tmp_path, sharing_reply_stages="2,5")

@@ -91,6 +91,10 @@ class Action(StrEnum):
     sharing_rule = "sharing.rule"
     export_approve = "sharing.export_approve"
     data_consume = "data.consume"
+    calendar_view = "calendar.view"
+    calendar_manage = "calendar.manage"
+    masking_view = "masking.view"
+    masking_manage = "masking.manage"
 
     @property
     def label(self) -> str:
@@ -133,6 +137,10 @@ ACTION_LABELS: dict[Action, str] = {
     Action.sharing_rule: "协调裁定共享争议",
     Action.export_approve: "审批数据导出",
     Action.data_consume: "调用共享数据",
+    Action.calendar_view: "查看节假日安排",
+    Action.calendar_manage: "加载节假日安排",
+    Action.masking_view: "查看脱敏方案",
+    Action.masking_manage: "管理脱敏方案",
 }
 
 
@@ -171,6 +179,9 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.grant_manage: _C,
         Action.sharing_rule: _C,
         Action.export_approve: _C,
+        Action.calendar_manage: _C,
+        Action.masking_view: _C,
+        Action.masking_manage: _C,
     },
     Role.bureau_reviewer: {
         Action.org_view: _C,
@@ -183,6 +194,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.provision_view: _C,
         Action.sharing_view: _C,
         Action.sharing_supervise: _C,
+        Action.masking_view: _C,
     },
     Role.auditor: {
         Action.org_view: _C,
@@ -197,6 +209,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.provision_view: _C,
         Action.sharing_view: _C,
         Action.sharing_supervise: _C,
+        Action.masking_view: _C,
     },
     Role.data_admin: {
         Action.org_view: _C,
@@ -221,6 +234,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.sharing_view: _O,
         Action.grant_manage: _O,
         Action.data_consume: _O,
+        Action.masking_view: _C,
     },
     Role.security_officer: {
         Action.org_view: _C,
@@ -232,6 +246,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_secrecy: _O,
         Action.provision_view: _O,
         Action.sharing_view: _O,
+        Action.masking_view: _C,
     },
     Role.catalog_compiler: {
         Action.org_view: _C,
@@ -239,6 +254,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_view_unpublished: _O,
         Action.catalog_compile: _O,
         Action.catalog_submit: _O,
+        Action.masking_view: _C,
     },
     Role.approver: {
         Action.org_view: _C,
@@ -246,14 +262,16 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.catalog_view_unpublished: _O,
         Action.sharing_view: _O,
         Action.sharing_decide: _O,
+        Action.masking_view: _C,
     },
-    Role.destruction_supervisor: {Action.org_view: _C, Action.catalog_view: _C},
+    Role.destruction_supervisor: {Action.org_view: _C, Action.catalog_view: _C, Action.masking_view: _C},
     Role.business_user: {
         Action.org_view: _C,
         Action.catalog_view: _C,
         Action.sharing_request: _O,
         Action.sharing_view: _O,
         Action.data_consume: _O,
+        Action.masking_view: _C,
     },
 }
 
@@ -267,6 +285,10 @@ SYSTEM_PERMISSIONS: dict[Action, Scope] = {
     Action.provision_view: _O,
     Action.data_consume: _O,
 }
+
+# What every logged-in person may do whatever their roles: read the working-day calendar that their
+# deadlines are counted in (it is the State Council's schedule, nobody's secret).
+EVERY_PERSON: dict[Action, Scope] = {Action.calendar_view: _C}
 
 
 @dataclass(frozen=True)
@@ -305,6 +327,8 @@ def scope_of(actor: Actor, action: Action) -> Scope | None:
     if actor.kind == "system":
         return SYSTEM_PERMISSIONS.get(action)
     scopes = [PERMISSIONS[r][action] for r in actor.roles if action in PERMISSIONS.get(r, {})]
+    if actor.kind == "user" and action in EVERY_PERSON:
+        scopes.append(EVERY_PERSON[action])
     return max(scopes, key=lambda s: s.value) if scopes else None
 
 

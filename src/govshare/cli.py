@@ -38,6 +38,7 @@ user_app = typer.Typer(help="People and roles.", no_args_is_help=True)
 system_app = typer.Typer(help="Business systems and their tokens.", no_args_is_help=True)
 org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Scheduled jobs.", no_args_is_help=True)
+holidays_app = typer.Typer(help="The Bureau's holiday table (working-day deadlines).", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (audit_app, "audit"),
@@ -45,6 +46,7 @@ for sub, name in (
     (system_app, "system"),
     (org_app, "org"),
     (jobs_app, "jobs"),
+    (holidays_app, "holidays"),
 ):
     app.add_typer(sub, name=name)
 
@@ -630,6 +632,54 @@ def jobs_list() -> None:
             run.status if run else "—",
             (run.detail or "") if run else "",
         )
+    console.print(table)
+
+
+@holidays_app.command("load")
+def holidays_load(
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV: 日期,类型(放假/上班),名称"),
+    ],
+    year: Annotated[int, typer.Option(help="The year the file schedules, e.g. 2027.")],
+    source: Annotated[str, typer.Option(help="The State Council notice, e.g. 国办发明电〔2026〕7号.")],
+) -> None:
+    """Load (or replace) a year's holidays and make-up workdays; provisional deadlines are recomputed."""
+    from govshare.calendar import service
+    from govshare.calendar.upload import parse_csv
+    from govshare.model_registry import load_models
+
+    load_models()
+    console.print(f"读取 {file.name} …")
+
+    def load(db: Session) -> service.Loaded:
+        days = parse_csv(file.read_bytes())
+        return service.load_schedule(db, actor=operator(), year=year, source=source, days=days)
+
+    loaded = _run(load)
+    info = loaded.info
+    console.print(
+        f"已加载 {year} 年节假日安排（{info.notice}）：放假 {info.holidays} 天，调休上班 {info.workdays} 天；"
+        f"与此前相比变化 {len(loaded.changes)} 天，重新计算期限 {loaded.recomputed} 个。"
+    )
+
+
+@holidays_app.command("show")
+def holidays_show(year: int) -> None:
+    """Print a year's holidays and make-up workdays and which source decides them."""
+    from govshare.calendar import service
+    from govshare.model_registry import load_models
+
+    load_models()
+    info = _run(lambda db: service.get_year(db, actor=operator(), year=year))
+    if info.provisional:
+        console.print(f"[yellow]{year} 年的国务院节假日安排尚未加载：只按周末和固定日期节日暂定。[/yellow]")
+        console.print(f'加载：govshare holidays load FILE.csv --year {year} --source "国办发明电〔…〕…号"')
+    else:
+        console.print(f"{year} 年：{info.source.label}" + (f"（{info.notice}）" if info.notice else ""))
+    table = Table("日期", "星期", "类型", "名称")
+    for day in info.days:
+        table.add_row(day.day.isoformat(), "一二三四五六日"[day.day.weekday()], day.kind.label, day.name)
     console.print(table)
 
 

@@ -8,10 +8,12 @@ from sqlalchemy import MetaData
 def load_models() -> MetaData:
     from govshare import jobs  # noqa: F401
     from govshare.audit import models as _audit  # noqa: F401
+    from govshare.calendar import models as _calendar  # noqa: F401
     from govshare.catalog import models as _catalog  # noqa: F401
     from govshare.db import Base
     from govshare.exchange import models as _exchange  # noqa: F401
     from govshare.exchange import service_models as _exchange_services  # noqa: F401
+    from govshare.masking import models as _masking  # noqa: F401
     from govshare.orgs import models as _orgs  # noqa: F401
     from govshare.sharing import models as _sharing  # noqa: F401
     from govshare.systems import models as _systems  # noqa: F401

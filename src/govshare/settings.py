@@ -13,7 +13,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -221,6 +221,19 @@ class Settings(BaseSettings):
         description="Calls per minute one consumer department may make to one API service when its "
         "registration does not set its own limit.",
     )
+    sharing_reply_working_days: int = Field(
+        10,
+        ge=1,
+        le=60,
+        description="Working days a provider department has to answer a conditional sharing request (M16), "
+        "counted from the day after filing with the Chinese holiday calendar (docs/working-days.md).",
+    )
+    sharing_reply_stages: str = Field(
+        "",
+        description="Split of `sharing_reply_working_days` into consecutive stages, as comma-separated "
+        "positive integers that add up to it, e.g. `2,5` (2 working days to accept, then 5 to answer) with "
+        "`sharing_reply_working_days=7`. Empty: one stage.",
+    )
     run_jobs: bool = Field(
         True, description="Run scheduled jobs (audit checkpoints, …) inside `govshare serve`."
     )
@@ -235,6 +248,28 @@ class Settings(BaseSettings):
                 name = f"GOVSHARE_{(info.field_name or '').upper()}"
                 raise ValueError(f"{name}: {cidr!r} is not a CIDR") from None
         return value
+
+    @field_validator("sharing_reply_stages")
+    @classmethod
+    def _stages(cls, value: str) -> str:
+        parse_stages(value)  # raises a ValueError that names the setting
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _stages_add_up(self) -> Settings:
+        stages = parse_stages(self.sharing_reply_stages)
+        if stages and sum(stages) != self.sharing_reply_working_days:
+            raise ValueError(
+                f"GOVSHARE_SHARING_REPLY_STAGES ({self.sharing_reply_stages}) adds up to {sum(stages)} "
+                f"working days but GOVSHARE_SHARING_REPLY_WORKING_DAYS is {self.sharing_reply_working_days}: "
+                "set both so that the stages add up to the total"
+            )
+        return self
+
+    @property
+    def reply_stages(self) -> list[int]:
+        """The working days of each stage of a sharing reply, in order (one stage when not split)."""
+        return parse_stages(self.sharing_reply_stages) or [self.sharing_reply_working_days]
 
     @property
     def database(self) -> str:
@@ -306,6 +341,17 @@ def _is_hex(value: str, size: int) -> bool:
         return len(bytes.fromhex(value)) == size
     except ValueError:
         return False
+
+
+def parse_stages(value: str) -> list[int]:
+    """`"2,5"` → `[2, 5]`; empty → `[]`; anything but positive integers raises ValueError."""
+    parts = [p.strip() for p in value.split(",")] if value.strip() else []
+    if not all(p.isdecimal() and int(p) > 0 for p in parts):
+        raise ValueError(
+            f"GOVSHARE_SHARING_REPLY_STAGES must be positive whole numbers of working days separated by "
+            f"commas, e.g. 2,5 (got {value!r})"
+        )
+    return [int(p) for p in parts]
 
 
 def name_is_sqlite(url: str) -> bool:

@@ -247,3 +247,27 @@ def test_pending_requests_are_reminded_then_escalated_once(client, city, db) -> 
     assert overdue is not None
     detail = client.get(f"/api/v1/requests/{created['id']}", headers=civil).json()
     assert detail["overdue"] is True
+
+
+def test_a_due_date_in_an_unloaded_year_is_provisional_until_the_bureau_loads_it(client, city, db) -> None:
+    from govshare.calendar import service as calendar
+    from tests.calendar.test_service import NOTICE, SCHEDULE_2027
+    from tests.helpers import actor
+
+    civil = login(client, "civil_user")
+    created = ask(client, civil, resource(db, "机动车登记信息")).json()
+    filed = date(2027, 1, 25)  # 10 working days run into 春节 2027, unknown to chinesecalendar
+    due, provisional = service.reply_due(db, filed)
+    assert (due, provisional) == (date(2027, 2, 8), True)  # weekends and fixed-date holidays only
+    assert db.scalar(select(Task).where(Task.kind == calendar.LOAD_TASK, Task.subject_id == "2027"))
+    db.execute(
+        update(ShareRequest)
+        .where(ShareRequest.id == created["id"])
+        .values(filed_on=filed, due_date=due, due_provisional=True)
+    )
+    loaded = calendar.load_schedule(
+        db, actor=actor(db, "bureau_admin"), year=2027, source=NOTICE, days=SCHEDULE_2027
+    )
+    assert loaded.recomputed >= 1
+    detail = client.get(f"/api/v1/requests/{created['id']}", headers=civil).json()
+    assert (detail["due_date"], detail["due_provisional"]) == ("2027-02-15", False)  # after the festival

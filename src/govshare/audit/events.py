@@ -86,6 +86,10 @@ class EventType(StrEnum):
     data_delivered = "sharing.data_delivered"
     data_refused = "sharing.data_refused"
     row_traced = "data.row_traced"
+    holiday_schedule_loaded = "calendar.schedule_loaded"
+    masking_profile_created = "masking.profile_created"
+    masking_profile_updated = "masking.profile_updated"
+    masking_previewed = "masking.previewed"
 
     @property
     def label(self) -> str:
@@ -173,4 +177,8 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.data_delivered: "交付共享数据",
     EventType.data_refused: "拒绝共享数据调用",
     EventType.row_traced: "追溯数据行来源",
+    EventType.holiday_schedule_loaded: "加载节假日安排",
+    EventType.masking_profile_created: "新建脱敏方案",
+    EventType.masking_profile_updated: "修改脱敏方案",
+    EventType.masking_previewed: "试用脱敏方案",
 }

@@ -41,7 +41,7 @@ from govshare.errors import Conflict, Invalid, NotFound
 from govshare.orgs import service as orgs
 from govshare.orgs.models import Organisation
 from govshare.tasks import service as tasks
-from govshare.workdays import BEIJING, working_days_between
+from govshare.workdays import BEIJING, Calendar
 from govshare.workdays import today as beijing_today
 
 EDITABLE = (VersionState.draft.value, VersionState.returned.value)
@@ -695,9 +695,10 @@ def review_queue(db: Session, *, actor: Actor, today: date | None = None) -> lis
         .where(ResourceVersion.state == VersionState.submitted.value)
         .order_by(ResourceVersion.submitted_at, Resource.id)
     ).all()
+    calendar = Calendar.load(db)  # the Bureau's holiday table counts, where it loaded a year
     queue = []
     for resource, version, provider in rows:
         submitted = (version.submitted_at or version.created_at).astimezone(BEIJING).date()
-        age = working_days_between(submitted, today)
+        age = calendar.working_days_between(submitted, today)
         queue.append(QueueEntry(resource, version, provider, age.days, age.provisional))
     return queue

@@ -19,7 +19,7 @@ from govshare.catalog.vocab import EntryStatus, VersionState
 from govshare.db import utcnow
 from govshare.orgs.models import Organisation, OrgKind
 from govshare.settings import get_settings
-from govshare.workdays import BEIJING, today, working_days_between
+from govshare.workdays import BEIJING, Calendar, today
 
 
 @dataclass
@@ -95,6 +95,7 @@ def department_catalogs(db: Session, *, actor: Actor, on: date | None = None) ->
             row.returned += count
         elif state == VersionState.draft.value:
             row.drafts += count
+    calendar = Calendar.load(db)  # the Bureau's holiday table counts, where it loaded a year
     for org_id, oldest in db.execute(
         select(Resource.org_id, func.min(ResourceVersion.reviewed_at))
         .join(ResourceVersion, ResourceVersion.id == Resource.working_version_id)
@@ -102,7 +103,7 @@ def department_catalogs(db: Session, *, actor: Actor, on: date | None = None) ->
         .group_by(Resource.org_id)
     ):
         if org_id in rows and oldest is not None:
-            rows[org_id].oldest_returned_days = working_days_between(
+            rows[org_id].oldest_returned_days = calendar.working_days_between(
                 oldest.astimezone(BEIJING).date(), on
             ).days
     for org_id, count in db.execute(

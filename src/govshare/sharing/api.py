@@ -170,8 +170,9 @@ def read_rows(
     if format == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(delivery.columns)
-        writer.writerows([["" if r[c] is None else r[c] for c in delivery.columns] for r in delivery.rows])
+        header = ["_row_id", *delivery.columns]
+        writer.writerow(header)
+        writer.writerows([["" if r[c] is None else r[c] for c in header] for r in delivery.rows])
         if delivery.next_cursor:
             headers["X-Next-Cursor"] = delivery.next_cursor
         return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)

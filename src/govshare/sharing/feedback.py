@@ -136,6 +136,7 @@ def file_feedback(
         items=[i for i in grant.items if i in set(items or [])],
         description=_text(description, "description", "异议说明"),
         filed_by=actor.user_id,
+        clock_from=today(),
         due_date=due,
         due_provisional=provisional,
         status="open",
@@ -266,7 +267,7 @@ def close_feedback(
         case.consumer_comment = " ".join((comment or "").split()) or None
     else:
         case.consumer_comment = _text(comment, "comment", "重新打开的理由")
-        case.status, case.reopened = "open", case.reopened + 1
+        case.status, case.reopened, case.clock_from = "open", case.reopened + 1, today()
         case.due_date, case.due_provisional = working_days_after(
             db, today(), get_settings().feedback_reply_working_days
         )

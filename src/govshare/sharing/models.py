@@ -167,6 +167,7 @@ class Feedback(Base):
     description: Mapped[str] = mapped_column(Text)
     filed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     filed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    clock_from: Mapped[date] = mapped_column(Date)  # filed, or reopened, on (day 0 of the clock)
     due_date: Mapped[date] = mapped_column(Date)
     due_provisional: Mapped[bool] = mapped_column(default=False)
     # open | answered | closed

@@ -30,6 +30,7 @@ from govshare.errors import Invalid
 from govshare.exchange import store
 from govshare.exchange.access import published_items
 from govshare.exchange.quality import TYPE_PARSERS, Refused
+from govshare.masking import row_masker
 from govshare.sealing import SealError, seal, unseal
 from govshare.sharing import rowids
 from govshare.sharing.models import Grant
@@ -187,8 +188,6 @@ def _reading(
         )
     grant = grant_for_use(db, actor=actor, resource=resource, purpose=purpose, channel=channel)
     items = published_items(db, resource)
-    from govshare.masking import row_masker  # TEMP until the masking branch merges
-
     masker = row_masker(db, [i for i in items if i["name"] in grant.items], grant.masking_profile)
     granted = {i["name"]: i for i in items if i["name"] in grant.items and i["name"] not in masker.dropped}
     columns = list(granted)

@@ -24,16 +24,19 @@ from sqlalchemy.orm import Session
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, Role, allowed, require
+from govshare.calendar import deadlines
+from govshare.calendar import service as calendar_service
 from govshare.catalog import service as catalog
 from govshare.catalog.models import Resource
 from govshare.db import utcnow
 from govshare.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.exchange.access import published_items
 from govshare.orgs import service as orgs
+from govshare.settings import get_settings
 from govshare.sharing.models import DataUse, Grant, ShareRequest
 from govshare.systems.models import BusinessSystem
 from govshare.tasks import service as tasks
-from govshare.workdays import today
+from govshare.workdays import Calendar, today
 
 MAX_DAYS = 3 * 366  # the longest grant a request may ask for
 SHARING_LABELS = {"unconditional": "无条件共享", "conditional": "有条件共享", "not_shared": "不予共享"}
@@ -220,21 +223,45 @@ def file_request(db: Session, *, actor: Actor, data: RequestIn) -> tuple[ShareRe
 
 def working_days_after(db: Session, start: date, days: int) -> tuple[date, bool]:
     """The day `days` working days after `start` (counted from the next day), and whether that is
-    provisional (a year whose official holidays are not known yet)."""
-    from govshare.workdays import judge
-
-    day, counted, provisional = start, 0, False
-    while counted < days:
-        day += timedelta(days=1)
-        workday, guessed = judge(day)
-        counted += workday
-        provisional = provisional or guessed
-    return day, provisional
+    provisional (a year whose official holidays are not loaded yet: the Bureau gets a task)."""
+    due = deadlines.due_date(db, start, days)
+    return due.day, due.provisional
 
 
 def reply_due(db: Session, filed_on: date) -> tuple[date, bool]:
-    """The provider's reply deadline for a request filed on `filed_on` (a date in China)."""
-    return working_days_after(db, filed_on, 10)
+    """The provider's reply deadline for a request filed on `filed_on` (a date in China):
+    `GOVSHARE_SHARING_REPLY_WORKING_DAYS`, in the stages of `GOVSHARE_SHARING_REPLY_STAGES`."""
+    due = deadlines.stage_deadlines(db, filed_on)[-1]
+    return due.day, due.provisional
+
+
+def recompute_due_dates(db: Session, calendar: Calendar, year: int) -> int:
+    """When the Bureau loads a year's holidays: every provisional reply due date of a pending request
+    and every provisional due date of an open feedback case, counted again (the load's hook)."""
+    from govshare.sharing.models import Feedback
+
+    settings = get_settings()
+    changed = 0
+    for request in db.scalars(
+        select(ShareRequest).where(ShareRequest.status == "pending", ShareRequest.due_provisional.is_(True))
+    ):
+        day, provisional = request.filed_on, False
+        for days in settings.reply_stages:
+            due = calendar.add_working_days(day, days)
+            day, provisional = due.day, provisional or due.provisional
+        request.due_date, request.due_provisional = day, provisional
+        changed += 1
+    for case in db.scalars(
+        select(Feedback).where(Feedback.status == "open", Feedback.due_provisional.is_(True))
+    ):
+        due = calendar.add_working_days(case.clock_from, settings.feedback_reply_working_days)
+        case.due_date, case.due_provisional = due.day, due.provisional
+        changed += 1
+    db.flush()
+    return changed
+
+
+calendar_service.on_schedule_loaded.append(recompute_due_dates)
 
 
 def _grant(
@@ -472,10 +499,8 @@ def follow_deadlines(db: Session, *, on: Any = None) -> tuple[int, int]:
     """Remind the provider's approvers of pending requests due within
     `GOVSHARE_SHARING_REMINDER_WORKING_DAYS`, and escalate those past due to the Bureau (once each,
     audited: an overdue request counts against the provider). Returns (reminded, escalated)."""
-    from govshare.settings import get_settings
-    from govshare.workdays import working_days_between
-
     day = on or today()
+    calendar = Calendar.load(db)
     ahead = get_settings().sharing_reminder_working_days
     reminded = escalated = 0
     pending = db.scalars(
@@ -514,7 +539,7 @@ def follow_deadlines(db: Session, *, on: Any = None) -> tuple[int, int]:
         elif (
             request.reminded_at is None
             and day <= request.due_date
-            and working_days_between(day, request.due_date).days <= ahead
+            and calendar.working_days_between(day, request.due_date).days <= ahead
         ):
             request.reminded_at = utcnow()
             reminded += 1

@@ -29,6 +29,8 @@ def routers() -> list[APIRouter]:
     from govshare.audit import views as audit_views
     from govshare.auth import api as auth_api
     from govshare.auth import views as auth_views
+    from govshare.calendar import api as calendar_api
+    from govshare.calendar import views as calendar_views
     from govshare.catalog import api as catalog_api
     from govshare.catalog import api_exchange as catalog_api_exchange
     from govshare.catalog import views as catalog_views
@@ -40,6 +42,8 @@ def routers() -> list[APIRouter]:
     from govshare.exchange import views as exchange_views
     from govshare.exchange import views_services as exchange_views_services
     from govshare.exchange import views_sync as exchange_views_sync
+    from govshare.masking import api as masking_api
+    from govshare.masking import views as masking_views
     from govshare.orgs import api as orgs_api
     from govshare.orgs import views as orgs_views
     from govshare.sharing import api as sharing_api
@@ -61,11 +65,15 @@ def routers() -> list[APIRouter]:
         exchange_api_sync.router,
         exchange_api_services.router,
         sharing_api.router,
+        calendar_api.router,
+        masking_api.router,
         auth_views.router,
         orgs_views.router,
         users_views.router,
         systems_views.router,
         audit_views.router,
+        calendar_views.router,
+        masking_views.router,
         # The Bureau's (review) and the exchange pages have fixed paths under /catalog/ that must match before
         # the entry pages' /catalog/{resource_id}.
         catalog_views_review.router,

@@ -4,8 +4,8 @@ data, delivered or refused, for the Bureau's purpose review and supervision; con
 error reports on rows (数据异议, M18); and Bureau-approved bulk exports (S27).
 
 Revision ID: 20261127_sharing
-Revises: 20261127_api_services
-Create Date: 2026-11-27 06:35:30.994945
+Revises: 20261127_masking_profiles
+Create Date: 2026-11-27 06:54:39.522309
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from alembic import op
 import govshare.db
 
 revision: str = "20261127_sharing"
-down_revision: str | None = "20261127_api_services"
+down_revision: str | None = "20261127_masking_profiles"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -209,6 +209,7 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("filed_by", sa.Integer(), nullable=True),
         sa.Column("filed_at", govshare.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("clock_from", sa.Date(), nullable=False),
         sa.Column("due_date", sa.Date(), nullable=False),
         sa.Column("due_provisional", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),

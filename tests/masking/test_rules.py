@@ -4,10 +4,14 @@ behaviour for values and documents that do not fit."""
 from __future__ import annotations
 
 import copy
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 
 from govshare import masking
+from govshare.crypto import hmac_sm3
 from govshare.masking import MaskingError, ShapeError, compile_masks, mask_value, parse_path, parse_rule
 from tests.conftest import settings_override
 
@@ -60,11 +64,106 @@ def test_rules_on_chinese_data(rule: str, value: object, expected: object) -> No
     assert masked(rule, value) == expected
 
 
+@pytest.mark.parametrize(
+    ("rule", "value", "expected"),
+    [
+        # ID numbers: 18 digits, a final X (either case), the 15-digit first generation, noise.
+        ("id_number", "11010519491231002x", "110105********002x"),
+        ("id_number", " 130102 19850317 771X ", "130102********771X"),
+        ("id_number", 130102198503177718, "130102********7718"),  # a number in the data
+        # Mobiles: +86 / 0086 / 86 prefixes, spaces, brackets; landlines keep their shape.
+        ("mobile", "+86 139 1234 5678", "139****5678"),
+        ("mobile", "+86-13912345678", "139****5678"),
+        ("mobile", "0086 13912345678", "139****5678"),
+        ("mobile", "8613912345678", "139****5678"),
+        ("mobile", "(+86)139 1234 5678", "139****5678"),
+        ("mobile", "0311-86012345", "031*****2345"),
+        # Bank cards of 16 to 19 digits.
+        ("bank_card", "6222021234567890", "622202******7890"),
+        ("bank_card", "62220212345678901", "622202*******8901"),
+        ("bank_card", "622202123456789012", "622202********9012"),
+        ("bank_card", "6222-0212-3456-7890-123", "622202*********0123"),
+        # Names: compound surnames, a minority name with its dot, a name with a space.
+        ("name", "东方不败", "东方**"),
+        ("name", "欧阳修", "欧阳*"),
+        ("name", "单于", "单*"),
+        ("name", "买买提·艾力", "买**·**"),
+        ("name", " 王小明 ", "王**"),
+        # Addresses: 自治区, 自治州, 县级市, 盟, 旗.
+        (
+            "address",
+            "新疆维吾尔自治区伊犁哈萨克自治州伊宁市解放路1号",
+            "新疆维吾尔自治区伊犁哈萨克自治州伊宁市****",
+        ),
+        ("address", "广西壮族自治区南宁市青秀区民族大道100号", "广西壮族自治区南宁市青秀区****"),
+        ("address", "吉林省延边朝鲜族自治州延吉市光明街", "吉林省延边朝鲜族自治州延吉市****"),
+        ("address", "河北省晋州市总十庄镇", "河北省晋州市****"),  # 州 in a name is no 自治州
+        ("address", "河北省沧州市运河区解放路", "河北省沧州市运河区****"),
+        ("address", "北京市通州区新华大街", "北京市通州区****"),
+        ("address", "浙江省杭州市西湖区文三路", "浙江省杭州市西湖区****"),
+        ("address", "内蒙古自治区锡林郭勒盟正蓝旗上都镇", "内蒙古自治区锡林郭勒盟正蓝旗****"),
+        ("address", "河北省石家庄市正定县常山路5号", "河北省石家庄市正定县****"),
+        # keep and its other spelling, on text and on values that are not text.
+        ("mask(3,4)", "13912345678", "139****5678"),
+        ("mask( 1 , 1 )", "石家庄", "石*庄"),
+        ("keep(1,1)", Decimal("1234.50"), "1*****0"),
+        ("keep(4,0)", date(2026, 11, 27), "2026******"),
+        ("keep(1,0)", True, "T***"),
+        # Dates: date, datetime, ISO and Chinese text; anything unreadable becomes null.
+        ("date_year", date(2026, 11, 27), "2026"),
+        ("date_month", date(2026, 1, 5), "2026-01"),
+        ("date_month", datetime(2026, 11, 27, 10, 30, tzinfo=UTC), "2026-11"),
+        ("date_month", "2026-11-27", "2026-11"),
+        ("date_month", "2026-11-27T10:30:00+08:00", "2026-11"),
+        ("date_month", "2026/3/5", "2026-03"),
+        ("date_month", "20261127", "2026-11"),
+        ("date_month", "2026年11月27日", "2026-11"),
+        ("date_year", "2026年11月27日", "2026"),
+        ("date_year", 20261127, "2026"),
+        ("date_year", "2026", "2026"),
+        ("date_month", "2026", None),  # no month to keep: null rather than a guess
+        ("date_month", "2026-13-01", None),
+        ("date_year", "昨天", None),
+        ("date_year", "20261127103000", None),
+        ("date_year", 3.5, None),
+        # Region codes: cut and padded; 9- and 12-digit statistical codes too; anything else null.
+        ("region(4)", "130102", "130100"),
+        ("region(2)", "130102", "130000"),
+        ("region(4)", 130102, "130100"),
+        ("region(4)", "130102001001", "130100000000"),
+        ("region(4)", "13010", None),
+        ("region(4)", "石家庄市", None),
+        ("region(2)", True, None),
+        ("pseudonym", None, None),
+        ("pseudonym", [1, 2], None),
+    ],
+)
+def test_rules_on_tricky_values(rule: str, value: object, expected: object) -> None:
+    assert masked(rule, value) == expected
+
+
+def test_pseudonyms_of_values_that_are_not_text_are_those_of_their_text() -> None:
+    assert masked("pseudonym", 13912345678) == masked("pseudonym", "13912345678")
+    assert masked("pseudonym", date(2026, 11, 27)) == masked("pseudonym", "2026-11-27")
+
+
+def test_rules_describe_themselves_in_chinese() -> None:
+    assert parse_rule("keep(1,1)").label == "保留前 1 位和后 1 位，中间以 * 替换"
+    assert parse_rule("mask(3,4)") == parse_rule("keep(3,4)")
+    assert str(parse_rule("region( 4 )")) == "region(4)"
+    assert "地市级" in parse_rule("region(4)").label and "省级" in parse_rule("region(2)").label
+    assert parse_rule("date_year").label == "日期（只保留年份）"
+
+
 def test_pseudonyms_are_stable_keyed_and_not_reversible_by_guessing() -> None:
     first = masked("pseudonym", "130102198503177718")
     assert first == masked("pseudonym", "130102198503177718")  # equal inputs join
     assert first != masked("pseudonym", "130102198503177726")
     assert isinstance(first, str) and len(first) == 32 and "130102" not in first
+    # Letters a–p only: the HMAC-SM3 hex digits, so a pseudonym never looks like a number.
+    assert re.fullmatch(r"[a-p]{32}", first)
+    expected = hmac_sm3(masking.pseudonym_key(), b"130102198503177718")[:32]
+    assert first == expected.translate(str.maketrans("0123456789abcdef", "abcdefghijklmnop"))
     # Keyed: another master key gives other pseudonyms, so a plain hash table cannot undo them.
     with settings_override(master_key="ab" * 32):
         assert masked("pseudonym", "130102198503177718") != first
@@ -72,8 +171,11 @@ def test_pseudonyms_are_stable_keyed_and_not_reversible_by_guessing() -> None:
 
 def test_rules_are_parsed_and_refused() -> None:
     assert str(parse_rule(" keep( 3 , 4 ) ")) == "keep(3,4)"
-    for bad in ("mask_all", "keep(3)", "keep(-1,2)", "keep(51,0)", "keep", ""):
+    for bad in ("mask_all", "keep(3)", "keep(-1,2)", "keep(51,0)", "keep", "", "region", "mask(1)", "as_is"):
         with pytest.raises(MaskingError):
+            parse_rule(bad)
+    for bad in ("region(3)", "region(6)", "region(0)"):
+        with pytest.raises(MaskingError, match="只能是 2"):
             parse_rule(bad)
 
 

@@ -4,20 +4,31 @@ Bureau's own rules on top.
 
 Rules (what is kept; every hidden character becomes one `*`, except for addresses):
 
-- `id_number`: the first 6 and last 4 characters, 130102198503177718 → 130102********7718
-- `mobile`: the first 3 and last 4, 13912345678 → 139****5678
+- `id_number`: the first 6 and last 4 characters, 130102198503177718 → 130102********7718; the
+  15-digit IDs of the first generation are treated alike (130102850317771 → 130102*****7771)
+- `mobile`: the first 3 and last 4, 13912345678 → 139****5678; a leading +86 / 0086 is dropped
 - `name`: the surname, compound ones (欧阳、司马、诸葛 …) whole, 欧阳娜娜 → 欧阳**, 张伟 → 张*
 - `bank_card`: the first 6 and last 4, 6222021234567890123 → 622202*********0123
 - `address`: up to the district or county, then a fixed `****`,
   河北省石家庄市长安区中山东路39号 → 河北省石家庄市长安区****
-- `keep(first,last)`: the first and last characters given, keep(1,1) on 石家庄 → 石*庄
+- `keep(first,last)`, also written `mask(first,last)`: the first and last characters given, the
+  middle replaced by `*`, keep(1,1) on 石家庄 → 石*庄
+- `date_year` / `date_month`: a date generalised to its year or month, 2026-11-27 → 2026 / 2026-11
+- `region(n)`: a 行政区划代码 cut to its first n digits (2: province, 4: city) and padded with 0,
+  region(4) on 130102 → 130100
 - `nullify`: the value becomes null
-- `pseudonym`: a keyed HMAC-SM3 of the value (key derived from the master key), 32 hex digits: equal
-  values give equal pseudonyms, so joins still work, but they cannot be reversed without the key
+- `pseudonym`: a keyed HMAC-SM3 of the value (key derived from the master key), its first 32 hex
+  digits written as the letters a–p (0 → a … f → p): equal values give equal pseudonyms, so joins
+  still work, but they cannot be reversed without the key; written with letters, a pseudonym never
+  looks like an ID, mobile or card number to a checker scanning delivered data
 
 Spaces and hyphens are dropped from ID, mobile and card numbers first. A value too short to keep
 anything (no more characters than those kept) is hidden whole, and an object or array where a text
-rule applies becomes null: when in doubt, hide. null stays null.
+rule applies becomes null: when in doubt, hide. null stays null. Values that are not text (numbers,
+Decimal, dates, booleans) are written as text first (`str`, ISO dates) and then masked; the date
+rules read `date`/`datetime` values and ISO-like text (2026-11-27, 2026/11/27, 20261127,
+2026年11月27日, with or without a time) and give null for anything else, and `region(n)` gives null
+for anything but 6, 9 or 12 digits.
 
 Paths: names separated by dots, `[*]` after a name (or at the start) for every element of an array:
 `data[*].sfzh`, `result.owner.mobile`, `[*].name`, `rows[*][*].phone`. A name is letters (Chinese
@@ -29,11 +40,13 @@ that a changed upstream format is refused instead of passing unmasked data.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from govshare.crypto import hmac_sm3
+from cryptography.hazmat.primitives import hashes, hmac
+
 from govshare.sealing import hmac_key
 
 RULES: dict[str, str] = {
@@ -42,10 +55,16 @@ RULES: dict[str, str] = {
     "name": "姓名（保留姓氏）",
     "bank_card": "银行卡号（保留前 6 位和后 4 位）",
     "address": "地址（保留到区县）",
-    "keep": "保留首尾 keep(前,后)",
+    "keep": "保留首尾 keep(前,后)，中间以 * 替换",
+    "date_year": "日期（只保留年份）",
+    "date_month": "日期（只保留年月）",
+    "region": "行政区划代码（保留前 n 位，其余补 0）region(n)",
     "nullify": "置空",
     "pseudonym": "假名化（带密钥 HMAC-SM3）",
 }
+# Rules written with arguments; the others are written as their bare name.
+WITH_ARGUMENTS = frozenset({"keep", "region"})
+REGION_LEVELS = (2, 4)
 MAX_KEEP = 50
 MAX_PATH = 200
 MAX_STEPS = 16
@@ -59,10 +78,16 @@ COMPOUND_SURNAMES = frozenset(
     }
 )
 
-_KEEP = re.compile(r"keep\((\d{1,3}),(\d{1,3})\)")
+_KEEP = re.compile(r"(?:keep|mask)\((\d{1,3}),(\d{1,3})\)")
+_REGION = re.compile(r"region\((\d{1,3})\)")
+_REGION_CODE = re.compile(r"\d{6}|\d{9}|\d{12}")
+# Year and month at the start of a date written as text: 2026-11-27, 2026/11, 20261127, 2026年11月.
+_YEAR_MONTH = re.compile(r"(\d{4})(?:[-/.年](\d{1,2})(?!\d)|(\d{2})(?=\d{2}(?:\D|$)|$))?")
 _NAME = r"[\w\-]+"
 _SEGMENT = re.compile(rf"({_NAME})?((?:\[\*\])*)")
 _NUMBER_NOISE = re.compile(r"[\s\-]")
+_HEX_AS_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
+_PHONE_NOISE = re.compile(r"[\s\-()（）]")
 # The administrative units an address is kept up to: province, city, then district or county.
 _PROVINCE = re.compile(r"([\u4e00-\u9fff]{2,8}?)(?:省|自治区|特别行政区)")
 _CITY = re.compile(r"([\u4e00-\u9fff]{2,9}?)(?:市|自治州|地区|盟)")
@@ -70,7 +95,7 @@ _COUNTY = re.compile(r"([\u4e00-\u9fff]{1,6}?)(?:区|县|旗|市)")
 # Words that end like a unit but are places inside one (a residential compound, a campus …), and
 # characters no province, city or county name has (before its suffix): such a match is not kept.
 _NOT_COUNTY = ("小区", "社区", "园区", "校区", "景区", "街区", "厂区", "营区", "院区", "片区", "商区")
-_NOT_UNIT = re.compile(r"[省市区县旗州盟街巷弄号村楼栋室]")
+_NOT_UNIT = re.compile(r"[省市区县旗盟街巷弄号村楼栋室]|自治州")
 ADDRESS_TAIL = "****"
 
 
@@ -89,7 +114,22 @@ class Rule:
     last: int = 0
 
     def __str__(self) -> str:
-        return f"keep({self.first},{self.last})" if self.name == "keep" else self.name
+        if self.name == "keep":
+            return f"keep({self.first},{self.last})"
+        if self.name == "region":
+            return f"region({self.first})"
+        return self.name
+
+    @property
+    def label(self) -> str:
+        """What the rule does, in Chinese, for the people who receive the data."""
+        if self.name == "keep":
+            return f"保留前 {self.first} 位和后 {self.last} 位，中间以 * 替换"
+        if self.name == "region":
+            return (
+                f"行政区划代码保留前 {self.first} 位（{'省级' if self.first == 2 else '地市级'}），其余补 0"
+            )
+        return RULES[self.name]
 
 
 Step = str | None
@@ -108,19 +148,25 @@ class Mask:
 
 
 def parse_rule(text: str) -> Rule:
-    """A rule from its text: a name of `RULES` or `keep(first,last)`; raises MaskingError."""
+    """A rule from its text: a name of `RULES`, `keep(first,last)` (or `mask(first,last)`) or
+    `region(n)`; raises MaskingError."""
     value = text.strip()
-    if value in RULES and value != "keep":
+    if value in RULES and value not in WITH_ARGUMENTS:
         return Rule(value)
-    match = _KEEP.fullmatch(re.sub(r"\s+", "", value))
+    compact = re.sub(r"\s+", "", value)
+    match = _KEEP.fullmatch(compact)
     if match:
         first, last = int(match[1]), int(match[2])
         if first > MAX_KEEP or last > MAX_KEEP:
             raise MaskingError(f"keep(前,后) 保留的字符数不能超过 {MAX_KEEP}。")
         return Rule("keep", first, last)
-    raise MaskingError(
-        f"不认识的脱敏规则“{value}”，可用：{'、'.join(r for r in RULES if r != 'keep')}、keep(前,后)。"
-    )
+    match = _REGION.fullmatch(compact)
+    if match:
+        if int(match[1]) not in REGION_LEVELS:
+            raise MaskingError("region(n) 的 n 只能是 2（保留到省级）或 4（保留到地市级）。")
+        return Rule("region", int(match[1]))
+    names = "、".join(r for r in RULES if r not in WITH_ARGUMENTS)
+    raise MaskingError(f"不认识的脱敏规则“{value}”，可用：{names}、keep(前,后)、region(2 或 4)。")
 
 
 def parse_path(text: str) -> tuple[Step, ...]:
@@ -200,26 +246,137 @@ def _address(text: str) -> str:
     return text[:end] + ADDRESS_TAIL
 
 
+def _mobile(text: str) -> str:
+    digits = _PHONE_NOISE.sub("", text)
+    for prefix in ("+86", "0086", "86"):
+        rest = digits.removeprefix(prefix)
+        if rest != digits and len(rest) == 11 and rest.startswith("1"):
+            return _keep(rest, 3, 4)
+    return _keep(digits, 3, 4)
+
+
+def _year_month(value: Any) -> tuple[int, int | None] | None:
+    """The year and (when written) month of a date, a datetime or ISO-like text; None otherwise."""
+    if isinstance(value, date):  # datetime is a date too
+        return value.year, value.month
+    if isinstance(value, bool | float | dict | list):
+        return None
+    match = _YEAR_MONTH.match(str(value).strip())
+    if match is None:
+        return None
+    month_text = match[2] or match[3]
+    month = int(month_text) if month_text else None
+    rest = str(value).strip()[match.end() :]
+    if month is None and rest[:1].isdigit():  # 2026123: not a date we can read
+        return None
+    if month is not None and not 1 <= month <= 12:
+        return None
+    return int(match[1]), month
+
+
+def _iso(value: Any) -> bool:
+    """Whether `value` is text that starts as an ISO date, 2026-11-27… (the common case, read fast)."""
+    return (
+        isinstance(value, str)
+        and len(value) >= 10
+        and value[4] == "-"
+        and value[7] == "-"
+        and value[:4].isdigit()
+        and value[5:7].isdigit()
+        and "01" <= value[5:7] <= "12"
+        and (len(value) == 10 or not value[10].isdigit())
+        and value[8:10].isdigit()
+    )
+
+
+def _date_year(value: Any) -> str | None:
+    if _iso(value):
+        return str(value[:4])
+    parts = _year_month(value)
+    return None if parts is None else f"{parts[0]:04d}"
+
+
+def _date_month(value: Any) -> str | None:
+    if _iso(value):
+        return str(value[:7])
+    parts = _year_month(value)
+    return None if parts is None or parts[1] is None else f"{parts[0]:04d}-{parts[1]:02d}"
+
+
+def _region(digits: int) -> Callable[[Any], Any]:
+    def region(value: Any) -> str | None:
+        text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+        if not _REGION_CODE.fullmatch(text):
+            return None
+        return text[:digits] + "0" * (len(text) - digits)
+
+    return region
+
+
+def _text(function: Callable[[str], Any]) -> Callable[[Any], Any]:
+    """A text rule for any value: structures hidden whole, other values written as text first."""
+
+    def masked(value: Any) -> Any:
+        if isinstance(value, str):
+            return function(value)
+        if isinstance(value, dict | list):
+            return None  # a text rule cannot hide part of a structure: hide all of it
+        return function(value.isoformat() if isinstance(value, date) else str(value))
+
+    return masked
+
+
+def _pseudonym(key: bytes) -> Callable[[str], str]:
+    keyed = hmac.HMAC(key, hashes.SM3())  # keyed once; each value continues from a copy
+
+    def pseudonym(text: str) -> str:
+        mac = keyed.copy()
+        mac.update(text.encode())
+        return mac.finalize()[:16].hex().translate(_HEX_AS_LETTERS)
+
+    return pseudonym
+
+
+def _nothing(_value: Any) -> None:
+    return None
+
+
+def value_masker(rule: Rule, *, key: bytes | None = None) -> Callable[[Any], Any]:
+    """One function that masks a value by `rule`, for masking many values (compile once).
+
+    The function expects a value that is not None (callers skip nulls); `key` is the pseudonym key
+    (derived when not given).
+    """
+    name = rule.name
+    if name == "nullify":
+        return _nothing
+    if name == "pseudonym":
+        return _text(_pseudonym(key if key is not None else pseudonym_key()))
+    if name in ("id_number", "bank_card"):
+        return _text(lambda text: _keep(_NUMBER_NOISE.sub("", text), 6, 4))
+    if name == "mobile":
+        return _text(_mobile)
+    if name == "name":
+        return _text(_name)
+    if name == "address":
+        return _text(_address)
+    if name == "keep":
+        first, last = rule.first, rule.last
+        return _text(lambda text: _keep(text, first, last))
+    if name == "date_year":
+        return _date_year
+    if name == "date_month":
+        return _date_month
+    if name == "region":
+        return _region(rule.first)
+    raise MaskingError(f"不认识的脱敏规则“{rule}”。")
+
+
 def mask_value(rule: Rule, value: Any, *, key: bytes | None = None) -> Any:
     """`value` masked by `rule`; `key` is the pseudonym key (derived when not given)."""
-    if value is None or rule.name == "nullify":
+    if value is None:
         return None
-    if isinstance(value, dict | list):
-        return None  # a text rule cannot hide part of a structure: hide all of it
-    text = value if isinstance(value, str) else str(value)
-    if rule.name == "pseudonym":
-        return hmac_sm3(key if key is not None else pseudonym_key(), text.encode())[:32]
-    if rule.name in ("id_number", "bank_card"):
-        return _keep(_NUMBER_NOISE.sub("", text), 6, 4)
-    if rule.name == "mobile":
-        return _keep(_NUMBER_NOISE.sub("", text), 3, 4)
-    if rule.name == "name":
-        return _name(text)
-    if rule.name == "address":
-        return _address(text)
-    if rule.name == "keep":
-        return _keep(text, rule.first, rule.last)
-    raise MaskingError(f"不认识的脱敏规则“{rule}”。")
+    return value_masker(rule, key=key)(value)
 
 
 def _walk(node: Any, steps: tuple[Step, ...], rule: Rule, key: bytes | None, path: str) -> Any:
