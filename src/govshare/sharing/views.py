@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from datetime import date
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -35,7 +36,7 @@ from govshare.users.models import User
 from govshare.web.deps import DB, CurrentActor
 from govshare.web.forms import page_context, parse_int, see_other
 from govshare.web.templating import render
-from govshare.workdays import today, working_days_between
+from govshare.workdays import EMPTY, Calendar, today
 
 router = APIRouter(include_in_schema=False)
 
@@ -78,15 +79,16 @@ class Due:
         return "今日到期" if self.days == 0 else f"剩余 {self.days} 个工作日"
 
 
-def due_of(request: ShareRequest, on: date | None = None) -> Due | None:
-    """The request's deadline counted from `on` (today in China); None for one without a deadline."""
+def due_of(request: ShareRequest, on: date | None = None, calendar: Calendar = EMPTY) -> Due | None:
+    """The request's deadline counted from `on` (today in China) in `calendar`'s working days (the
+    page passes the one with the Bureau's holiday table); None for a request without a deadline."""
     if request.due_date is None:
         return None
     on = on or today()
     if on <= request.due_date:
-        left = working_days_between(on, request.due_date)
+        left = calendar.working_days_between(on, request.due_date)
         return Due(request.due_date, request.due_provisional or left.provisional, left.days, False)
-    late = working_days_between(request.due_date, on)
+    late = calendar.working_days_between(request.due_date, on)
     return Due(request.due_date, request.due_provisional or late.provisional, late.days, True)
 
 
@@ -151,7 +153,7 @@ def _page(
             "grant_labels": service.GRANT_LABELS,
             "dispute_labels": DISPUTE_LABELS,
             "sharing_labels": service.SHARING_LABELS,
-            "due_of": due_of,
+            "due_of": partial(due_of, calendar=Calendar.load(db)),
             "max_days": service.MAX_DAYS,
             **context,
         },
@@ -401,7 +403,7 @@ def _request_page(
             "req": request_,
             "resource": resource,
             "grant": _grant_of(db, request_),
-            "due": due_of(request_),
+            "due": due_of(request_, calendar=Calendar.load(db)),
             "can_decide": can_decide,
             "requested_items": [i for i in items if i["name"] in request_.items],
             "has_region": any(i["name"] == REGION_ITEM for i in items),
