@@ -22,6 +22,7 @@ ALL_ENTRIES = [
     "人员与角色",
     "人员备案",
     "业务系统",
+    "脱敏方案",
     "审计日志",
 ]
 BUREAU_ADMIN_NAV = [
@@ -34,6 +35,8 @@ BUREAU_ADMIN_NAV = [
     "人员与角色",
     "人员备案",
     "业务系统",
+    "脱敏方案",
+    "节假日安排",
 ]
 DEPARTMENT_ADMIN_NAV = [
     "工作台",
@@ -44,10 +47,10 @@ DEPARTMENT_ADMIN_NAV = [
     "人员与角色",
     "人员备案",
     "业务系统",
-    "节假日安排",
+    "脱敏方案",
 ]
-ORG_VIEW_ONLY_NAV = ["工作台", "数据目录", "单位管理"]
-SHARING_NAV = ["工作台", "数据目录", "数据共享", "单位管理"]
+ORG_VIEW_ONLY_NAV = ["工作台", "数据目录", "单位管理", "脱敏方案"]
+SHARING_NAV = ["工作台", "数据目录", "数据共享", "单位管理", "脱敏方案"]
 
 # (demo username, Chinese role label, sidebar entries), derived from authz.PERMISSIONS and
 # templating.NAV by hand so that a change to either shows up here.
@@ -56,7 +59,17 @@ PEOPLE = [
     (
         "bureau_reviewer",
         "市数据资源管理局审核员",
-        ["工作台", "数据目录", "目录审核", "目录监督", "数据及时性", "数据共享", "单位管理", "人员备案"],
+        [
+            "工作台",
+            "数据目录",
+            "目录审核",
+            "目录监督",
+            "数据及时性",
+            "数据共享",
+            "单位管理",
+            "人员备案",
+            "脱敏方案",
+        ],
     ),
     ("bureau_auditor", "审计员", ALL_ENTRIES),
     ("police_admin", "数据资源管理员", DEPARTMENT_ADMIN_NAV),
@@ -67,7 +80,17 @@ PEOPLE = [
     (
         "police_security",
         "安全管理员",
-        ["工作台", "数据目录", "数据及时性", "数据共享", "单位管理", "人员与角色", "业务系统", "审计日志"],
+        [
+            "工作台",
+            "数据目录",
+            "数据及时性",
+            "数据共享",
+            "单位管理",
+            "人员与角色",
+            "业务系统",
+            "脱敏方案",
+            "审计日志",
+        ],
     ),
     ("police_supervisor", "销毁监督员", ORG_VIEW_ONLY_NAV),
 ]
