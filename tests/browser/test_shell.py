@@ -17,10 +17,12 @@ ALL_ENTRIES = [
     "数据目录",
     "目录监督",
     "数据及时性",
+    "数据共享",
     "单位管理",
     "人员与角色",
     "人员备案",
     "业务系统",
+    "脱敏方案",
     "审计日志",
 ]
 BUREAU_ADMIN_NAV = [
@@ -28,14 +30,27 @@ BUREAU_ADMIN_NAV = [
     "数据目录",
     "目录监督",
     "数据及时性",
+    "数据共享",
     "单位管理",
     "人员与角色",
     "人员备案",
     "业务系统",
+    "脱敏方案",
     "节假日安排",
 ]
-DEPARTMENT_ADMIN_NAV = ["工作台", "数据目录", "数据及时性", "单位管理", "人员与角色", "人员备案", "业务系统"]
-ORG_VIEW_ONLY_NAV = ["工作台", "数据目录", "单位管理"]
+DEPARTMENT_ADMIN_NAV = [
+    "工作台",
+    "数据目录",
+    "数据及时性",
+    "数据共享",
+    "单位管理",
+    "人员与角色",
+    "人员备案",
+    "业务系统",
+    "脱敏方案",
+]
+ORG_VIEW_ONLY_NAV = ["工作台", "数据目录", "单位管理", "脱敏方案"]
+SHARING_NAV = ["工作台", "数据目录", "数据共享", "单位管理", "脱敏方案"]
 
 # (demo username, Chinese role label, sidebar entries), derived from authz.PERMISSIONS and
 # templating.NAV by hand so that a change to either shows up here.
@@ -44,18 +59,38 @@ PEOPLE = [
     (
         "bureau_reviewer",
         "市数据资源管理局审核员",
-        ["工作台", "数据目录", "目录审核", "目录监督", "数据及时性", "单位管理", "人员备案"],
+        [
+            "工作台",
+            "数据目录",
+            "目录审核",
+            "目录监督",
+            "数据及时性",
+            "数据共享",
+            "单位管理",
+            "人员备案",
+            "脱敏方案",
+        ],
     ),
     ("bureau_auditor", "审计员", ALL_ENTRIES),
     ("police_admin", "数据资源管理员", DEPARTMENT_ADMIN_NAV),
-    ("police_approver", "审批人", ORG_VIEW_ONLY_NAV),
+    ("police_approver", "审批人", SHARING_NAV),
     ("civil_admin", "数据资源管理员", DEPARTMENT_ADMIN_NAV),
-    ("civil_user", "业务人员", ORG_VIEW_ONLY_NAV),
+    ("civil_user", "业务人员", SHARING_NAV),
     ("police_compiler", "目录编制员", ORG_VIEW_ONLY_NAV),
     (
         "police_security",
         "安全管理员",
-        ["工作台", "数据目录", "数据及时性", "单位管理", "人员与角色", "业务系统", "审计日志"],
+        [
+            "工作台",
+            "数据目录",
+            "数据及时性",
+            "数据共享",
+            "单位管理",
+            "人员与角色",
+            "业务系统",
+            "脱敏方案",
+            "审计日志",
+        ],
     ),
     ("police_supervisor", "销毁监督员", ORG_VIEW_ONLY_NAV),
 ]

@@ -41,6 +41,7 @@ from govshare.catalog.vocab import (
 from govshare.errors import Conflict, DomainError, Invalid
 from govshare.orgs.models import Organisation
 from govshare.pagination import PageParams
+from govshare.sharing import views as sharing
 from govshare.web.deps import DB, CurrentActor
 from govshare.web.forms import FIXABLE, is_stale, optional, page_context, parse_int, see_other
 from govshare.web.templating import render
@@ -371,6 +372,7 @@ def _detail(
             "provider": provider,
             "versions": versions,
             "actions": _actions(actor, resource, working),
+            "sharing": sharing.resource_panel(db, actor, resource),
             "element_names": forms.element_names(db, {i.element for i in entry.items if i.element}),
             "comment_rows": forms.comment_rows(entry.working) if entry.working else [],
             # Same number: the entry has never been published and shows its working version.

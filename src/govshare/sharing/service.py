@@ -109,10 +109,11 @@ def _consumer_system(db: Session, actor: Actor, system_id: int | None) -> int | 
     return system_id
 
 
-def file_request(db: Session, *, actor: Actor, data: RequestIn) -> tuple[ShareRequest, Grant | None]:
-    """File a request; for an unconditional resource, also the grant it gives at once."""
+def requestable(db: Session, *, actor: Actor, resource_id: int) -> Resource:
+    """The resource, if the actor may request it for the department now; raises what a request for
+    it would be refused with (the request form is not shown either)."""
     require(actor, Action.sharing_request)
-    resource = catalog.get_resource(db, actor=actor, resource_id=data.resource_id)
+    resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
     if resource.published_version_id is None or resource.status == "retired":
         raise Invalid("只能申请已发布的目录条目。", "The resource is not published.")
     if resource.org_id == actor.org_id:
@@ -124,6 +125,12 @@ def file_request(db: Session, *, actor: Actor, data: RequestIn) -> tuple[ShareRe
             "The resource is not shared.",
             details={"reason": version.not_shared_reason},
         )
+    return resource
+
+
+def file_request(db: Session, *, actor: Actor, data: RequestIn) -> tuple[ShareRequest, Grant | None]:
+    """File a request; for an unconditional resource, also the grant it gives at once."""
+    resource = requestable(db, actor=actor, resource_id=data.resource_id)
     items = _shared_items(db, resource, data.items)
     purpose = _text(data.purpose, "purpose", "用途", 200)
     basis = _text(data.basis, "basis", "履职依据", 500)
@@ -713,12 +720,16 @@ def list_requests(
 def list_grants(
     db: Session, *, actor: Actor, side: str, limit: int = 50, offset: int = 0
 ) -> tuple[list[Grant], int]:
-    """Grants the actor's department holds (`held`) or has given (`given`)."""
+    """Grants the actor's department holds (`held`) or has given (`given`), or all (Bureau)."""
     from sqlalchemy import func
 
     require(actor, Action.sharing_view)
-    column = Grant.provider_org_id if side == "given" else Grant.org_id
-    query = select(Grant).where(column == actor.org_id)
+    query = select(Grant)
+    if side == "all" and allowed(actor, Action.sharing_supervise):
+        pass
+    else:
+        column = Grant.provider_org_id if side == "given" else Grant.org_id
+        query = query.where(column == actor.org_id)
     total = int(db.scalar(select(func.count()).select_from(query.subquery())) or 0)
     return list(db.scalars(query.order_by(Grant.id.desc()).limit(limit).offset(offset))), total
 
@@ -749,6 +760,36 @@ def request_dict(request: ShareRequest, grant: Grant | None = None) -> dict[str,
         "ruling_reason": request.ruling_reason,
         **({"grant": grant.as_dict()} if grant is not None else {}),
     }
+
+
+def list_inbox(
+    db: Session, *, actor: Actor, limit: int = 50, offset: int = 0
+) -> tuple[list[ShareRequest], int]:
+    """Pending requests to the actor's department, the one due soonest first (the approvals inbox)."""
+    from sqlalchemy import func
+
+    require(actor, Action.sharing_view)
+    query = select(ShareRequest).where(
+        ShareRequest.provider_org_id == actor.org_id, ShareRequest.status == "pending"
+    )
+    total = int(db.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    ordered = query.order_by(ShareRequest.due_date, ShareRequest.id)
+    return list(db.scalars(ordered.limit(limit).offset(offset))), total
+
+
+def open_requests(db: Session, *, org_id: int, resource_id: int) -> list[ShareRequest]:
+    """Requests department `org_id` is still waiting on for the resource (the resource page)."""
+    return list(
+        db.scalars(
+            select(ShareRequest)
+            .where(
+                ShareRequest.org_id == org_id,
+                ShareRequest.resource_id == resource_id,
+                ShareRequest.status == "pending",
+            )
+            .order_by(ShareRequest.id)
+        )
+    )
 
 
 def record_use(

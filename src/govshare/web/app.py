@@ -47,6 +47,7 @@ def routers() -> list[APIRouter]:
     from govshare.orgs import api as orgs_api
     from govshare.orgs import views as orgs_views
     from govshare.sharing import api as sharing_api
+    from govshare.sharing import views as sharing_views
     from govshare.systems import api as systems_api
     from govshare.systems import views as systems_views
     from govshare.users import api as users_api
@@ -79,6 +80,7 @@ def routers() -> list[APIRouter]:
         exchange_views.router,
         exchange_views_sync.router,
         exchange_views_services.router,
+        sharing_views.router,
         catalog_views_exchange.router,
         catalog_views.router,
     ]
