@@ -121,9 +121,12 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100_000, help="catalog entries to search over")
     parser.add_argument("--runs", type=int, default=20, help="timed runs per catalog query")
     parser.add_argument("--rows", type=int, default=1_000_000, help="population rows ingested")
+    parser.add_argument("--requests", type=int, default=2000, help="data API requests per measurement")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent data API clients")
+    parser.add_argument("--workers", type=int, default=2, help="govshare serve worker processes")
     parser.add_argument(
         "--only",
-        choices=["audit", "catalog", "ingest"],
+        choices=["audit", "catalog", "ingest", "data_api"],
         default=None,
         help="run one benchmark (default: all)",
     )
@@ -185,6 +188,24 @@ def main() -> None:
             f"ratio {r['keyed_ratio']:.1f}x; {r['accepted']} accepted, {r['quarantined']} quarantined; "
             f"max RSS growth {r['ingest_rss_growth_mb']:.0f} MB vs {r['raw_rss_growth_mb']:.0f} MB; "
             f"helper process peak {r['helper_peak_rss_mb']:.0f} MB)"
+        )
+        print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}))
+    if args.only in (None, "data_api"):
+        from bench.data_api import bench_data_api
+
+        r = bench_data_api(
+            engine,
+            engine.url.render_as_string(hide_password=False),
+            args.rows,
+            args.requests,
+            args.clients,
+            args.workers,
+        )
+        print(
+            f"data API     : {r['api_rps']:9.0f} req/s  raw SQL {r['raw_rps']:9.0f} req/s  "
+            f"API/raw {r['api_to_raw']:.2f} (serial, median {r['serial_median_ms']:.1f} ms); "
+            f"{r['clients']} clients on {r['workers']} workers: {r['concurrent_rps']:.0f} req/s, "
+            f"p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms"
         )
         print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}))
     engine.dispose()

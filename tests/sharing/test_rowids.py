@@ -14,3 +14,10 @@ def test_a_row_id_is_stable_per_department_and_turns_back_into_the_row() -> None
     assert rowids.row_key(8, mine) != key  # another department's identifier opens to nothing useful
     for bad in ("", "xyz", key[:63], "G" * 64):
         assert rowids.row_key(7, bad) is None
+
+
+def test_many_row_ids_at_once_are_the_same_as_one_by_one() -> None:
+    keys = [store_key({"id_number": f"13010219850317{n:04d}"}, ["id_number"]) for n in range(5)]
+    assert rowids.RowIds(7).many(keys) == [rowids.row_id(7, k) for k in keys]
+    assert rowids.RowIds(7, export_id=3).many(keys) == [rowids.row_id(7, k, export_id=3) for k in keys]
+    assert rowids.RowIds(7).many([]) == []

@@ -193,8 +193,9 @@ def download(db: Session, *, actor: Actor, export_id: int) -> ExportFile:
     )
     query = [(name, value) for name, value in export.filters]
     header = ["_row_id", *reading.columns]
+    fingerprint = rowids.RowIds(export.org_id, export_id=export.id)
     records = (
-        [rowids.row_id(export.org_id, key, export_id=export.id), *(values[c] for c in reading.columns)]
+        [fingerprint.many([key])[0], *(values[c] for c in reading.columns)]
         for key, values in rows.export_rows(db, reading, query)
     )
     count, content = (_xlsx if export.format == "xlsx" else _csv)(header, records)

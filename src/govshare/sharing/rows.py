@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -79,11 +79,15 @@ class _Reading:
     def row_id(self, key: str) -> str:
         return rowids.row_id(self.grant.org_id, key)
 
-    def masked(self, key: str, values: Any) -> dict[str, Any]:
-        return {
-            "_row_id": self.row_id(key),
-            **_jsonable(self.masker(dict(zip(self.columns, values, strict=True)))),
-        }
+    def masked(self, found: Sequence[Any], first: int) -> list[dict[str, Any]]:
+        """Rows `found` (`_key`, then the columns from index `first`) as returned: the department's
+        row id, then the masked values."""
+        ids = rowids.RowIds(self.grant.org_id).many([row._key for row in found])
+        columns, masker = self.columns, self.masker
+        return [
+            {"_row_id": row_id, **_jsonable(masker(dict(zip(columns, row[first:], strict=True))))}
+            for row_id, row in zip(ids, found, strict=True)
+        ]
 
     def cursor(self, position: str) -> str:
         sealed = seal(position, purpose="rows-cursor", context=f"{self.resource.id}:{self.grant.id}")
@@ -279,7 +283,7 @@ def read_rows(
         if len(found) > limit:
             found = found[:limit]
             next_cursor = reading.cursor(found[-1]._key)
-        rows = [reading.masked(row._key, row[1:]) for row in found]
+        rows = reading.masked(found, 1)
     digest = _delivered(db, actor, reading, rows, "rows", filters=shown, page=cursor is not None)
     return Delivery(
         resource=reading.resource,
@@ -378,11 +382,11 @@ def read_changes(
         found = db.execute(stmt.order_by(changed, table.c._key).limit(limit + 1)).all()
         more = len(found) > limit
         found = found[:limit]
-        for row in found:
+        for row, masked in zip(found, reading.masked(found, 3), strict=True):
             if row._retired_at is not None:
-                changes.append({"op": "retire", "_row_id": reading.row_id(row._key)})
+                changes.append({"op": "retire", "_row_id": masked["_row_id"]})
             else:
-                changes.append({"op": "upsert", **reading.masked(row._key, row[3:])})
+                changes.append({"op": "upsert", **masked})
         if found:
             last = found[-1]
             moment = (

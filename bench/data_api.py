@@ -1,0 +1,262 @@
+"""The data API under a grant vs the same query in raw SQL, serially and at 16 concurrent clients.
+
+A population resource holds `rows` rows (ingested as the ingest benchmark does, or reused when that
+benchmark already filled it in this database). A consuming department's business system holds an
+unconditional grant with the default masking profile. Each request asks for a page of 100 rows
+filtered on 行政区划代码 (one of nine districts, in turn):
+
+- **raw SQL**: `SELECT <items> FROM <store table> WHERE region_code = ? AND _retired_at IS NULL
+  ORDER BY _key LIMIT 100`, rows fetched, on one connection of the same engine;
+- **API**: `GET /api/v1/resources/{id}/rows?purpose=…&region_code=…&limit=100` with the system's
+  token, against `govshare serve` in its own process (`--workers`), so the full path is measured:
+  token check, grant lookup for the purpose, the query, masking every value, the audit event and the
+  use record written in their own transaction, JSON.
+
+Reported: requests/s of both serially and their ratio, then API requests/s and latency percentiles
+with 16 clients (threads, each with its own keep-alive connection).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, text
+
+PURPOSE = "基准测试：最低生活保障对象资格核查"
+REGIONS = ["130102", "130104", "130105", "130108", "130109", "130110", "130111", "130121", "130123"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _population(engine: Engine, rows: int, workdir: Path) -> int:
+    """The benchmark's population resource with `rows` rows (created and ingested if missing)."""
+    from bench.ingest import _setup, write_csv
+    from govshare.authz import Actor
+    from govshare.catalog.models import Resource
+    from govshare.db import unit_of_work
+    from govshare.exchange.body import BatchRequest, from_file
+    from govshare.exchange.ingest import ingest
+
+    with engine.connect() as conn:
+        found = conn.execute(select(Resource.id).where(Resource.code == "901/000001")).scalar()
+    if found is not None:
+        return int(found)
+    resource_id = _setup(engine)
+    path = workdir / "population.csv"
+    write_csv(path, rows)
+    with path.open("rb") as f, unit_of_work(engine) as db:
+        ingest(
+            db,
+            actor=Actor.operator("bench"),
+            req=BatchRequest(
+                resource_id=resource_id, body=from_file(f), content_type="text/csv", source="cli"
+            ),
+        )
+    path.unlink()
+    return resource_id
+
+
+def _consumer(engine: Engine, resource_id: int) -> str:
+    """A consuming department, its business system's token and an unconditional grant for PURPOSE."""
+    from govshare.authz import Actor
+    from govshare.catalog.models import Resource, ResourceVersion
+    from govshare.db import unit_of_work, utcnow
+    from govshare.identifiers import credit_code_check_char
+    from govshare.orgs.models import Organisation
+    from govshare.sharing.models import Grant, ShareRequest
+    from govshare.systems import service as systems
+    from govshare.systems.schemas import SystemCreate
+    from govshare.workdays import today
+
+    now = utcnow()
+    body = "11130100000103580"
+    with unit_of_work(engine) as db:
+        resource = db.get(Resource, resource_id)
+        assert resource is not None and resource.published_version_id is not None
+        version = db.get(ResourceVersion, resource.published_version_id)
+        assert version is not None
+        provider, names = resource.org_id, [i["name"] for i in version.items]
+        org = db.execute(
+            insert(Organisation).values(
+                code="benchcivil",
+                name="基准民政局",
+                short_name="民政",
+                kind="department",
+                credit_code=body + credit_code_check_char(body),
+                credit_code_checked=True,
+                is_active=True,
+                created_at=now,
+                updated_at=now,
+                version=1,
+            )
+        ).inserted_primary_key[0]
+        _system, token, _row = systems.create_system(
+            db,
+            actor=Actor.operator("bench"),
+            data=SystemCreate(
+                org_id=org, code="bench-assist", name="基准救助系统", allowed_cidrs=["127.0.0.0/8"]
+            ),
+        )
+        request = ShareRequest(
+            resource_id=resource_id,
+            provider_org_id=provider,
+            org_id=org,
+            route="unconditional",
+            items=names,
+            purpose=PURPOSE,
+            basis="基准",
+            duration_days=30,
+            filed_on=today(),
+            status="granted",
+        )
+        db.add(request)
+        db.flush()
+        db.add(
+            Grant(
+                request_id=request.id,
+                resource_id=resource_id,
+                provider_org_id=provider,
+                org_id=org,
+                items=names,
+                purpose=PURPOSE,
+                basis="基准",
+                valid_until=now + timedelta(days=30),
+                status="active",
+            )
+        )
+    return token
+
+
+def _raw(engine: Engine, resource_id: int, n: int) -> float:
+    """Seconds for `n` raw page queries on one connection."""
+    from govshare.exchange import store
+
+    with engine.connect() as conn:
+        from sqlalchemy.orm import Session
+
+        table = store.table_for(Session(bind=conn), resource_id, [])
+        columns = "id_number, name, gender, birth_date, mobile, address, region_code"
+        name = f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
+        sql = text(
+            f"SELECT {columns} FROM {name} WHERE region_code = :r AND _retired_at IS NULL "
+            "ORDER BY _key LIMIT 100"
+        )
+        for i in range(5):  # warm up
+            conn.execute(sql, {"r": REGIONS[i % 9]}).all()
+        start = time.perf_counter()
+        for i in range(n):
+            assert len(conn.execute(sql, {"r": REGIONS[i % 9]}).all()) == 100
+        return time.perf_counter() - start
+
+
+def _serve(url: str, workdir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "GOVSHARE_DATABASE_URL": url,
+        "GOVSHARE_DATA_DIR": str(workdir),
+        "GOVSHARE_RUN_JOBS": "false",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "govshare", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError(
+        f"govshare serve did not start: {server.stderr.read().decode() if server.stderr else ''}"
+    )
+
+
+def _client_run(base: str, token: str, resource_id: int, n: int, offset: int, out: list[float]) -> None:
+    import httpx
+
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+        for i in range(n):
+            start = time.perf_counter()
+            answer = client.get(
+                f"/api/v1/resources/{resource_id}/rows",
+                params={"purpose": PURPOSE, "region_code": REGIONS[(i + offset) % 9], "limit": 100},
+            )
+            out.append(time.perf_counter() - start)
+            if answer.status_code != 200 or len(answer.json()["rows"]) != 100:
+                raise RuntimeError(f"API answered {answer.status_code}: {answer.text[:200]}")
+
+
+def bench_data_api(
+    engine: Engine, url: str, rows: int, requests: int, clients: int, workers: int
+) -> dict[str, Any]:
+    from govshare.model_registry import load_models
+
+    load_models()
+    workdir = Path(os.environ["GOVSHARE_DATA_DIR"])
+    resource_id = _population(engine, rows, workdir)
+    token = _consumer(engine, resource_id)
+    raw_s = _raw(engine, resource_id, requests)
+
+    port = _free_port()
+    server = _serve(url, workdir, port, workers)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _client_run(base, token, resource_id, 10, 0, [])  # warm up
+        serial: list[float] = []
+        start = time.perf_counter()
+        _client_run(base, token, resource_id, requests, 0, serial)
+        api_s = time.perf_counter() - start
+
+        latencies: list[float] = []
+        per_client = max(1, requests // clients)
+        threads = [
+            threading.Thread(target=_client_run, args=(base, token, resource_id, per_client, c, latencies))
+            for c in range(clients)
+        ]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        concurrent_s = time.perf_counter() - start
+    finally:
+        server.terminate()
+        server.wait(30)
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    return {
+        "rows": rows,
+        "requests": requests,
+        "raw_rps": requests / raw_s,
+        "api_rps": requests / api_s,
+        "api_to_raw": (requests / api_s) / (requests / raw_s),
+        "serial_median_ms": statistics.median(serial) * 1000,
+        "clients": clients,
+        "workers": workers,
+        "concurrent_rps": len(latencies) / concurrent_s,
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+    }
