@@ -38,21 +38,12 @@ from govshare.orgs import service as orgs
 from govshare.settings import get_settings
 from govshare.sharing import rowids, rows
 from govshare.sharing.models import DataExport
-from govshare.sharing.service import record_use
+from govshare.sharing.service import clean_text, record_use
 from govshare.tasks import service as tasks
 
 MAX_DOWNLOADS = 3
 STATUS = {"pending": "待市数据局审批", "approved": "已批准", "rejected": "未批准", "expired": "已过期"}
 _ROW_ID = re.compile(r"[0-9a-f]{64}")
-
-
-def _text(value: str | None, field: str, label: str, limit: int = 2000) -> str:
-    text = " ".join((value or "").split())
-    if not text:
-        raise Invalid(f"请填写{label}。", f"{field} is required.", details={"field": field})
-    if len(text) > limit:
-        raise Invalid(f"{label}最多 {limit} 个字。", f"{field} too long.", details={"field": field})
-    return text
 
 
 def request_export(
@@ -89,7 +80,7 @@ def request_export(
         grant_id=reading.grant.id,
         requested_by=actor.user_id,
         purpose=purpose,
-        reason=_text(reason, "reason", "导出理由"),
+        reason=clean_text(reason, "reason", "导出理由"),
         format=format,
         filters=[[name, value] for name, value in query],
         fields=fields or None,
@@ -138,7 +129,7 @@ def decide_export(db: Session, *, actor: Actor, export_id: int, approve: bool, r
     require(actor, Action.export_approve)
     if export.status != "pending":
         raise Conflict(f"该导出申请{STATUS[export.status]}，不能重复审批。", "The export is not pending.")
-    export.decision_reason = _text(reason, "reason", "审批意见")
+    export.decision_reason = clean_text(reason, "reason", "审批意见")
     export.decided_at, export.decided_by = utcnow(), actor.user_id
     if approve:
         export.status = "approved"

@@ -30,7 +30,7 @@ from govshare.exchange.trace import business_key
 from govshare.settings import get_settings
 from govshare.sharing import rowids
 from govshare.sharing.models import Feedback
-from govshare.sharing.service import grant_for_use, working_days_after
+from govshare.sharing.service import clean_text, grant_for_use, working_days_after
 from govshare.tasks import service as tasks
 from govshare.workdays import today
 
@@ -38,15 +38,6 @@ KINDS = {"doubtful": "存疑", "wrong": "有误"}
 ANSWERS = {"corrected": "已更正", "confirmed": "经核实无误"}
 STATUS = {"open": "待核实", "answered": "已答复", "closed": "已办结"}
 NOT_FOUND = "找不到该数据行：请用数据接口返回的 _row_id，或该行的业务主键值。"
-
-
-def _text(value: str | None, field: str, label: str, limit: int = 2000) -> str:
-    text = " ".join((value or "").split())
-    if not text:
-        raise Invalid(f"请填写{label}。", f"{field} is required.", details={"field": field})
-    if len(text) > limit:
-        raise Invalid(f"{label}最多 {limit} 个字。", f"{field} too long.", details={"field": field})
-    return text
 
 
 def _locate(
@@ -134,7 +125,7 @@ def file_feedback(
         row_key=key,
         kind=kind,
         items=[i for i in grant.items if i in set(items or [])],
-        description=_text(description, "description", "异议说明"),
+        description=clean_text(description, "description", "异议说明"),
         filed_by=actor.user_id,
         clock_from=today(),
         due_date=due,
@@ -190,7 +181,7 @@ def answer_feedback(
         raise Forbidden("只有提供部门的数据资源管理员可以答复异议。", "Only the provider answers.")
     if case.status != "open":
         raise Conflict(f"该案件{STATUS[case.status]}，不能再答复。", "The case is not open.")
-    reason = _text(reason, "reason", "答复说明")
+    reason = clean_text(reason, "reason", "答复说明")
     if answer == "corrected":
         batch = db.get(Batch, batch_id) if batch_id else None
         if batch is None or batch.resource_id != resource.id or batch.received_at < case.filed_at:
@@ -266,7 +257,7 @@ def close_feedback(
         case.status, case.closed_at = "closed", utcnow()
         case.consumer_comment = " ".join((comment or "").split()) or None
     else:
-        case.consumer_comment = _text(comment, "comment", "重新打开的理由")
+        case.consumer_comment = clean_text(comment, "comment", "重新打开的理由")
         case.status, case.reopened, case.clock_from = "open", case.reopened + 1, today()
         case.due_date, case.due_provisional = working_days_after(
             db, today(), get_settings().feedback_reply_working_days

@@ -249,6 +249,22 @@ def _delivered(
     return digest
 
 
+def _page(
+    reading: _Reading, filters: list[tuple[str, str, list[Any]]], after: str | None, size: int
+) -> Select[Any]:
+    """Live rows under the grant and `filters`, after the key `after`, in key order, `size` of them."""
+    table = reading.table
+    assert table is not None
+    stmt = reading.scoped(
+        select(table.c._key, *(table.c[c] for c in reading.columns)).where(table.c._retired_at.is_(None))
+    )
+    for item, op, values in filters:
+        stmt = stmt.where(_condition(table.c[item], op, values))
+    if after is not None:
+        stmt = stmt.where(table.c._key > after)
+    return stmt.order_by(table.c._key).limit(size)
+
+
 def read_rows(
     db: Session,
     *,
@@ -271,15 +287,7 @@ def read_rows(
     next_cursor = None
     table = reading.table
     if table is not None and reading.columns:
-        stmt = select(table.c._key, *(table.c[c] for c in reading.columns)).where(
-            table.c._retired_at.is_(None)
-        )
-        stmt = reading.scoped(stmt)
-        for item, op, values in filters:
-            stmt = stmt.where(_condition(table.c[item], op, values))
-        if after is not None:
-            stmt = stmt.where(table.c._key > after)
-        found = db.execute(stmt.order_by(table.c._key).limit(limit + 1)).all()
+        found = db.execute(_page(reading, filters, after, limit + 1)).all()
         if len(found) > limit:
             found = found[:limit]
             next_cursor = reading.cursor(found[-1]._key)
@@ -308,15 +316,7 @@ def export_rows(
     filters, _shown = _filters(query, reading.granted)
     after: str | None = None
     while True:
-        stmt = select(table.c._key, *(table.c[c] for c in reading.columns)).where(
-            table.c._retired_at.is_(None)
-        )
-        stmt = reading.scoped(stmt)
-        for item, op, values in filters:
-            stmt = stmt.where(_condition(table.c[item], op, values))
-        if after is not None:
-            stmt = stmt.where(table.c._key > after)
-        found = db.execute(stmt.order_by(table.c._key).limit(page)).all()
+        found = db.execute(_page(reading, filters, after, page)).all()
         for row in found:
             yield row._key, _jsonable(reading.masker(dict(zip(reading.columns, row[1:], strict=True))))
         if len(found) < page:

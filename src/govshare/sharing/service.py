@@ -72,8 +72,9 @@ class DecisionIn:
     duration_days: int | None = None
 
 
-def _text(value: str, field: str, label: str, limit: int) -> str:
-    value = " ".join(value.split())
+def clean_text(value: str | None, field: str, label: str, limit: int = 2000) -> str:
+    """`value` with its whitespace collapsed; Invalid (naming `label`) when empty or too long."""
+    value = " ".join((value or "").split())
     if not value:
         raise Invalid(f"请填写{label}。", f"{field} is required.", details={"field": field})
     if len(value) > limit:
@@ -132,8 +133,8 @@ def file_request(db: Session, *, actor: Actor, data: RequestIn) -> tuple[ShareRe
     """File a request; for an unconditional resource, also the grant it gives at once."""
     resource = requestable(db, actor=actor, resource_id=data.resource_id)
     items = _shared_items(db, resource, data.items)
-    purpose = _text(data.purpose, "purpose", "用途", 200)
-    basis = _text(data.basis, "basis", "履职依据", 500)
+    purpose = clean_text(data.purpose, "purpose", "用途", 200)
+    basis = clean_text(data.basis, "basis", "履职依据", 500)
     if not 1 <= data.duration_days <= MAX_DAYS:
         raise Invalid(
             f"使用期限应在 1 到 {MAX_DAYS} 天之间。",
@@ -325,26 +326,12 @@ def decide(
             f"该申请已{STATUS_LABELS.get(request.status, request.status)}，不能重复答复。",
             "The request is not pending.",
         )
-    reason = _text(data.reason or "", "reason", "答复理由", 2000)
+    reason = clean_text(data.reason or "", "reason", "答复理由", 2000)
     grant = None
     if data.decision == "reject":
         request.status = "rejected"
     elif data.decision in ("approve", "partial"):
-        items = _shared_items(db, resource, data.items or request.items)
-        beyond = sorted(set(items) - set(request.items))
-        if beyond:
-            raise Invalid(
-                f"不能授权申请之外的信息项：{'、'.join(beyond)}。",
-                "Items beyond the request.",
-                details={"field": "items"},
-            )
-        days = data.duration_days or request.duration_days
-        if not 1 <= days <= request.duration_days:
-            raise Invalid(
-                f"授权期限应在 1 到申请的 {request.duration_days} 天之间。",
-                "duration_days out of range.",
-                details={"field": "duration_days"},
-            )
+        items, days = _terms(db, resource, request, data)
         row_scope = _row_scope(db, resource, items, data.row_scope)
         narrowed = (
             len(items) < len(request.items)
@@ -401,7 +388,7 @@ def dispute(db: Session, *, actor: Actor, request_id: int, reason: str) -> Share
     if request.dispute_status is not None:
         raise Conflict("该申请已提出过异议，市数据资源管理局的裁定为最终结果。", "Already disputed.")
     request.dispute_status = "open"
-    request.dispute_reason = _text(reason or "", "reason", "异议理由", 2000)
+    request.dispute_reason = clean_text(reason or "", "reason", "异议理由", 2000)
     request.disputed_at = utcnow()
     db.flush()
     resource = db.get(Resource, request.resource_id)
@@ -438,28 +425,14 @@ def rule(
     require(actor, Action.sharing_rule)
     if request.dispute_status != "open":
         raise Conflict("该申请没有待协调的异议。", "No open dispute.")
-    reason = _text(data.reason or "", "reason", "裁定理由", 2000)
+    reason = clean_text(data.reason or "", "reason", "裁定理由", 2000)
     grant = None
     if data.decision == "uphold":
         request.dispute_status = "upheld"
     elif data.decision in ("approve", "partial"):
         resource = db.get(Resource, request.resource_id)
         assert resource is not None
-        items = _shared_items(db, resource, data.items or request.items)
-        beyond = sorted(set(items) - set(request.items))
-        if beyond:
-            raise Invalid(
-                f"不能授权申请之外的信息项：{'、'.join(beyond)}。",
-                "Items beyond the request.",
-                details={"field": "items"},
-            )
-        days = data.duration_days or request.duration_days
-        if not 1 <= days <= request.duration_days:
-            raise Invalid(
-                f"授权期限应在 1 到申请的 {request.duration_days} 天之间。",
-                "duration_days out of range.",
-                details={"field": "duration_days"},
-            )
+        items, days = _terms(db, resource, request, data)
         for earlier in db.scalars(
             select(Grant).where(Grant.request_id == request.id, Grant.status.in_(("active", "suspended")))
         ):
@@ -557,6 +530,26 @@ def follow_deadlines(db: Session, *, on: Any = None) -> tuple[int, int]:
     return reminded, escalated
 
 
+def _terms(db: Session, resource: Resource, request: ShareRequest, data: DecisionIn) -> tuple[list[str], int]:
+    """The items and days an approval (or ruling) grants: within what was asked for."""
+    items = _shared_items(db, resource, data.items or request.items)
+    beyond = sorted(set(items) - set(request.items))
+    if beyond:
+        raise Invalid(
+            f"不能授权申请之外的信息项：{'、'.join(beyond)}。",
+            "Items beyond the request.",
+            details={"field": "items"},
+        )
+    days = data.duration_days or request.duration_days
+    if not 1 <= days <= request.duration_days:
+        raise Invalid(
+            f"授权期限应在 1 到申请的 {request.duration_days} 天之间。",
+            "duration_days out of range.",
+            details={"field": "duration_days"},
+        )
+    return items, days
+
+
 def _row_scope(
     db: Session, resource: Resource, items: list[str], scope: dict[str, list[str]] | None
 ) -> dict[str, list[str]] | None:
@@ -626,7 +619,7 @@ def change_grant(
             "Only the provider or the Bureau changes a grant.",
             details={"action": Action.grant_manage.value},
         )
-    reason = _text(reason or "", "reason", "理由", 500)
+    reason = clean_text(reason or "", "reason", "理由", 500)
     before = grant.status
     if change == "renew":
         if grant.status == "revoked":
