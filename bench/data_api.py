@@ -29,7 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, select, text
 
 PURPOSE = "基准测试：最低生活保障对象资格核查"
 REGIONS = ["130102", "130104", "130105", "130108", "130109", "130110", "130111", "130121", "130123"]
@@ -71,38 +71,23 @@ def _population(engine: Engine, rows: int, workdir: Path) -> int:
 
 def _consumer(engine: Engine, resource_id: int) -> str:
     """A consuming department, its business system's token and an unconditional grant for PURPOSE."""
+    from bench.ingest import department
     from govshare.authz import Actor
     from govshare.catalog.models import Resource, ResourceVersion
     from govshare.db import unit_of_work, utcnow
-    from govshare.identifiers import credit_code_check_char
-    from govshare.orgs.models import Organisation
     from govshare.sharing.models import Grant, ShareRequest
     from govshare.systems import service as systems
     from govshare.systems.schemas import SystemCreate
     from govshare.workdays import today
 
     now = utcnow()
-    body = "11130100000103580"
     with unit_of_work(engine) as db:
         resource = db.get(Resource, resource_id)
         assert resource is not None and resource.published_version_id is not None
         version = db.get(ResourceVersion, resource.published_version_id)
         assert version is not None
         provider, names = resource.org_id, [i["name"] for i in version.items]
-        org = db.execute(
-            insert(Organisation).values(
-                code="benchcivil",
-                name="基准民政局",
-                short_name="民政",
-                kind="department",
-                credit_code=body + credit_code_check_char(body),
-                credit_code_checked=True,
-                is_active=True,
-                created_at=now,
-                updated_at=now,
-                version=1,
-            )
-        ).inserted_primary_key[0]
+        org = department(db, "benchcivil", "基准民政局", "民政", "11130100000103580")
         _system, token, _row = systems.create_system(
             db,
             actor=Actor.operator("bench"),

@@ -143,23 +143,21 @@ def _max_rss_mb() -> float:
     return rusage.getrusage(rusage.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _setup(engine: Engine) -> int:
-    """An organisation, a sub-class and one published population resource; returns its id."""
-    from govshare.catalog.models import CatalogClass, Resource, ResourceVersion
+def department(conn: Any, code: str, name: str, short_name: str, credit_body: str) -> int:
+    """A department organisation for a benchmark (17 characters of credit code given, check added)."""
     from govshare.db import utcnow
     from govshare.identifiers import credit_code_check_char
     from govshare.orgs.models import Organisation
 
     now = utcnow()
-    with engine.begin() as conn:
-        body = "11130100000102430"
-        org = conn.execute(
+    return int(
+        conn.execute(
             insert(Organisation).values(
-                code="benchpolice",
-                name="基准公安局",
-                short_name="公安",
+                code=code,
+                name=name,
+                short_name=short_name,
                 kind="department",
-                credit_code=body + credit_code_check_char(body),
+                credit_code=credit_body + credit_code_check_char(credit_body),
                 credit_code_checked=True,
                 is_active=True,
                 created_at=now,
@@ -167,6 +165,17 @@ def _setup(engine: Engine) -> int:
                 version=1,
             )
         ).inserted_primary_key[0]
+    )
+
+
+def _setup(engine: Engine) -> int:
+    """An organisation, a sub-class and one published population resource; returns its id."""
+    from govshare.catalog.models import CatalogClass, Resource, ResourceVersion
+    from govshare.db import utcnow
+
+    now = utcnow()
+    with engine.begin() as conn:
+        org = department(conn, "benchpolice", "基准公安局", "公安", "11130100000102430")
         top = conn.execute(
             insert(CatalogClass).values(
                 code="9", name="基准", kind="base", next_seq=1, is_active=True, created_at=now, version=1

@@ -28,17 +28,16 @@ from sqlalchemy.orm import Session
 
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
-from govshare.authz import Action, Actor, Role, allowed, require
+from govshare.authz import Action, Actor, allowed, require
 from govshare.catalog.models import Resource
 from govshare.crypto import sm3_hex
 from govshare.db import utcnow
 from govshare.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.exchange import store
-from govshare.orgs import service as orgs
 from govshare.settings import get_settings
 from govshare.sharing import rowids, rows
 from govshare.sharing.models import DataExport
-from govshare.sharing.service import clean_text, record_use
+from govshare.sharing.service import bureau_task, clean_text, record_use
 from govshare.tasks import service as tasks
 
 MAX_DOWNLOADS = 3
@@ -88,18 +87,14 @@ def request_export(
     )
     db.add(export)
     db.flush()
-    bureau = orgs.bureau(db)
-    if bureau is not None:
-        tasks.open_task(
-            db,
-            kind="export_request",
-            title=f"数据导出待审批：{reading.resource.name}",
-            link=f"/sharing/exports/{export.id}",
-            org_id=bureau.id,
-            subject_type="data_exports",
-            subject_id=export.id,
-            assignee_role=Role.bureau_admin,
-        )
+    bureau_task(
+        db,
+        kind="export_request",
+        title=f"数据导出待审批：{reading.resource.name}",
+        link=f"/sharing/exports/{export.id}",
+        subject_type="data_exports",
+        subject_id=export.id,
+    )
     audit.record(
         db,
         EventType.export_requested,

@@ -30,7 +30,7 @@ from govshare.exchange.trace import business_key
 from govshare.settings import get_settings
 from govshare.sharing import rowids
 from govshare.sharing.models import Feedback
-from govshare.sharing.service import clean_text, grant_for_use, working_days_after
+from govshare.sharing.service import bureau_task, clean_text, grant_for_use, working_days_after
 from govshare.tasks import service as tasks
 from govshare.workdays import today
 
@@ -297,10 +297,7 @@ def list_feedback(
 
 def escalate_overdue(db: Session, *, on: Any = None) -> int:
     """Open cases past their due date: the Bureau is told once each (audited against the provider)."""
-    from govshare.orgs import service as orgs
-
     day = on or today()
-    bureau = orgs.bureau(db)
     late = list(
         db.scalars(
             select(Feedback).where(
@@ -310,17 +307,14 @@ def escalate_overdue(db: Session, *, on: Any = None) -> int:
     )
     for case in late:
         case.overdue_at = utcnow()
-        if bureau is not None:
-            tasks.open_task(
-                db,
-                kind="feedback_overdue",
-                title=f"数据异议逾期未核实（截止 {case.due_date:%Y-%m-%d}）",
-                link=f"/sharing/feedback/{case.id}",
-                org_id=bureau.id,
-                subject_type="data_feedback",
-                subject_id=case.id,
-                assignee_role=Role.bureau_admin,
-            )
+        bureau_task(
+            db,
+            kind="feedback_overdue",
+            title=f"数据异议逾期未核实（截止 {case.due_date:%Y-%m-%d}）",
+            link=f"/sharing/feedback/{case.id}",
+            subject_type="data_feedback",
+            subject_id=case.id,
+        )
         audit.record(
             db,
             EventType.feedback_overdue,

@@ -378,6 +378,22 @@ def decide(
     return request, grant
 
 
+def bureau_task(db: Session, *, kind: str, title: str, link: str, subject_type: str, subject_id: int) -> None:
+    """A task for the Bureau's administrators (none on a platform without a Bureau organisation)."""
+    bureau = orgs.bureau(db)
+    if bureau is not None:
+        tasks.open_task(
+            db,
+            kind=kind,
+            title=title,
+            link=link,
+            org_id=bureau.id,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            assignee_role=Role.bureau_admin,
+        )
+
+
 def dispute(db: Session, *, actor: Actor, request_id: int, reason: str) -> ShareRequest:
     """The consumer disputes a rejection or a partial approval; the Bureau coordinates (M16)."""
     request = get_request(db, actor=actor, request_id=request_id)
@@ -393,18 +409,14 @@ def dispute(db: Session, *, actor: Actor, request_id: int, reason: str) -> Share
     db.flush()
     resource = db.get(Resource, request.resource_id)
     assert resource is not None
-    bureau = orgs.bureau(db)
-    if bureau is not None:
-        tasks.open_task(
-            db,
-            kind="share_dispute",
-            title=f"共享争议待协调：{resource.name}（{STATUS_LABELS[request.status]}）",
-            link=f"/sharing/requests/{request.id}",
-            org_id=bureau.id,
-            subject_type="share_requests",
-            subject_id=request.id,
-            assignee_role=Role.bureau_admin,
-        )
+    bureau_task(
+        db,
+        kind="share_dispute",
+        title=f"共享争议待协调：{resource.name}（{STATUS_LABELS[request.status]}）",
+        link=f"/sharing/requests/{request.id}",
+        subject_type="share_requests",
+        subject_id=request.id,
+    )
     audit.record(
         db,
         EventType.share_disputed,
@@ -479,7 +491,6 @@ def follow_deadlines(db: Session, *, on: Any = None) -> tuple[int, int]:
     pending = db.scalars(
         select(ShareRequest).where(ShareRequest.status == "pending", ShareRequest.due_date.is_not(None))
     )
-    bureau = orgs.bureau(db)
     for request in list(pending):
         assert request.due_date is not None
         resource = db.get(Resource, request.resource_id)
@@ -487,17 +498,14 @@ def follow_deadlines(db: Session, *, on: Any = None) -> tuple[int, int]:
         if day > request.due_date and request.overdue_at is None:
             request.overdue_at = utcnow()
             escalated += 1
-            if bureau is not None:
-                tasks.open_task(
-                    db,
-                    kind="share_overdue",
-                    title=f"共享申请逾期未答复：{resource.name}（截止 {request.due_date:%Y-%m-%d}）",
-                    link=f"/sharing/requests/{request.id}",
-                    org_id=bureau.id,
-                    subject_type="share_requests",
-                    subject_id=request.id,
-                    assignee_role=Role.bureau_admin,
-                )
+            bureau_task(
+                db,
+                kind="share_overdue",
+                title=f"共享申请逾期未答复：{resource.name}（截止 {request.due_date:%Y-%m-%d}）",
+                link=f"/sharing/requests/{request.id}",
+                subject_type="share_requests",
+                subject_id=request.id,
+            )
             audit.record(
                 db,
                 EventType.share_overdue,
