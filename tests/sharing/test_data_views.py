@@ -221,6 +221,8 @@ def test_an_export_is_requested_on_the_grant_page_approved_and_downloaded(app, c
     )
     assert approved.status_code == 303
     assert texts(bureau.get(f"/sharing/exports/{export_id}").text, "export-download") == []
+    twice = bureau.post(f"/sharing/exports/{export_id}/decision", {"decision": "reject", "reason": "不同意"})
+    assert twice.status_code == 409 and "不能重复审批" in text(twice.text, "form-error")
 
     page = civil.get(f"/sharing/exports/{export_id}").text
     assert text(page, "export-status") == "已批准" and text(page, "export-decision").startswith(
@@ -242,3 +244,21 @@ def test_the_sharing_tabs_lead_to_feedback_and_exports(app, city, username) -> N
     assert "数据异议" in tabs and "数据导出" in tabs
     assert person.get("/sharing/feedback").status_code == 200
     assert person.get("/sharing/exports").status_code == 200
+
+
+def test_a_rejected_export_shows_the_opinion_and_offers_no_download(app, client, city, db) -> None:
+    _resource_id, grant_id = held(client, db)
+    civil = browser(app, "civil_user")
+    made = civil.post(
+        "/sharing/exports", {"grant_id": str(grant_id), "format": "xlsx", "reason": "需要离线保存全部数据"}
+    )
+    export_id = int(made.headers["location"].split("/")[-1].split("?")[0])
+    rejected = browser(app, "bureau_admin").post(
+        f"/sharing/exports/{export_id}/decision", {"decision": "reject", "reason": "请改用数据接口按需查询"}
+    )
+    assert rejected.status_code == 303 and rejected.headers["location"].endswith("done=rejected")
+    page = civil.get(f"/sharing/exports/{export_id}").text
+    assert text(page, "export-status") == "未批准" and "请改用数据接口" in text(page, "export-decision")
+    assert texts(page, "export-download") == [] and texts(page, "export-decision-form") == []
+    assert civil.get(f"/sharing/exports/{export_id}/file").status_code == 409
+    assert text(civil.get("/sharing/exports").text, "export-left") == "—"

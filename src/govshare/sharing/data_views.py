@@ -422,7 +422,7 @@ def exports_list(
     side: Annotated[str, Query(max_length=8)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    """数据导出: the department's export requests, or for the Bureau every one (pending first to see)."""
+    """数据导出: the department's export requests, or for the Bureau every one, the newest first."""
     require(actor, Action.sharing_view)
     can_see_all = allowed(actor, Action.sharing_supervise)
     side = "all" if can_see_all and side != "mine" else "mine"

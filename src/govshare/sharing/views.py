@@ -1,6 +1,7 @@
 """Sharing pages: the request action on a resource page, 我的申请, 待我审批 (with the working days
 left to answer), a request with the provider's decision form, and 共享授权 held and given, with the
-provider's suspend, resume, revoke and renew.
+provider's suspend, resume, revoke and renew. The pages for using the data of a grant (数据查询,
+数据异议, 数据导出) are in `sharing.data_views`; the tabs here lead to them.
 
 The pages only present and collect; every rule (who may request what, who decides, what a grant may
 hold) is in `sharing.service`, which the JSON API calls the same way. A refusal a person can fix
