@@ -188,9 +188,9 @@ def test_grants_are_suspended_resumed_renewed_revoked_and_expire(client, city, d
     revoked = client.post(f"{url}/revoke", json={"reason": "到期后撤销"}, headers=police_admin)
     assert revoked.status_code == 409
     changes = db.scalars(
-        select(AuditEvent.details).where(
-            AuditEvent.event_type == "sharing.grant_changed", AuditEvent.object_id == str(grant["id"])
-        )
+        select(AuditEvent.details)
+        .where(AuditEvent.event_type == "sharing.grant_changed", AuditEvent.object_id == str(grant["id"]))
+        .order_by(AuditEvent.id)
     ).all()
     assert [json.loads(c)["change"] for c in changes] == ["suspend", "resume", "renew", "expire"]
 

@@ -1,6 +1,7 @@
 """Sharing pages: the request action on a resource page, 我的申请, 待我审批 (with the working days
 left to answer), a request with the provider's decision form, and 共享授权 held and given, with the
-provider's suspend, resume, revoke and renew.
+provider's suspend, resume, revoke and renew. The pages for using the data of a grant (数据查询,
+数据异议, 数据导出) are in `sharing.data_views`; the tabs here lead to them.
 
 The pages only present and collect; every rule (who may request what, who decides, what a grant may
 hold) is in `sharing.service`, which the JSON API calls the same way. A refusal a person can fix
@@ -15,7 +16,7 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import date
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -79,9 +80,19 @@ class Due:
         return "今日到期" if self.days == 0 else f"剩余 {self.days} 个工作日"
 
 
-def due_of(request: ShareRequest, on: date | None = None, calendar: Calendar = EMPTY) -> Due | None:
-    """The request's deadline counted from `on` (today in China) in `calendar`'s working days (the
-    page passes the one with the Bureau's holiday table); None for a request without a deadline."""
+class Dated(Protocol):
+    """What has a reply deadline: a share request, a feedback case."""
+
+    @property
+    def due_date(self) -> date | None: ...
+
+    @property
+    def due_provisional(self) -> bool: ...
+
+
+def due_of(request: Dated, on: date | None = None, calendar: Calendar = EMPTY) -> Due | None:
+    """The request's (or case's) deadline counted from `on` (today in China) in `calendar`'s working
+    days (the page passes the one with the Bureau's holiday table); None without a deadline."""
     if request.due_date is None:
         return None
     on = on or today()
@@ -136,6 +147,8 @@ def _tabs(actor: Actor) -> list[tuple[str, str]]:
     if allowed(actor, Action.sharing_decide) or allowed(actor, Action.grant_manage):
         tabs.append(("/sharing/inbox", "待我审批"))
     tabs.append(("/sharing/grants", "共享授权"))
+    tabs.append(("/sharing/feedback", "数据异议"))
+    tabs.append(("/sharing/exports", "数据导出"))
     return tabs
 
 
@@ -597,9 +610,17 @@ def _grant_page(
     errors: dict[str, str] | None = None,
     typed: dict[str, str] | None = None,
     status: int = 200,
+    export_form: dict[str, Any] | None = None,
 ) -> Response:
     resource = db.get(Resource, grant.resource_id)
+    assert resource is not None
     request_ = db.get(ShareRequest, grant.request_id)
+    usable = (
+        actor.org_id == grant.org_id
+        and grant.status == "active"
+        and resource.provision_method == "table"
+        and allowed(actor, Action.data_consume)
+    )
     return _page(
         request,
         "sharing/grant.html",
@@ -615,9 +636,40 @@ def _grant_page(
             "error": error,
             "errors": errors or {},
             "typed": typed or {},
+            "can_query": usable,
+            "can_export": usable and allowed(actor, Action.sharing_request),
+            "filter_items": filter_items(db, grant) if usable else [],
+            "export_form": export_form or {"format": "csv", "reason": "", "filters": {}},
         },
         status_code=status,
     )
+
+
+DATE_TYPES = ("D", "T")
+
+
+def filter_items(db: Session, grant: Grant) -> list[dict[str, Any]]:
+    """The grant's items as the query and export forms offer them for filtering: `is_date` ones get
+    from/to inputs (`item__gte`, `item__lte`), the others one input for equality."""
+    resource = db.get(Resource, grant.resource_id)
+    assert resource is not None
+    return [
+        {**item, "is_date": item["data_type"] in DATE_TYPES}
+        for item in published_items(db, resource)
+        if item["name"] in grant.items
+    ]
+
+
+def typed_filters(pairs: list[tuple[str, str]], items: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The filter inputs a person filled in (`item`, `item__gte`, `item__lte` of the offered items),
+    as query pairs for `rows.read_rows`; blank inputs and anything else are not filters."""
+    names = {i["name"] for i in items}
+    typed = []
+    for key, value in pairs:
+        item, _, op = key.partition("__")
+        if item in names and op in ("", "gte", "lte") and value.strip():
+            typed.append((key, value.strip()))
+    return typed
 
 
 @router.get("/sharing/grants/{grant_id}", response_class=HTMLResponse)

@@ -47,6 +47,7 @@ def routers() -> list[APIRouter]:
     from govshare.orgs import api as orgs_api
     from govshare.orgs import views as orgs_views
     from govshare.sharing import api as sharing_api
+    from govshare.sharing import data_views as sharing_data_views
     from govshare.sharing import views as sharing_views
     from govshare.systems import api as systems_api
     from govshare.systems import views as systems_views
@@ -81,6 +82,7 @@ def routers() -> list[APIRouter]:
         exchange_views_sync.router,
         exchange_views_services.router,
         sharing_views.router,
+        sharing_data_views.router,
         catalog_views_exchange.router,
         catalog_views.router,
     ]
