@@ -262,3 +262,27 @@ def test_a_rejected_export_shows_the_opinion_and_offers_no_download(app, client,
     assert texts(page, "export-download") == [] and texts(page, "export-decision-form") == []
     assert civil.get(f"/sharing/exports/{export_id}/file").status_code == 409
     assert text(civil.get("/sharing/exports").text, "export-left") == "—"
+
+
+def test_the_bureau_reviews_purposes_declared_against_uses(client, city, db) -> None:
+    from tests.sharing.test_requests import PURPOSE
+    from tests.sharing.test_rows import granted, loaded
+
+    population = loaded(client, db)
+    civil = login(client, "civil_user")
+    granted(client, population, ["id_number", "region_code"])
+    params = {"purpose": PURPOSE, "limit": 2}
+    assert (
+        client.get(f"/api/v1/resources/{population.id}/rows", params=params, headers=civil).status_code == 200
+    )
+    wrong = {"purpose": "商业营销"}
+    assert (
+        client.get(f"/api/v1/resources/{population.id}/rows", params=wrong, headers=civil).status_code == 403
+    )
+    page = client.get("/sharing/purposes", headers=login(client, "bureau_admin"))
+    assert page.status_code == 200
+    listed = page.text.split('data-testid="purpose-row"')[1:]
+    assert len(listed) == 2
+    assert "商业营销" in listed[0] and "授权未载" in listed[0]  # undeclared purposes first
+    assert PURPOSE in listed[1] and "授权未载" not in listed[1]
+    assert client.get("/sharing/purposes", headers=civil).status_code == 403

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from typing import Annotated, Any, Protocol
 
@@ -149,6 +149,8 @@ def _tabs(actor: Actor) -> list[tuple[str, str]]:
     tabs.append(("/sharing/grants", "共享授权"))
     tabs.append(("/sharing/feedback", "数据异议"))
     tabs.append(("/sharing/exports", "数据导出"))
+    if allowed(actor, Action.sharing_supervise):
+        tabs.append(("/sharing/purposes", "用途核查"))
     return tabs
 
 
@@ -596,6 +598,30 @@ def grants_list(
         actor,
         db,
         {"rows": rows, "side": side, "sides": sides, **page_context(params, total, side=side)},
+    )
+
+
+@router.get("/sharing/purposes", response_class=HTMLResponse)
+def purpose_review(
+    request: Request,
+    actor: CurrentActor,
+    db: DB,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+    org: Annotated[int | None, Query()] = None,
+) -> Response:
+    """用途核查 (the Bureau): per consuming department, resource and purpose, the purposes declared in
+    grants against the uses made, refusals for purposes no grant covers first."""
+    rows = service.purpose_review(db, actor=actor, org_id=org, days=days)
+    for row in rows:
+        row["last"] = datetime.fromisoformat(row["last_at"]) if row["last_at"] else None
+    rows.sort(key=lambda r: (r["declared"], -r["purpose_mismatches"] - r["without_grant"], r["org_id"]))
+    consumers = sorted({r["org_id"] for r in service.purpose_review(db, actor=actor, days=days)})
+    return _page(
+        request,
+        "sharing/purposes.html",
+        actor,
+        db,
+        {"rows": rows, "days": days, "org": org, "consumers": consumers},
     )
 
 
