@@ -63,7 +63,7 @@ def request_export(
     purpose = " ".join(purpose.split())
     query = [(name, str(v)) for name, values in (filters or {}).items() for v in values]
     # The same checks as a data API call: grant for the purpose, granted items and filters only.
-    reading = rows._reading(
+    reading = rows.reading_for(
         db,
         actor=actor,
         resource_id=resource_id,
@@ -71,7 +71,7 @@ def request_export(
         fields=",".join(fields or []) or None,
         channel="export",
     )
-    rows._filters(query, reading.granted)
+    rows.parse_filters(query, reading.granted)
     assert actor.org_id is not None
     export = DataExport(
         resource_id=reading.resource.id,
@@ -169,7 +169,7 @@ def download(db: Session, *, actor: Actor, export_id: int) -> ExportFile:
             "The export expired.",
             keep_changes=True,
         )
-    reading = rows._reading(
+    reading = rows.reading_for(
         db,
         actor=actor,
         resource_id=export.resource_id,

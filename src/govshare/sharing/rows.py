@@ -55,7 +55,7 @@ class Delivery:
 
 
 @dataclass
-class _Reading:
+class Reading:
     """What every read under a grant starts from: the grant, the items it may see (masked how), the
     columns asked for and the store table (None while the resource has no data)."""
 
@@ -120,7 +120,7 @@ def _parse(item: dict[str, Any], text: str) -> Any:
         ) from None
 
 
-def _filters(
+def parse_filters(
     query: list[tuple[str, str]], granted: dict[str, dict[str, Any]]
 ) -> tuple[list[tuple[str, str, list[Any]]], dict[str, list[str]]]:
     """(item, operator, values) from the query string: `item=v` (repeat for IN) and
@@ -176,9 +176,9 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _reading(
+def reading_for(
     db: Session, *, actor: Actor, resource_id: int, purpose: str | None, fields: str | None, channel: str
-) -> _Reading:
+) -> Reading:
     require(actor, Action.data_consume)
     resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
     if resource.provision_method != "table":
@@ -206,7 +206,7 @@ def _reading(
             )
         columns = [c for c in columns if c in wanted]
     table = store.table_for(db, resource.id, items) if store.exists(db, resource.id) else None
-    return _Reading(resource, grant, purpose, items, granted, columns, masker, table)
+    return Reading(resource, grant, purpose, items, granted, columns, masker, table)
 
 
 def _limit(limit: int) -> None:
@@ -217,7 +217,7 @@ def _limit(limit: int) -> None:
 
 
 def _delivered(
-    db: Session, actor: Actor, reading: _Reading, rows: list[Any], channel: str, **details: Any
+    db: Session, actor: Actor, reading: Reading, rows: list[Any], channel: str, **details: Any
 ) -> str:
     """Audit one delivery; returns the SM3 of the rows as returned."""
     record_use(
@@ -250,7 +250,7 @@ def _delivered(
 
 
 def _page(
-    reading: _Reading, filters: list[tuple[str, str, list[Any]]], after: str | None, size: int
+    reading: Reading, filters: list[tuple[str, str, list[Any]]], after: str | None, size: int
 ) -> Select[Any]:
     """Live rows under the grant and `filters`, after the key `after`, in key order, `size` of them."""
     table = reading.table
@@ -277,12 +277,12 @@ def read_rows(
     fields: str | None = None,
 ) -> Delivery:
     """A page of live rows under the caller's grant for `purpose`, filtered, in key order."""
-    reading = _reading(
+    reading = reading_for(
         db, actor=actor, resource_id=resource_id, purpose=purpose, fields=fields, channel="rows"
     )
     _limit(limit)
     after = reading.position(cursor, "cursor")
-    filters, shown = _filters(query, reading.granted)
+    filters, shown = parse_filters(query, reading.granted)
     rows: list[dict[str, Any]] = []
     next_cursor = None
     table = reading.table
@@ -306,14 +306,14 @@ def read_rows(
 
 
 def export_rows(
-    db: Session, reading: _Reading, query: list[tuple[str, str]], *, page: int = 5000
+    db: Session, reading: Reading, query: list[tuple[str, str]], *, page: int = 5000
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every live row under `reading` and the filters in `query`, in key order, as (store key, masked
     values), read in keyset pages of `page` rows so that memory stays flat."""
     table = reading.table
     if table is None or not reading.columns:
         return
-    filters, _shown = _filters(query, reading.granted)
+    filters, _shown = parse_filters(query, reading.granted)
     after: str | None = None
     while True:
         found = db.execute(_page(reading, filters, after, page)).all()
@@ -351,7 +351,7 @@ def read_changes(
 
     A row's change time is when the batch that last wrote or retired it was received; batches of one
     resource are applied one at a time, so those times only grow in commit order."""
-    reading = _reading(
+    reading = reading_for(
         db, actor=actor, resource_id=resource_id, purpose=purpose, fields=fields, channel="changes"
     )
     _limit(limit)
