@@ -37,7 +37,7 @@ from govshare.exchange import store
 from govshare.settings import get_settings
 from govshare.sharing import rowids, rows
 from govshare.sharing.models import DataExport
-from govshare.sharing.service import bureau_task, clean_text, record_use
+from govshare.sharing.service import bureau_task, by_side, clean_text, record_use
 from govshare.tasks import service as tasks
 
 MAX_DOWNLOADS = 3
@@ -248,12 +248,8 @@ def _xlsx(header: list[str], records: Iterator[list[Any]]) -> tuple[int, bytes]:
 def list_exports(
     db: Session, *, actor: Actor, side: str, limit: int = 50, offset: int = 0
 ) -> tuple[list[DataExport], int]:
-    require(actor, Action.sharing_view)
-    query = select(DataExport)
-    if not (side == "all" and allowed(actor, Action.sharing_supervise)):
-        query = query.where(DataExport.org_id == actor.org_id)
-    total = int(db.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    return list(db.scalars(query.order_by(DataExport.id.desc()).limit(limit).offset(offset))), total
+    """The actor's department's exports (`mine`), or all (Bureau)."""
+    return by_side(db, DataExport, actor=actor, side=side, limit=limit, offset=offset, provider_side="")
 
 
 def export_dict(export: DataExport) -> dict[str, Any]:

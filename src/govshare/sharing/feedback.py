@@ -30,7 +30,7 @@ from govshare.exchange.trace import business_key
 from govshare.settings import get_settings
 from govshare.sharing import rowids
 from govshare.sharing.models import Feedback
-from govshare.sharing.service import bureau_task, clean_text, grant_for_use, working_days_after
+from govshare.sharing.service import bureau_task, by_side, clean_text, grant_for_use, working_days_after
 from govshare.tasks import service as tasks
 from govshare.workdays import today
 
@@ -281,18 +281,8 @@ def close_feedback(
 def list_feedback(
     db: Session, *, actor: Actor, side: str, status: str | None = None, limit: int = 50, offset: int = 0
 ) -> tuple[list[Feedback], int]:
-    require(actor, Action.sharing_view)
-    query = select(Feedback)
-    if side == "inbox":
-        query = query.where(Feedback.provider_org_id == actor.org_id)
-    elif side == "all" and allowed(actor, Action.sharing_supervise):
-        pass
-    else:
-        query = query.where(Feedback.org_id == actor.org_id)
-    if status:
-        query = query.where(Feedback.status == status)
-    total = int(db.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    return list(db.scalars(query.order_by(Feedback.id.desc()).limit(limit).offset(offset))), total
+    """Cases the actor's department raised (`mine`), must answer (`inbox`), or all (Bureau)."""
+    return by_side(db, Feedback, actor=actor, side=side, status=status, limit=limit, offset=offset)
 
 
 def escalate_overdue(db: Session, *, on: Any = None) -> int:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from govshare.audit import service as audit
@@ -697,42 +697,44 @@ def expire_grants(db: Session, now: datetime | None = None) -> int:
     return len(expired)
 
 
+def by_side(
+    db: Session,
+    model: Any,
+    *,
+    actor: Actor,
+    side: str,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+    provider_side: str = "inbox",
+) -> tuple[list[Any], int]:
+    """A page of the sharing records (`model`, newest first) of the actor's department, as the
+    consumer (`org_id`), as the provider (`provider_org_id`, on side `provider_side`), or the whole
+    city (`all`, for those who supervise sharing), with the total."""
+    require(actor, Action.sharing_view)
+    query = select(model)
+    if side == provider_side:
+        query = query.where(model.provider_org_id == actor.org_id)
+    elif not (side == "all" and allowed(actor, Action.sharing_supervise)):
+        query = query.where(model.org_id == actor.org_id)
+    if status:
+        query = query.where(model.status == status)
+    total = int(db.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    return list(db.scalars(query.order_by(model.id.desc()).limit(limit).offset(offset))), total
+
+
 def list_requests(
     db: Session, *, actor: Actor, side: str, status: str | None = None, limit: int = 50, offset: int = 0
 ) -> tuple[list[ShareRequest], int]:
     """The requests the actor's department filed (`mine`), received (`inbox`), or all (Bureau)."""
-    from sqlalchemy import func
-
-    require(actor, Action.sharing_view)
-    query = select(ShareRequest)
-    if side == "inbox":
-        query = query.where(ShareRequest.provider_org_id == actor.org_id)
-    elif side == "all" and allowed(actor, Action.sharing_supervise):
-        pass
-    else:
-        query = query.where(ShareRequest.org_id == actor.org_id)
-    if status:
-        query = query.where(ShareRequest.status == status)
-    total = int(db.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    rows = list(db.scalars(query.order_by(ShareRequest.id.desc()).limit(limit).offset(offset)))
-    return rows, total
+    return by_side(db, ShareRequest, actor=actor, side=side, status=status, limit=limit, offset=offset)
 
 
 def list_grants(
     db: Session, *, actor: Actor, side: str, limit: int = 50, offset: int = 0
 ) -> tuple[list[Grant], int]:
     """Grants the actor's department holds (`held`) or has given (`given`), or all (Bureau)."""
-    from sqlalchemy import func
-
-    require(actor, Action.sharing_view)
-    query = select(Grant)
-    if side == "all" and allowed(actor, Action.sharing_supervise):
-        pass
-    else:
-        column = Grant.provider_org_id if side == "given" else Grant.org_id
-        query = query.where(column == actor.org_id)
-    total = int(db.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    return list(db.scalars(query.order_by(Grant.id.desc()).limit(limit).offset(offset))), total
+    return by_side(db, Grant, actor=actor, side=side, limit=limit, offset=offset, provider_side="given")
 
 
 def request_dict(request: ShareRequest, grant: Grant | None = None) -> dict[str, Any]:
@@ -767,7 +769,6 @@ def list_inbox(
     db: Session, *, actor: Actor, limit: int = 50, offset: int = 0
 ) -> tuple[list[ShareRequest], int]:
     """Pending requests to the actor's department, the one due soonest first (the approvals inbox)."""
-    from sqlalchemy import func
 
     require(actor, Action.sharing_view)
     query = select(ShareRequest).where(
@@ -888,7 +889,7 @@ def purpose_review(
     """For the Bureau, per consuming department, resource and purpose over the last `days`: the
     purposes its grants declare against the uses made — deliveries, rows, refusals for a purpose no
     grant covers (M17, S25)."""
-    from sqlalchemy import case, func
+    from sqlalchemy import case
 
     require(actor, Action.sharing_supervise)
     if not 1 <= days <= 366:
