@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session
 
 from govshare.authz import Actor
-from govshare.db import SessionFactory, dispose_engines, make_engine, transaction
+from govshare.db import SessionFactory, dispose_engines, make_engine, reads_first, transaction
 from govshare.migrate import upgrade
 from govshare.settings import get_settings
 
@@ -106,6 +106,7 @@ def app(engine: Engine, db: Session):  # type: ignore[no-untyped-def]
 
     application = create_app(engine=engine, run_jobs=False)
     application.state.unit_of_work = lambda: transaction(db)
+    application.state.reads_first = lambda: reads_first(engine, within=db)
     return application
 
 

@@ -6,12 +6,21 @@ services only `flush()`, and the unit commits once at the end or rolls back on a
 SQLite runs every transaction as `BEGIN IMMEDIATE` (after WAL mode and a busy timeout): writers
 queue instead of failing with `SQLITE_BUSY` half-way, which the audit chain's single head row
 needs. PostgreSQL serialises writers of that row with its row lock.
+
+A request that mostly reads and then records what it did (the data API: read a page, then audit
+the delivery) would hold that write lock, or the audit head's row lock, for its whole length, and
+concurrent callers would queue behind each other. `reads_first()` is the unit of work for it: a
+read-only snapshot first (a deferred `BEGIN` on SQLite, `READ ONLY` on PostgreSQL), while writes
+are registered with `later(db, fn)`; when the block ends they run in one short write transaction,
+committed before the caller goes on (before the response is sent). In an ordinary unit of work
+`later` runs `fn` at once, so services call it the same way in both.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +68,8 @@ def utcnow() -> datetime:
 
 
 SQLITE_CACHE_KIB = 64 * 1024  # per connection, allocated as used
+READS_FIRST = "govshare_reads_first"  # execution option of a reads-first session's engine
+_LATER = "govshare_later"  # session.info key: the writes a reads-first session registered
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -66,7 +77,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READS_FIRST):
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -85,7 +103,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reads-first snapshot takes no lock; everything else queues for the write lock at once.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READS_FIRST) else "BEGIN IMMEDIATE")
 
 
 _engines: dict[str, Engine] = {}
@@ -142,3 +161,67 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
             yield session
     finally:
         session.close()
+
+
+def later(db: Session, write: Callable[[Session], None]) -> None:
+    """Run `write(session)` in this unit of work: at once in an ordinary one; in a `reads_first()`
+    one, after its reads, in the write transaction that ends it (in registration order).
+
+    `write` gets the session to write with and must not rely on objects loaded by `db` being
+    attached to it: pass ids and values."""
+    pending = db.info.get(_LATER)
+    if pending is None:
+        write(db)
+    else:
+        pending.append(write)
+
+
+# SQLite has one writer: threads of a process take turns here rather than in SQLite's busy
+# handler, which sleeps in growing steps (1, 2, 5 … 100 ms) and makes the tail latency.
+_sqlite_writer = threading.Lock()
+
+
+@contextlib.contextmanager
+def reads_first(engine: Engine | None = None, *, within: Session | None = None) -> Iterator[Session]:
+    """A unit of work that reads under a snapshot without write locks, then runs the writes
+    registered with `later()` in one short transaction (see the module's docstring).
+
+    The writes also run when the block raises a `DomainError` with `keep_changes` (a refusal that
+    must be recorded), and not for any other exception. A read phase that writes anyway fails on
+    PostgreSQL (the transaction is read-only), so a forgotten `later` shows in the tests.
+
+    `within`: run both phases as transactions of this session instead (the tests' session, whose
+    commits are savepoints of a transaction rolled back at the end)."""
+    from govshare.errors import DomainError
+
+    engine = engine or get_engine()
+    session = within or SessionFactory(bind=engine.execution_options(**{READS_FIRST: True}))
+    pending: list[Callable[[Session], None]] = []
+    session.info[_LATER] = pending
+    try:
+        try:
+            yield session
+            session.commit()  # nothing to write: ends the snapshot
+        except DomainError as exc:
+            session.rollback()
+            if exc.keep_changes:
+                _write(engine, pending, within)
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        _write(engine, pending, within)
+    finally:
+        session.info.pop(_LATER, None)
+        if within is None:
+            session.close()
+
+
+def _write(engine: Engine, pending: list[Callable[[Session], None]], within: Session | None) -> None:
+    if not pending:
+        return
+    lock = _sqlite_writer if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+    unit = transaction(within) if within is not None else unit_of_work(engine)
+    with lock, unit as db:
+        for write in pending:
+            write(db)

@@ -203,6 +203,7 @@ def test_every_delivery_is_audited_with_what_was_returned(client, city, db) -> N
     assert details["filters"] == {"region_code": ["130102"]} and details["rows"] == 2
     returned = json.dumps(page.json()["rows"], ensure_ascii=False, separators=(",", ":"))
     assert details["sm3"] == sm3_hex(returned.encode()) == page.headers["x-content-sm3"]
+    assert page.text.startswith('{"rows":' + returned + ",")  # the very bytes whose SM3 was taken
     assert not any(PEOPLE[0] in str(v) for v in details.values())  # no values in the audit log
 
 
@@ -246,3 +247,29 @@ def test_the_change_feed_keeps_a_copy_current(client, city, db) -> None:
     assert client.get(url, params={"purpose": PURPOSE, "since": "x" * 40}, headers=civil).status_code == 422
     other = client.get(url, params={"purpose": "商业营销"}, headers=civil)
     assert other.status_code == 403
+
+
+def test_a_systems_call_records_its_token_use_then_the_delivery_after_reading(client, city, db) -> None:
+    from govshare.authz import Actor
+    from govshare.orgs.models import Organisation
+    from govshare.systems import service as systems
+    from govshare.systems.models import SystemToken
+    from govshare.systems.schemas import SystemCreate
+
+    population = loaded(client, db)
+    granted(client, population, ["id_number", "region_code"])
+    civil = db.scalar(select(Organisation).where(Organisation.short_name == "市民政局"))
+    assert civil is not None
+    _system, token, row = systems.create_system(
+        db,
+        actor=Actor.operator("test"),
+        data=SystemCreate(org_id=civil.id, code="assist", name="救助系统", allowed_cidrs=["127.0.0.0/8"]),
+    )
+    before = db.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
+    page = rows(client, population, {"Authorization": f"Bearer {token}"}, region_code="130102")
+    assert page.status_code == 200 and len(page.json()["rows"]) == 2
+    events = list(db.scalars(select(AuditEvent).where(AuditEvent.seq > before).order_by(AuditEvent.seq)))
+    assert [e.event_type for e in events] == ["system.token_used", "sharing.data_delivered"]
+    assert json.loads(events[1].details)["system_id"] == _system.id
+    db.expire_all()
+    assert db.get(SystemToken, row.id).last_used_ip == "127.0.0.1"  # type: ignore[union-attr]

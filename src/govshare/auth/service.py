@@ -6,14 +6,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Actor, Role
 from govshare.crypto import constant_time_equal, hmac_sm3, sm3_hex
-from govshare.db import utcnow
+from govshare.db import later, utcnow
 from govshare.errors import Locked, Unauthorized
 from govshare.orgs.models import Organisation
 from govshare.settings import get_settings
@@ -160,17 +160,26 @@ def resolve_token(db: Session, *, token: str, ip: str | None, kind: str | None =
         reason = (
             "revoked" if session.revoked_at is not None else ("expired" if user.is_active else "inactive")
         )
-        audit.record(
+        later(
             db,
-            EventType.token_rejected,
-            actor=Actor(kind="user", name=user.username, user_id=user.id, org_id=user.org_id, ip=ip),
-            obj=user,
-            outcome="denied",
-            details={"session_id": session.id, "reason": reason},
+            lambda w: audit.record(
+                w,
+                EventType.token_rejected,
+                actor=Actor(kind="user", name=user.username, user_id=user.id, org_id=user.org_id, ip=ip),
+                obj=user,
+                outcome="denied",
+                details={"session_id": session.id, "reason": reason},
+            ),
         )
         raise Unauthorized("登录已失效，请重新登录。", f"Session {reason}.", keep_changes=True)
     if session.last_seen_at is None or now - session.last_seen_at > SEEN_INTERVAL:
-        session.last_seen_at = now
+        session_id = session.id
+        later(
+            db,
+            lambda w: w.execute(
+                update(LoginSession).where(LoginSession.id == session_id).values(last_seen_at=now)
+            ),
+        )
     return actor_for(db, user, session_id=session.id, ip=ip)
 
 

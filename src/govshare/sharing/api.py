@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from govshare.pagination import Page, PageParams
 from govshare.sharing import exports, feedback, rows, service
 from govshare.sharing.models import Grant
-from govshare.web.deps import DB, CurrentActor
+from govshare.web.deps import DB, CurrentActor, reads_first
 
 router = APIRouter(prefix="/api/v1", tags=["sharing"])
 
@@ -140,6 +140,7 @@ def rule(request_id: int, body: RulingBody, actor: CurrentActor, db: DB) -> dict
         403: {"description": "No active grant for this purpose; how to apply is in the message."},
     },
 )
+@reads_first
 def read_rows(
     resource_id: int,
     request: Request,
@@ -176,17 +177,24 @@ def read_rows(
         if delivery.next_cursor:
             headers["X-Next-Cursor"] = delivery.next_cursor
         return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
-    body = {
-        "rows": delivery.rows,
+    rest = {
         "next_cursor": delivery.next_cursor,
         "columns": delivery.columns,
         "masking": delivery.masking,
         "grant_id": delivery.grant.id,
     }
-    return JSONResponse(jsonable_encoder(body), headers=headers)
+    # The rows go out as the very text whose SM3 was audited, not encoded a second time.
+    body = (
+        '{"rows":'
+        + delivery.rows_json
+        + ","
+        + json.dumps(rest, ensure_ascii=False, separators=(",", ":"))[1:]
+    )
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/resources/{resource_id}/changes")
+@reads_first
 def read_changes(
     resource_id: int,
     actor: CurrentActor,

@@ -26,6 +26,7 @@ from govshare.authz import Action, Actor, require
 from govshare.catalog import service as catalog
 from govshare.catalog.models import Resource
 from govshare.crypto import sm3_hex
+from govshare.db import later
 from govshare.errors import Invalid
 from govshare.exchange import store
 from govshare.exchange.access import published_items
@@ -52,6 +53,7 @@ class Delivery:
     masking: dict[str, str]
     sm3: str
     filters: dict[str, list[str]] = field(default_factory=dict)
+    rows_json: str = "[]"  # `rows` as JSON text: the bytes the SM3 is of
 
 
 @dataclass
@@ -81,13 +83,17 @@ class Reading:
 
     def masked(self, found: Sequence[Any], first: int) -> list[dict[str, Any]]:
         """Rows `found` (`_key`, then the columns from index `first`) as returned: the department's
-        row id, then the masked values."""
+        row id, then the masked values. Masked column by column."""
+        if not found:
+            return []
         ids = rowids.RowIds(self.grant.org_id).many([row._key for row in found])
-        columns, masker = self.columns, self.masker
-        return [
-            {"_row_id": row_id, **_jsonable(masker(dict(zip(columns, row[first:], strict=True))))}
-            for row_id, row in zip(ids, found, strict=True)
+        columns = list(zip(*found, strict=True))[first:]
+        masked = [
+            _json_column(self.masker.column(name, values))
+            for name, values in zip(self.columns, columns, strict=True)
         ]
+        names = ("_row_id", *self.columns)
+        return [dict(zip(names, values, strict=True)) for values in zip(ids, *masked, strict=True)]
 
     def cursor(self, position: str) -> str:
         sealed = seal(position, purpose="rows-cursor", context=f"{self.resource.id}:{self.grant.id}")
@@ -163,6 +169,16 @@ def _condition(column: Column[Any], op: str, values: list[Any]) -> Any:
     return {"gte": column >= value, "lte": column <= value, "gt": column > value, "lt": column < value}[op]
 
 
+_PLAIN = (str, int, float, type(None))
+
+
+def _json_column(values: list[Any]) -> list[Any]:
+    """One column's values as `_jsonable` writes them."""
+    if all(isinstance(v, _PLAIN) for v in values):
+        return values
+    return [v if isinstance(v, _PLAIN) else v.isoformat() if isinstance(v, date) else str(v) for v in values]
+
+
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     """Values as the JSON answer carries them (decimals as exact text, dates in ISO form), so that the
     audited SM3 is that of the rows as returned."""
@@ -216,37 +232,45 @@ def _limit(limit: int) -> None:
         )
 
 
+def rows_json(rows: list[Any]) -> str:
+    """The JSON text of delivered rows, exactly as the answer carries it and as its SM3 is taken."""
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+
+
 def _delivered(
     db: Session, actor: Actor, reading: Reading, rows: list[Any], channel: str, **details: Any
-) -> str:
-    """Audit one delivery; returns the SM3 of the rows as returned."""
-    record_use(
-        db,
-        actor=actor,
-        resource_id=reading.resource.id,
-        purpose=reading.purpose,
-        channel=channel,
-        grant=reading.grant,
-        rows=len(rows),
-    )
-    digest = sm3_hex(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode())
-    audit.record(
-        db,
-        EventType.data_delivered,
-        actor=actor,
-        obj=reading.resource,
-        org_id=actor.org_id,
-        details={
-            "grant_id": reading.grant.id,
-            "system_id": actor.system_id,
-            "purpose": reading.purpose,
-            "fields": reading.columns,
-            "rows": len(rows),
-            "sm3": digest,
-            **details,
-        },
-    )
-    return digest
+) -> tuple[str, str]:
+    """Audit one delivery (written after the reads: see `db.later`); returns the rows' JSON text
+    and its SM3."""
+    text = rows_json(rows)
+    digest = sm3_hex(text.encode())
+    resource, grant, count = reading.resource, reading.grant, len(rows)
+    event = {
+        "grant_id": grant.id,
+        "system_id": actor.system_id,
+        "purpose": reading.purpose,
+        "fields": reading.columns,
+        "rows": count,
+        "sm3": digest,
+        **details,
+    }
+
+    def write(w: Session) -> None:
+        record_use(
+            w,
+            actor=actor,
+            resource_id=resource.id,
+            purpose=reading.purpose,
+            channel=channel,
+            grant=grant,
+            rows=count,
+        )
+        audit.record(
+            w, EventType.data_delivered, actor=actor, obj=resource, org_id=actor.org_id, details=event
+        )
+
+    later(db, write)
+    return text, digest
 
 
 def _page(
@@ -292,7 +316,7 @@ def read_rows(
             found = found[:limit]
             next_cursor = reading.cursor(found[-1]._key)
         rows = reading.masked(found, 1)
-    digest = _delivered(db, actor, reading, rows, "rows", filters=shown, page=cursor is not None)
+    text, digest = _delivered(db, actor, reading, rows, "rows", filters=shown, page=cursor is not None)
     return Delivery(
         resource=reading.resource,
         grant=reading.grant,
@@ -302,6 +326,7 @@ def read_rows(
         masking={c: reading.masker.rules.get(c, "原样") for c in reading.columns},
         sm3=digest,
         filters=shown,
+        rows_json=text,
     )
 
 
@@ -395,7 +420,7 @@ def read_changes(
                 else datetime.fromisoformat(str(last.changed))
             )
             cursor = reading.cursor(f"{_utc(moment).isoformat()}|{last._key}")
-    digest = _delivered(db, actor, reading, changes, "changes")
+    _text, digest = _delivered(db, actor, reading, changes, "changes")
     return Changes(reading.resource, reading.grant, reading.columns, changes, cursor, more, digest)
 
 

@@ -28,7 +28,7 @@ from govshare.calendar import deadlines
 from govshare.calendar import service as calendar_service
 from govshare.catalog import service as catalog
 from govshare.catalog.models import Resource
-from govshare.db import utcnow
+from govshare.db import later, utcnow
 from govshare.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.exchange.access import published_items
 from govshare.orgs import service as orgs
@@ -826,16 +826,20 @@ def record_use(
 def _refuse(
     db: Session, actor: Actor, resource: Resource, purpose: str, reason: str, message: str, channel: str
 ) -> Forbidden:
-    record_use(db, actor=actor, resource_id=resource.id, purpose=purpose, channel=channel, reason=reason)
-    audit.record(
-        db,
-        EventType.data_refused,
-        actor=actor,
-        obj=resource,
-        outcome="denied",
-        org_id=actor.org_id,
-        details={"reason": reason, "purpose": purpose, "system_id": actor.system_id},
-    )
+
+    def write(w: Session) -> None:
+        record_use(w, actor=actor, resource_id=resource.id, purpose=purpose, channel=channel, reason=reason)
+        audit.record(
+            w,
+            EventType.data_refused,
+            actor=actor,
+            obj=resource,
+            outcome="denied",
+            org_id=actor.org_id,
+            details={"reason": reason, "purpose": purpose, "system_id": actor.system_id},
+        )
+
+    later(db, write)
     return Forbidden(
         message,
         f"No active grant for this purpose ({reason}).",

@@ -14,7 +14,7 @@ from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, get_visible, register_view_action, require, visible
 from govshare.crypto import sm3_hex
-from govshare.db import utcnow
+from govshare.db import later, utcnow
 from govshare.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from govshare.orgs.models import Organisation
 from govshare.pagination import PageParams, paginate
@@ -219,13 +219,16 @@ def authenticate(db: Session, *, token: str, ip: str | None) -> Actor:
     state = row.state(now)
     if state != "active" or not system.is_active:
         reason = state if state != "active" else "system_disabled"
-        audit.record(
+        later(
             db,
-            EventType.token_rejected,
-            actor=actor,
-            obj=system,
-            outcome="denied",
-            details={"token_id": row.id, "reason": reason},
+            lambda w: audit.record(
+                w,
+                EventType.token_rejected,
+                actor=actor,
+                obj=system,
+                outcome="denied",
+                details={"token_id": row.id, "reason": reason},
+            ),
         )
         raise Unauthorized(
             "令牌已过期、已吊销或系统已停用，请联系本单位数据资源管理员重新签发。",
@@ -233,22 +236,31 @@ def authenticate(db: Session, *, token: str, ip: str | None) -> Actor:
             keep_changes=True,
         )
     if not address_allowed(ip, system.allowed_cidrs):
-        audit.record(
+        later(
             db,
-            EventType.system_address_refused,
-            actor=actor,
-            obj=system,
-            outcome="denied",
-            details={"token_id": row.id, "ip": ip, "allowed": system.allowed_cidrs},
+            lambda w: audit.record(
+                w,
+                EventType.system_address_refused,
+                actor=actor,
+                obj=system,
+                outcome="denied",
+                details={"token_id": row.id, "ip": ip, "allowed": system.allowed_cidrs},
+            ),
         )
         raise Forbidden(
             f"来源地址 {ip} 不在该业务系统允许的接入地址范围内，调用已被拒绝并记录。",
             f"Calls from {ip} are not allowed for this system.",
             keep_changes=True,
         )
-    row.last_used_at = now
-    row.last_used_ip = ip
-    audit.record(db, EventType.system_token_used, actor=actor, obj=system, details={"token_id": row.id})
+    token_id = row.id
+
+    def used(w: Session) -> None:
+        w.execute(
+            update(SystemToken).where(SystemToken.id == token_id).values(last_used_at=now, last_used_ip=ip)
+        )
+        audit.record(w, EventType.system_token_used, actor=actor, obj=system, details={"token_id": token_id})
+
+    later(db, used)
     return actor
 
 

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 
 from govshare import jobs
-from govshare.db import get_engine, unit_of_work
+from govshare.db import get_engine, reads_first, unit_of_work
 from govshare.settings import Settings, get_settings
 from govshare.startup import check_production
 from govshare.web import errors
@@ -130,6 +130,7 @@ def create_app(
     # Every request (and the denial recorder) opens its unit of work here; tests swap in one that
     # runs inside their rolled-back transaction.
     app.state.unit_of_work = lambda: unit_of_work(engine)
+    app.state.reads_first = lambda: reads_first(engine)
     app.state.settings = settings
     app.state.templates = make_templates()
     errors.install(app)

@@ -36,9 +36,19 @@ def is_public(endpoint: Callable[..., Any]) -> bool:
     return getattr(endpoint, "__govshare_public__", False) is True
 
 
+def reads_first(endpoint: F) -> F:
+    """Mark a route whose unit of work reads first and writes what it did afterwards (`db.reads_first`:
+    no write lock while it reads; services register their writes with `db.later`)."""
+    endpoint.__govshare_reads_first__ = True  # type: ignore[attr-defined]
+    return endpoint
+
+
 def get_db(request: Request) -> Iterator[Session]:
     """One unit of work per request: committed after the route returns, before the response is sent."""
-    with request.app.state.unit_of_work() as session:
+    route = request.scope.get("route")
+    marked = getattr(getattr(route, "endpoint", None), "__govshare_reads_first__", False)
+    unit = request.app.state.reads_first if marked else request.app.state.unit_of_work
+    with unit() as session:
         yield session
 
 

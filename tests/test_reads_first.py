@@ -1,0 +1,82 @@
+"""The reads-first unit of work: no write lock while reading, registered writes afterwards."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from govshare.db import later, reads_first, unit_of_work
+from govshare.errors import Forbidden, Invalid
+
+
+@pytest.fixture
+def scratch(engine: Engine) -> Iterator[str]:
+    """A committed scratch table of its own (dropped afterwards), so both phases really commit."""
+    name = f"t_reads_first_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {name} (n INTEGER NOT NULL)"))
+        conn.execute(text(f"INSERT INTO {name} (n) VALUES (1)"))
+    yield name
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP TABLE {name}"))
+
+
+def _values(engine: Engine, table: str) -> list[int]:
+    with engine.connect() as conn:
+        return sorted(int(n) for n in conn.execute(text(f"SELECT n FROM {table}")).scalars())
+
+
+def test_writes_run_after_the_reads_and_are_committed(engine: Engine, scratch: str) -> None:
+    order: list[str] = []
+    with reads_first(engine) as db:
+        assert db.execute(text(f"SELECT count(*) FROM {scratch}")).scalar_one() == 1
+        later(db, lambda w: (order.append("first"), w.execute(text(f"INSERT INTO {scratch} VALUES (2)"))))
+        later(db, lambda w: (order.append("second"), w.execute(text(f"INSERT INTO {scratch} VALUES (3)"))))
+        # Registered, not run: the read phase has written nothing.
+        assert order == []
+        # Another writer is not blocked by this unit of work while it reads.
+        with unit_of_work(engine) as other:
+            other.execute(text(f"INSERT INTO {scratch} VALUES (10)"))
+    assert order == ["first", "second"]
+    assert _values(engine, scratch) == [1, 2, 3, 10]
+
+
+def test_a_refusal_that_keeps_changes_is_recorded_and_other_errors_write_nothing(
+    engine: Engine, scratch: str
+) -> None:
+    with pytest.raises(Forbidden), reads_first(engine) as db:
+        later(db, lambda w: w.execute(text(f"INSERT INTO {scratch} VALUES (2)")))
+        raise Forbidden("拒绝", "refused", keep_changes=True)
+    with pytest.raises(Invalid), reads_first(engine) as db:
+        later(db, lambda w: w.execute(text(f"INSERT INTO {scratch} VALUES (3)")))
+        raise Invalid("无效", "invalid")
+    with pytest.raises(RuntimeError), reads_first(engine) as db:
+        later(db, lambda w: w.execute(text(f"INSERT INTO {scratch} VALUES (4)")))
+        raise RuntimeError("crash")
+    assert _values(engine, scratch) == [1, 2]
+
+
+def test_a_failing_write_rolls_back_every_registered_write(engine: Engine, scratch: str) -> None:
+    with pytest.raises(DBAPIError), reads_first(engine) as db:
+        later(db, lambda w: w.execute(text(f"INSERT INTO {scratch} VALUES (2)")))
+        later(db, lambda w: w.execute(text(f"INSERT INTO {scratch} VALUES (NULL)")))
+    assert _values(engine, scratch) == [1]
+
+
+def test_in_an_ordinary_unit_of_work_later_runs_at_once(engine: Engine, scratch: str) -> None:
+    with unit_of_work(engine) as db:
+        later(db, lambda w: w.execute(text(f"INSERT INTO {scratch} VALUES (2)")))
+        assert db.execute(text(f"SELECT count(*) FROM {scratch}")).scalar_one() == 2
+    assert _values(engine, scratch) == [1, 2]
+
+
+def test_the_read_phase_is_read_only_on_postgresql(engine: Engine, scratch: str) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no read-only transactions; the deferred BEGIN takes no lock instead")
+    with pytest.raises(DBAPIError, match="read-only"), reads_first(engine) as db:
+        db.execute(text(f"INSERT INTO {scratch} VALUES (2)"))
+    assert _values(engine, scratch) == [1]
