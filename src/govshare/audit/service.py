@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, false, func, insert, select, update
+from sqlalchemy import Select, Table, bindparam, false, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from govshare.audit.events import EventType
@@ -22,6 +22,16 @@ from govshare.settings import get_settings
 GENESIS_HASH = sm3_hex(b"govshare audit chain genesis")
 _EVENTS = cast(Table, AuditEvent.__table__)
 _HEAD = cast(Table, AuditHead.__table__)
+# Built once: every request appends at least one event, and building the statements each time
+# cost more than running them.
+_NEXT_SEQ = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(last_seq=_HEAD.c.last_seq + 1)
+    .returning(_HEAD.c.last_seq, _HEAD.c.last_hash, _HEAD.c.last_checkpoint_seq, _HEAD.c.last_checkpoint_at)
+)
+_INSERT_EVENT = insert(_EVENTS)
+_SET_HASH = update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("hash"))
 
 
 def canonical_json(value: Any) -> str:
@@ -85,14 +95,7 @@ def record(
     # The UPDATE takes the head row's lock first: concurrent appenders queue here, so each one
     # reads the hash the previous one committed. Core statements on the tables (not ORM-enabled
     # ones) keep this hot path free of identity-map bookkeeping.
-    seq, prev_hash, checkpoint_seq, checkpoint_at = db.execute(
-        update(_HEAD)
-        .where(_HEAD.c.id == 1)
-        .values(last_seq=_HEAD.c.last_seq + 1)
-        .returning(
-            _HEAD.c.last_seq, _HEAD.c.last_hash, _HEAD.c.last_checkpoint_seq, _HEAD.c.last_checkpoint_at
-        )
-    ).one()
+    seq, prev_hash, checkpoint_seq, checkpoint_at = db.execute(_NEXT_SEQ).one()
     now = utcnow()
     values: dict[str, Any] = {
         "seq": seq,
@@ -110,8 +113,8 @@ def record(
         "prev_hash": prev_hash,
     }
     values["hash"] = event_hash(prev_hash, SimpleNamespace(**values))
-    db.execute(insert(_EVENTS).values(**values))
-    db.execute(update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=values["hash"]))
+    db.execute(_INSERT_EVENT, values)
+    db.execute(_SET_HASH, {"hash": values["hash"]})
     settings = get_settings()
     due_by_count = seq - checkpoint_seq >= settings.audit_checkpoint_every
     checkpoint_at = None if checkpoint_at is None else _as_utc(checkpoint_at)

@@ -8,6 +8,7 @@ items being delivered, so each row then costs one dict and one call per masked v
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,7 +23,7 @@ from govshare.db import utcnow
 from govshare.errors import Conflict, Invalid, NotFound
 from govshare.masking.models import MaskingProfile
 from govshare.masking.profiles import DEFAULT_PROFILE, Profile, RowMasker, builtin
-from govshare.masking.rules import MaskingError
+from govshare.masking.rules import MaskingError, pseudonym_key
 from govshare.masking.schemas import CODE_PATTERN, PreviewIn, PreviewOut, ProfileIn
 
 __all__ = [
@@ -152,14 +153,33 @@ def load_profile(db: Session, code: str | None = None) -> Profile:
     return _parsed(default.code, default.name, default.levels, default.elements)
 
 
+# Compiled maskers by profile code and content and by items: every data API call needs one, and
+# keyed by the rules themselves a cached masker can never be that of another edit of the profile.
+_MASKERS: dict[tuple[str, str, str, bytes], RowMasker] = {}
+_MASKERS_MAX = 512
+
+
 def row_masker(db: Session, items: Sequence[Mapping[str, Any]], profile_code: str | None = None) -> RowMasker:
     """The masker of rows of `items` (catalog item dicts) under profile `profile_code` (None: the
     default). Raises NotFound for an unknown profile and Invalid for an item of an unknown level."""
-    profile = load_profile(db, profile_code)
-    try:
-        return RowMasker.compile(profile, items)
-    except MaskingError as exc:
-        raise Invalid(str(exc), "An item cannot be masked.") from None
+    wanted = profile_code or DEFAULT_PROFILE
+    row = db.execute(
+        select(MaskingProfile.levels, MaskingProfile.elements).where(MaskingProfile.code == wanted)
+    ).first()
+    rules = "" if row is None else json.dumps([row.levels, row.elements], sort_keys=True)
+    # The pseudonym key (from the master key) is part of what a compiled masker holds.
+    key = (wanted, rules, json.dumps(items, sort_keys=True, default=str), pseudonym_key())
+    masker = _MASKERS.get(key)
+    if masker is None:
+        profile = load_profile(db, profile_code)
+        try:
+            masker = RowMasker.compile(profile, items)
+        except MaskingError as exc:
+            raise Invalid(str(exc), "An item cannot be masked.") from None
+        if len(_MASKERS) >= _MASKERS_MAX:
+            _MASKERS.clear()
+        _MASKERS[key] = masker
+    return masker
 
 
 def preview(db: Session, *, actor: Actor, data: PreviewIn) -> PreviewOut:
