@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from govshare.db import later, reads_first, unit_of_work
@@ -80,3 +80,31 @@ def test_the_read_phase_is_read_only_on_postgresql(engine: Engine, scratch: str)
     with pytest.raises(DBAPIError, match="read-only"), reads_first(engine) as db:
         db.execute(text(f"INSERT INTO {scratch} VALUES (2)"))
     assert _values(engine, scratch) == [1]
+
+
+def test_a_forgotten_later_fails_loudly_on_every_database(engine: Engine, scratch: str, demo_city) -> None:  # type: ignore[no-untyped-def]
+    from govshare.db import ReadPhaseWrite
+    from govshare.orgs.models import Organisation
+
+    table = Table(scratch, MetaData(), Column("n", Integer))
+    with pytest.raises(ReadPhaseWrite), reads_first(engine) as read:
+        read.execute(insert(table).values(n=2))
+    with pytest.raises(ReadPhaseWrite), reads_first(engine) as read:
+        org = read.scalars(select(Organisation)).first()
+        assert org is not None
+        org.short_name = "改名"  # flushed by the next query or at the end: refused either way
+    assert _values(engine, scratch) == [1]
+
+
+def test_the_tests_unit_of_work_is_guarded_the_same_way(engine: Engine, db, city) -> None:  # type: ignore[no-untyped-def]
+    """Route tests run reads-first routes `within` their session: a forgotten `later` fails there too."""
+    from govshare.db import ReadPhaseWrite
+    from govshare.orgs.models import Organisation
+
+    with pytest.raises(ReadPhaseWrite), reads_first(engine, within=db) as read:
+        read.execute(update(Organisation).values(short_name="改名"))
+    with reads_first(engine, within=db) as read:
+        later(
+            read,
+            lambda w: w.execute(update(Organisation).where(Organisation.id == -1).values(short_name="x")),
+        )

@@ -187,8 +187,9 @@ def reads_first(engine: Engine | None = None, *, within: Session | None = None) 
     registered with `later()` in one short transaction (see the module's docstring).
 
     The writes also run when the block raises a `DomainError` with `keep_changes` (a refusal that
-    must be recorded), and not for any other exception. A read phase that writes anyway fails on
-    PostgreSQL (the transaction is read-only), so a forgotten `later` shows in the tests.
+    must be recorded), and not for any other exception. A forgotten `later` shows in the tests: a
+    read phase that executes an INSERT, UPDATE or DELETE or flushes changed objects raises
+    `ReadPhaseWrite` (and PostgreSQL refuses any write in its read-only transaction).
 
     `within`: run both phases as transactions of this session instead (the tests' session, whose
     commits are savepoints of a transaction rolled back at the end)."""
@@ -197,24 +198,42 @@ def reads_first(engine: Engine | None = None, *, within: Session | None = None) 
     engine = engine or get_engine()
     session = within or SessionFactory(bind=engine.execution_options(**{READS_FIRST: True}))
     pending: list[Callable[[Session], None]] = []
-    session.info[_LATER] = pending
+    session.info[_LATER] = pending  # also marks the read phase: see `ReadPhaseWrite`
     try:
         try:
             yield session
             session.commit()  # nothing to write: ends the snapshot
         except DomainError as exc:
             session.rollback()
+            session.info.pop(_LATER, None)
             if exc.keep_changes:
                 _write(engine, pending, within)
             raise
         except BaseException:
             session.rollback()
             raise
+        session.info.pop(_LATER, None)
         _write(engine, pending, within)
     finally:
         session.info.pop(_LATER, None)
         if within is None:
             session.close()
+
+
+class ReadPhaseWrite(RuntimeError):
+    """A write in the read phase of a `reads_first()` unit of work: register it with `later()`."""
+
+
+@event.listens_for(SessionFactory, "do_orm_execute")
+def _no_dml_while_reading(state: Any) -> None:
+    if _LATER in state.session.info and (state.is_insert or state.is_update or state.is_delete):
+        raise ReadPhaseWrite(f"{state.statement} in a reads-first read phase; use db.later()")
+
+
+@event.listens_for(SessionFactory, "before_flush")
+def _no_flush_while_reading(session: Session, _context: Any, _instances: Any) -> None:
+    if _LATER in session.info and (session.new or session.dirty or session.deleted):
+        raise ReadPhaseWrite("changed objects in a reads-first read phase; use db.later()")
 
 
 def _write(engine: Engine, pending: list[Callable[[Session], None]], within: Session | None) -> None:

@@ -140,8 +140,8 @@ def create_app(
     @app.get("/healthz", tags=["platform"])
     @public
     def healthz() -> dict[str, str]:
-        """Liveness and database reachability."""
-        with app.state.unit_of_work() as db:
+        """Liveness and database reachability (a read: it takes no write lock)."""
+        with app.state.reads_first() as db:
             db.execute(text("SELECT 1"))
         return {"status": "ok"}
 
