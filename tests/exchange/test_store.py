@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import MetaData, Table, insert, inspect, select
+from sqlalchemy import MetaData, Table, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
 from govshare.audit.models import AuditEvent
@@ -234,3 +235,77 @@ def test_a_new_version_changing_types_migrates_the_table_without_losing_rows(app
     assert rows[key(1)].birth_date == date(1985, 3, 17) and rows[key(7)].birth_date == date(1999, 12, 31)
     assert rows[key(6)].birth_date is None and rows[key(6)].birth_date__old2 == "不详"
     assert str(rows[key(6)].birth_date__old1 or "") == ""  # it arrived after the first migration
+
+
+def queryable(*names: str, **changes: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """A change of items for `publish_items`: exactly `names` are 查询项, and `changes` apply."""
+
+    def change(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**i, "queryable": i["name"] in names, **changes.get(i["name"], {})} for i in items]
+
+    return change
+
+
+def _query_indexes(db: Session, resource_id: int) -> dict[str, list[str]]:
+    table = reflect(db, resource_id)
+    return {
+        str(i["name"]): list(i["column_names"])
+        for i in inspect(db.connection()).get_indexes(table.name, schema=table.schema)
+        if str(i["name"]).startswith(f"{store.QUERY_INDEX}_")
+    }
+
+
+def test_query_items_are_indexed_for_the_data_apis_pages(client, city, db) -> None:
+    from govshare.exchange.access import published_items
+    from govshare.sharing.rows import Reading, _page
+
+    population = db.scalar(select(Resource).where(Resource.name == "人口基础信息"))
+    assert population is not None
+    admin = login(client, "police_admin")
+    flags = {"region_code": True, "name": True}
+    publish_items(
+        client,
+        db,
+        population.id,
+        lambda items: [{**i, "queryable": flags.get(i["name"], False)} for i in items],
+    )
+    csv = "\n".join([HEADER, person(1, "张伟", "地址一"), person(2, "李娜", "地址二")])
+    assert push(client, admin, population.id, csv.encode()).status_code == 201
+    indexes = _query_indexes(db, population.id)
+    assert sorted(indexes.values()) == [["name", "_key"], ["region_code", "_key"]]
+
+    # The data API's page (filter on the item, live rows, in key order) walks the index.
+    db.refresh(population)
+    items = published_items(db, population)
+    table = store.table_for(db, population.id, items)
+    grant = SimpleNamespace(row_scope=None)
+    reading = Reading(population, grant, "", items, {}, ["region_code"], None, table)  # type: ignore[arg-type]
+    page = _page(reading, [("region_code", "", ["130102"])], None, 100)
+    compiled = page.compile(db.get_bind(), compile_kwargs={"literal_binds": True})
+    if db.get_bind().dialect.name == "sqlite":
+        plan = " ".join(str(r[-1]) for r in db.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+    else:
+        db.execute(text("SET LOCAL enable_seqscan = off"))  # a two-row table would be scanned anyway
+        plan = " ".join(str(r[0]) for r in db.execute(text(f"EXPLAIN {compiled}")))
+    assert store.index_name(table, "region_code", store.QUERY_INDEX) in plan, plan
+
+    # No longer a 查询项: its index goes with the next batch. A retyped one is indexed anew.
+    flags = {"region_code": True}
+    publish_items(
+        client,
+        db,
+        population.id,
+        lambda items: [
+            {
+                **i,
+                "queryable": flags.get(i["name"], False),
+                **({"data_type": "N", "length": 6} if i["name"] == "region_code" else {}),
+            }
+            for i in items
+        ],
+    )
+    assert (
+        push(client, admin, population.id, f"{HEADER}\n{person(3, '王芳', '地址三')}\n".encode()).status_code
+        == 201
+    )
+    assert list(_query_indexes(db, population.id).values()) == [["region_code", "_key"]]

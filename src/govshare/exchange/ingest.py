@@ -445,6 +445,11 @@ def ingest(
                 "The snapshot would retire too many rows.",
                 details={"field": "mode", "would_retire": counts.retired, "live": live_before},
             )
+    # After the rows: a first load builds the 查询项 indexes once instead of growing them row by row.
+    indexed = store.ensure_query_indexes(db, table, items)
+    changed = counts.inserted + counts.updated + counts.retired
+    if indexed or changed >= max(1000, live_before // 10):
+        store.analyze(db, table)
     _finish(db, actor, resource, batch, applier, items, live_before, migrations)
     return batch, False
 

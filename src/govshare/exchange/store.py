@@ -22,6 +22,7 @@ path for both keeps the old values visible on both.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -107,6 +108,12 @@ def _location(db: Session, resource_id: int) -> tuple[str, str | None]:
 def table_for(db: Session, resource_id: int, items: list[dict[str, Any]]) -> Table:
     """The Table object of a resource's store for `items` (not created here; see `ensure_table`)."""
     name, schema = _location(db, resource_id)
+    return _table(name, schema, tuple((i["name"], i["data_type"], i.get("length")) for i in items))
+
+
+@functools.lru_cache(maxsize=256)
+def _table(name: str, schema: str | None, items: tuple[tuple[str, str, int | None], ...]) -> Table:
+    """Built once per shape: the data API asks for the table on every call."""
     metadata = MetaData()
     columns: list[Column[Any]] = [
         Column("_key", String(64), primary_key=True),
@@ -118,7 +125,7 @@ def table_for(db: Session, resource_id: int, items: list[dict[str, Any]]) -> Tab
         Column("_retired_at", DateTime(timezone=True)),
         Column("_retired_batch_id", String(36)),
     ]
-    columns += [Column(i["name"], column_type(i["data_type"], i.get("length"))) for i in items]
+    columns += [Column(name, column_type(data_type, length)) for name, data_type, length in items]
     return Table(name, metadata, *columns, schema=schema)
 
 
@@ -288,11 +295,46 @@ def _fits(type_: TypeEngine[Any], value: Any) -> bool:
     return True
 
 
-def index_name(table: Table, column: str) -> str:
-    name = f"ix_{table.name}_{column}"
+def index_name(table: Table, column: str, prefix: str = "ix") -> str:
+    name = f"{prefix}_{table.name}_{column}"
     if len(name) > MAX_IDENTIFIER:
-        name = f"ix_{table.name}_{column[:30]}_{sm3_hex(column.encode())[:12]}"
+        name = f"{prefix}_{table.name}_{column[:30]}_{sm3_hex(column.encode())[:12]}"
     return name
+
+
+QUERY_INDEX = "iq"  # prefix of the indexes of 查询项
+
+
+def ensure_query_indexes(db: Session, table: Table, items: list[dict[str, Any]]) -> list[str]:
+    """Index each 查询项 (an item the provider declared `queryable`) and drop the index of an item
+    that no longer is one; returns the items indexed now.
+
+    The index is on (item, `_key`) over live rows only: the data API's page, `item = v AND
+    _retired_at IS NULL ORDER BY _key LIMIT n`, walks it in order and stops after n entries, where
+    without it the database scans the table (PostgreSQL) or the key index (SQLite) for matches."""
+    preparer = db.get_bind().dialect.identifier_preparer
+    existing = {
+        str(i["name"])
+        for i in inspect(db.connection()).get_indexes(table.name, schema=table.schema)
+        if str(i["name"]).startswith(f"{QUERY_INDEX}_")
+    }
+    columns = {c.name for c in table.columns}
+    created = []
+    for item in items:
+        name = str(item["name"])
+        wanted = bool(item.get("queryable")) and name in columns
+        index = index_name(table, name, QUERY_INDEX)
+        if wanted and index not in existing:
+            db.execute(
+                text(
+                    f"CREATE INDEX IF NOT EXISTS {preparer.quote(index)} ON {preparer.format_table(table)} "
+                    f"({preparer.quote(name)}, _key) WHERE _retired_at IS NULL"
+                )
+            )
+            created.append(name)
+        elif not wanted and index in existing:
+            _drop(db, table, index)
+    return created
 
 
 def ensure_index(db: Session, table: Table, column: str) -> None:
@@ -307,10 +349,23 @@ def ensure_index(db: Session, table: Table, column: str) -> None:
 
 
 def drop_index(db: Session, table: Table, column: str) -> None:
-    """Drop `ensure_index`'s index of `column`, if any (a migrated column's index would follow it to
-    its old name; ingest indexes the new column again)."""
+    """Drop the indexes of `column` (`ensure_index`'s and its 查询项 index), if any: a migrated
+    column's index would follow it to its old name; ingest indexes the new column again."""
+    for prefix in ("ix", QUERY_INDEX):
+        _drop(db, table, index_name(table, column, prefix))
+
+
+def analyze(db: Session, table: Table) -> None:
+    """Refresh PostgreSQL's statistics of the table after a batch changed much of it. Without them
+    the planner takes a freshly loaded table for a few rows and sorts a whole district of matches
+    instead of walking the 查询项 index in key order. (SQLite's planner needs none to use it.)"""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text(f"ANALYZE {db.get_bind().dialect.identifier_preparer.format_table(table)}"))
+
+
+def _drop(db: Session, table: Table, index: str) -> None:
     preparer = db.get_bind().dialect.identifier_preparer
-    name = preparer.quote(index_name(table, column))
+    name = preparer.quote(index)
     qualified = f"{preparer.quote_schema(table.schema)}.{name}" if table.schema else name
     db.execute(text(f"DROP INDEX IF EXISTS {qualified}"))
 
