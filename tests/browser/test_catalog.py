@@ -179,6 +179,7 @@ def test_a_department_compiles_the_bureau_returns_and_approves_and_another_depar
     _fill_item(_item_row(page, 3), "capture_place", "抓拍地点", "C")
     expect(_item_row(page, 3).get_by_label("长度")).to_have_attribute("required", "")
     _item_row(page, 3).get_by_label("长度").fill("200")
+    _item_row(page, 3).get_by_label("查询项").check()  # a cloned row: its box posts its own row id
     _item_row(page, 1).get_by_role("button", name="删除").click()
     expect(page.get_by_test_id("item-editor-row")).to_have_count(3)
     assert _column(form, "中文名称") == ["号牌号码", "抓拍时间", "抓拍地点"]
@@ -208,6 +209,8 @@ def test_a_department_compiles_the_bureau_returns_and_approves_and_another_depar
     assert _column(form, "长度") == ["16", "", "200"]
     expect(_item_row(page, 0).get_by_label("业务主键")).to_be_checked()
     expect(_item_row(page, 2).get_by_label("业务主键")).not_to_be_checked()
+    expect(_item_row(page, 2).get_by_label("查询项")).to_be_checked()
+    expect(_item_row(page, 0).get_by_label("查询项")).not_to_be_checked()
 
     form.get_by_label("依据类型").select_option(label="法律")
     basis.fill(LEGAL_BASIS)
@@ -220,6 +223,8 @@ def test_a_department_compiles_the_bureau_returns_and_approves_and_another_depar
     items = page.get_by_test_id("item-row")
     expect(items).to_have_count(3)
     expect(items.filter(has_text="plate_number")).to_contain_text("主键")
+    expect(items.filter(has_text="capture_place")).to_contain_text("查询项")
+    expect(items.filter(has_text="plate_number")).not_to_contain_text("查询项")
     expect(page.get_by_test_id("items")).not_to_contain_text("临时备注")
     expect(page.get_by_test_id("legal-basis")).to_contain_text(LEGAL_BASIS)
 

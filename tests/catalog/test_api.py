@@ -52,7 +52,8 @@ def test_list_and_detail_carry_the_contract_fields(client, city) -> None:
         "住址",
         "行政区划代码",
     ]
-    assert {"name", "title", "data_type", "length", "sensitivity"} <= set(detail["items"][0])
+    assert {"name", "title", "data_type", "length", "sensitivity", "queryable"} <= set(detail["items"][0])
+    assert [i["name"] for i in detail["items"] if i["queryable"]] == ["id_number", "region_code"]
     assert detail["working"] is None  # a business user of another department sees the published version only
 
     car = _find(client, user, "机动车", "机动车登记信息")
@@ -130,7 +131,13 @@ def test_a_change_and_its_diff_through_the_api(client, city) -> None:
         "items",
     )
     change = {k: detail[k] for k in fields}
-    change["items"] = [*detail["items"], {"name": "nation", "title": "民族", "data_type": "C", "length": 2}]
+    assert detail["items"][1]["name"] == "name" and detail["items"][1]["queryable"] is False
+    change["items"] = [
+        detail["items"][0],
+        {**detail["items"][1], "queryable": True},
+        *detail["items"][2:],
+        {"name": "nation", "title": "民族", "data_type": "C", "length": 2, "queryable": True},
+    ]
     change.update(lock_version=detail["lock_version"], change_reason="增加民族信息项")
     response = client.put(f"/api/v1/resources/{pop['id']}", json=change, headers=police)
     assert response.status_code == 200, response.text
@@ -141,7 +148,16 @@ def test_a_change_and_its_diff_through_the_api(client, city) -> None:
     diff = client.get(
         f"/api/v1/resources/{pop['id']}/diff", params={"from": 1, "to": 2}, headers=police
     ).json()
-    assert [c["field"] for c in diff["changes"]] == ["items.nation"]
+    assert [c["field"] for c in diff["changes"]] == ["items.name.queryable", "items.nation"]
+    assert diff["changes"][0]["label"] == "信息项 姓名：查询项"
+    assert (diff["changes"][0]["before"], diff["changes"][0]["after"]) == (False, True)
+    working = client.get(f"/api/v1/resources/{pop['id']}/versions/2", headers=police).json()
+    assert [i["name"] for i in working["items"] if i["queryable"]] == [
+        "id_number",
+        "name",
+        "region_code",
+        "nation",
+    ]
     # Another department sees neither the working version nor a diff against it.
     civil = login(client, "civil_user")
     assert (

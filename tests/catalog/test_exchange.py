@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from govshare.audit.models import AuditEvent
 from govshare.catalog import workbook
-from govshare.catalog.models import Resource
+from govshare.catalog.models import Resource, ResourceVersion
 from tests.catalog.conftest import department_class
 from tests.helpers import login, org
 from tests.ui import browser, text, texts
@@ -43,6 +43,7 @@ ITEM_HEADERS = [
     "数据类型",
     "长度",
     "是否主键",
+    "是否查询项",
     "敏感级别",
     "数据元编码",
     "是否权威来源",
@@ -109,7 +110,8 @@ def test_template_has_the_sheets_headers_notes_and_dropdowns(client, city, db) -
     assert dropdowns["A2"].startswith("'分类'!$A$2")
     item_dropdowns = {str(v.sqref).split(":")[0]: v.formula1 for v in items.data_validations.dataValidation}
     assert "字符型C" in item_dropdowns["D2"] and "浮点型F" in item_dropdowns["D2"]
-    assert item_dropdowns["F2"] == '"是,否"' and "L4 高度敏感" in item_dropdowns["G2"]
+    assert item_dropdowns["F2"] == item_dropdowns["G2"] == '"是,否"' and "L4 高度敏感" in item_dropdowns["H2"]
+    assert "索引" in items["G1"].comment.text  # 是否查询项 says what declaring one does
 
     classes = {row[0]: row[1] for row in book["分类"].iter_rows(min_row=2, values_only=True)}
     assert classes["101"] == "人口"  # the police lead 人口
@@ -144,10 +146,11 @@ def test_a_filled_template_creates_drafts_of_the_department(client, city, db) ->
                 "公民身份号码",
                 "C",
                 长度=18,
+                是否查询项="是",
                 敏感级别="L3",
                 数据元编码="DE0001",
             ),
-            _item("警务辅助人员信息", "hired_on", "入职日期", "日期型D"),
+            _item("警务辅助人员信息", "hired_on", "入职日期", "日期型D", 是否查询项="否"),
             _item("交通违法处理信息", "case_no", "决定书编号", 长度=30, 是否主键=True),
         ],
     )
@@ -165,11 +168,12 @@ def test_a_filled_template_creates_drafts_of_the_department(client, city, db) ->
     assert staff["status"] == "draft" and staff["provider"]["code"] == "police"
     assert (staff["update_cycle"], staff["format_detail"]) == ("monthly", "MySQL 表")
     assert [
-        (i["name"], i["data_type"], i["length"], i["is_key"], i["sensitivity"]) for i in staff["items"]
+        (i["name"], i["data_type"], i["length"], i["is_key"], i["queryable"], i["sensitivity"])
+        for i in staff["items"]
     ] == [
-        ("staff_no", "C", 20, True, "L1"),
-        ("id_number", "C", 18, False, "L3"),
-        ("hired_on", "D", None, False, "L1"),
+        ("staff_no", "C", 20, True, False, "L1"),
+        ("id_number", "C", 18, False, True, "L3"),
+        ("hired_on", "D", None, False, False, "L1"),
     ]
     assert staff["items"][1]["element"] == "DE0001"
     violations = client.get(f"/api/v1/resources/{body['items'][1]['id']}", headers=compiler).json()
@@ -292,6 +296,35 @@ def test_files_that_are_not_workbooks_are_refused(client, city, name, content, e
     assert expected in response.json()["error"]["message"]
 
 
+def test_a_workbook_made_before_the_query_item_column_still_imports(client, city, db) -> None:
+    compiler = login(client, "police_compiler")
+    book = load_workbook(io.BytesIO(_template(client, compiler)))
+    items = book["信息项"]
+    column = [c.value for c in items[1]].index("是否查询项") + 1
+    items.delete_cols(column)
+    assert "是否查询项" not in [c.value for c in items[1]]
+    buffer = io.BytesIO()
+    book.save(buffer)
+    own = department_class(db, "police")
+    content = _fill(
+        buffer.getvalue(),
+        [_entry(own, "警务辅助人员信息")],
+        [
+            _item("警务辅助人员信息", "staff_no", "人员编号", 长度=20, 是否主键="是"),
+            _item("警务辅助人员信息", "hired_on", "入职日期", "日期型D", 敏感级别="L2"),
+        ],
+    )
+
+    response = _upload(client, compiler, content)
+
+    assert response.status_code == 201, response.text
+    staff = client.get(f"/api/v1/resources/{response.json()['items'][0]['id']}", headers=compiler).json()
+    assert [(i["name"], i["is_key"], i["queryable"], i["sensitivity"]) for i in staff["items"]] == [
+        ("staff_no", True, False, "L1"),
+        ("hired_on", False, False, "L2"),
+    ]
+
+
 def test_a_zip_that_is_not_a_workbook_or_lacks_the_sheets_is_refused(client, city) -> None:
     admin = login(client, "police_admin")
     archive = io.BytesIO()
@@ -355,6 +388,7 @@ def test_an_exported_catalog_imports_again_as_new_drafts(client, city, db) -> No
     ]
     assert [i["中文名称"] for i in population_items][:2] == ["公民身份号码", "姓名"]
     assert population_items[0]["数据类型"] == "字符型C" and population_items[0]["是否主键"] == "是"
+    assert [i["是否查询项"] for i in population_items] == ["是", "否", "否", "否", "否", "否", "是"]
 
     again = _upload(client, admin, response.content)  # the same names: the department has them
     assert again.status_code == 422
@@ -374,6 +408,9 @@ def test_an_exported_catalog_imports_again_as_new_drafts(client, city, db) -> No
     assert imported.json()["created"] == len(rows) and _count(db, "police") == before + len(rows)
     copy = db.scalar(select(Resource).where(Resource.name == "人口基础信息（2027版）"))
     assert copy is not None and copy.status == "draft" and copy.code.startswith("101/")
+    copied = db.get(ResourceVersion, copy.working_version_id)
+    assert copied is not None
+    assert [i["name"] for i in copied.items if i["queryable"]] == ["id_number", "region_code"]
     exported = _events(db, "catalog.exported")[-1]
     assert json.loads(exported.details) == {
         "format": "xlsx",
@@ -411,6 +448,15 @@ def test_dcat_jsonld_lists_published_entries_for_harvesters(client, city, db) ->
         "公民身份号码",
         "姓名",
         "性别",
+    ]
+    assert [(i["gs:name"], i["gs:queryable"]) for i in population["gs:items"]["@list"]] == [
+        ("id_number", True),
+        ("name", False),
+        ("gender", False),
+        ("birth_date", False),
+        ("mobile", False),
+        ("address", False),
+        ("region_code", True),
     ]
     assert datasets["机动车登记信息"]["gs:legalBasis"]["@value"] == CAR_BASIS
     # Only published entries, in their published version: no drafts (the police's own, or other

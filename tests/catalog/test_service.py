@@ -264,6 +264,19 @@ def test_diff_names_added_removed_and_changed_items(db, city) -> None:
     assert "信息项 走访人（新增）" in [c.label for c in service.diff(before, after)]
 
 
+def test_diff_names_a_query_item_and_reads_items_saved_before_it_as_not_queryable(db, city) -> None:
+    before = entry(db).model_dump(mode="json")
+    after = {**before, "items": [{**before["items"][0], "queryable": True}, *before["items"][1:]]}
+    assert [(c.field, c.label, c.before, c.after) for c in service.diff(before, after)] == [
+        ("items.visit_no.queryable", "信息项 走访编号：查询项", False, True)
+    ]
+
+    # Versions stored before the attribute existed have items without the key: not a change.
+    stored = {**before, "items": [{k: v for k, v in i.items() if k != "queryable"} for i in before["items"]]}
+    assert service.diff(stored, before) == [] and service.diff(before, stored) == []
+    assert [c.field for c in service.diff(stored, after)] == ["items.visit_no.queryable"]
+
+
 def test_edits_based_on_an_old_version_conflict(db, city, civil_admin) -> None:
     resource = service.create_resource(db, actor=civil_admin, data=entry(db))
     stale = resource.lock_version
@@ -415,6 +428,7 @@ def test_versions_keep_their_items_as_compiled(db, city) -> None:
         "data_type": "C",
         "length": 20,
         "is_key": True,
+        "queryable": False,
         "sensitivity": "L1",
         "element": None,
         "authoritative": False,

@@ -43,7 +43,8 @@ def _count(db: Session) -> int:
 
 def _form(db: Session, **overrides: Any) -> list[tuple[str, str]]:
     """The compile form as a browser posts it: three item rows whose ids have gaps (rows were added
-    and removed in the editor), only the third ticked as the business key."""
+    and removed in the editor), only the third ticked as the business key, the first and the third
+    as query items."""
     fields = {
         "category": department_class(db, "civil"),
         "name": "困难群众走访记录",
@@ -79,7 +80,7 @@ def _form(db: Session, **overrides: Any) -> list[tuple[str, str]]:
             ("item_element", element),
             ("item_description", ""),
         ]
-    return [*posted, ("item_is_key", "5")]
+    return [*posted, ("item_is_key", "5"), ("item_queryable", "0"), ("item_queryable", "5")]
 
 
 def _edit_form(page: str, **changes: str) -> list[tuple[str, str]]:
@@ -192,11 +193,12 @@ def test_compiling_through_the_form_creates_a_draft(app, client, city, db) -> No
     created = _entry(db, "困难群众走访记录")
     version = db.get(ResourceVersion, created.working_version_id)
     assert created.status == EntryStatus.draft.value and version is not None
-    assert [(i["name"], i["is_key"], i["element"]) for i in version.items] == [
-        ("visited_on", False, None),
-        ("note", False, None),
-        ("id_number", True, "DE0001"),
+    assert [(i["name"], i["is_key"], i["queryable"], i["element"]) for i in version.items] == [
+        ("visited_on", False, True, None),
+        ("note", False, False, None),
+        ("id_number", True, True, "DE0001"),
     ]
+    assert ["查询项" in row for row in texts(page, "item-row")] == [True, False, True]
     api = client.get(f"/api/v1/resources/{created.id}", headers=login(client, "civil_admin")).json()
     assert api["status"] == "draft" and api["items"][2]["length"] == 18
 
@@ -219,6 +221,9 @@ def test_a_conditional_entry_without_legal_basis_is_refused_and_the_form_kept(ap
     )
     assert 'value="公民身份号码"' in response.text
     assert re.search(r'name="item_is_key" value="5"[^>]* checked', response.text)
+    for row, ticked in (("0", True), ("2", False), ("5", True)):
+        box = re.search(rf'<input type="checkbox" name="item_queryable" value="{row}"[^>]*>', response.text)
+        assert box is not None and (" checked" in box.group(0)) is ticked, row
     assert _count(db) == before
 
 
@@ -325,6 +330,10 @@ def test_a_change_under_review_leaves_the_published_version_visible(app, city, d
         f"/catalog/{pop.id}/edit", _edit_form(page, summary=changed, change_reason="机构改革后职责调整")
     )
     assert response.status_code == 303 and response.headers["location"].endswith("done=changed")
+    db.refresh(pop)
+    working = db.get(ResourceVersion, pop.working_version_id)
+    assert working is not None  # the edit page came with the query items ticked, so they are kept
+    assert [i["name"] for i in working.items if i["queryable"]] == ["id_number", "region_code"]
     recorded = admin.post(  # a data administrator may record the 保密审查 too
         f"/catalog/{pop.id}/secrecy",
         {"reviewer": "钱志刚（安全管理员）", "reviewed_on": "2026-11-20", "conclusion": "passed"},
@@ -364,9 +373,16 @@ def test_the_diff_page_shows_changed_fields_and_items_readably(app, city, db) ->
     assert version is not None
     meta = service._metadata_of(db, version)
     items = [
-        meta.items[0].model_copy(update={"length": 40}),
+        meta.items[0].model_copy(update={"length": 40, "queryable": True}),
         *meta.items[1:],
-        Item(name="region_code", title="行政区划代码", data_type="C", length=6, element="DE0004"),
+        Item(
+            name="region_code",
+            title="行政区划代码",
+            data_type="C",
+            length=6,
+            queryable=True,
+            element="DE0004",
+        ),
     ]
     service.update_resource(
         db,
@@ -389,8 +405,10 @@ def test_the_diff_page_shows_changed_fields_and_items_readably(app, city, db) ->
     rows = texts(page, "diff-row")
     assert "更新周期 每月 每周" in rows
     assert "信息项 走访编号：长度 20 40" in rows
+    assert "信息项 走访编号：查询项 否 是" in rows
     added = next(row for row in rows if "（新增）" in row)
     assert "行政区划代码（region_code）字符型C 长度 6" in added and "数据元 DE0004" in added
+    assert "查询项" in added
     assert "{" not in page.split('data-testid="diff-table"')[1]  # no raw dicts
     assert browser(app, "police_user").get(f"/catalog/{resource.id}/diff?from=1&to=2").status_code == 404
 

@@ -110,6 +110,7 @@ def _item(item: dict[str, Any]) -> dict[str, Any]:
             "gs:dataType": _concept(f"gs:datatype-{item['data_type']}", DataType(item["data_type"]).label),
             "gs:length": item.get("length"),
             "gs:isKey": bool(item.get("is_key")),
+            "gs:queryable": bool(item.get("queryable")),
             "gs:sensitivity": _concept(
                 f"gs:sensitivity-{item['sensitivity']}", Sensitivity(item["sensitivity"]).label
             ),

@@ -4,8 +4,8 @@ differences read to a person.
 
 The form is kept exactly as typed, so a refused form comes back with everything the person entered.
 Items arrive as one list per column (`item_name`, `item_title`, …); each row also posts its row id
-(`item_row`), and the `is_key` / `authoritative` checkboxes post the ids of the ticked rows, so an
-unticked box cannot shift the others onto the wrong row.
+(`item_row`), and the `is_key` / `queryable` / `authoritative` checkboxes post the ids of the ticked
+rows, so an unticked box cannot shift the others onto the wrong row.
 """
 
 from __future__ import annotations
@@ -109,6 +109,7 @@ class ItemRow:
     data_type: str = DataType.C.value
     length: str = ""
     is_key: bool = False
+    queryable: bool = False
     sensitivity: str = Sensitivity.L1.value
     element: str = ""
     authoritative: bool = False
@@ -126,6 +127,7 @@ class ItemRow:
             "data_type": self.data_type,
             "length": optional(self.length),
             "is_key": self.is_key,
+            "queryable": self.queryable,
             "sensitivity": self.sensitivity,
             "element": optional(self.element),
             "authoritative": self.authoritative,
@@ -164,6 +166,7 @@ class EntryForm(BaseModel):
     item_data_type: Column = []
     item_length: Column = []
     item_is_key: Column = []
+    item_queryable: Column = []
     item_sensitivity: Column = []
     item_element: Column = []
     item_authoritative: Column = []
@@ -197,6 +200,7 @@ class EntryForm(BaseModel):
             item_data_type=[i.data_type.value for i in items],
             item_length=[str(i.length) if i.length is not None else "" for i in items],
             item_is_key=[str(n) for n, i in enumerate(items) if i.is_key],
+            item_queryable=[str(n) for n, i in enumerate(items) if i.queryable],
             item_sensitivity=[i.sensitivity.value for i in items],
             item_element=[i.element or "" for i in items],
             item_authoritative=[str(n) for n, i in enumerate(items) if i.authoritative],
@@ -207,7 +211,8 @@ class EntryForm(BaseModel):
 
     def rows(self) -> list[ItemRow]:
         """The items editor's rows that are not left blank, in the order posted."""
-        keys, authoritative = set(self.item_is_key), set(self.item_authoritative)
+        keys, queryable = set(self.item_is_key), set(self.item_queryable)
+        authoritative = set(self.item_authoritative)
 
         def at(column: list[str], index: int, default: str = "") -> str:
             return column[index] if index < len(column) else default
@@ -220,6 +225,7 @@ class EntryForm(BaseModel):
                 data_type=at(self.item_data_type, n, DataType.C.value),
                 length=at(self.item_length, n),
                 is_key=row in keys,
+                queryable=row in queryable,
                 sensitivity=at(self.item_sensitivity, n, Sensitivity.L1.value),
                 element=at(self.item_element, n),
                 authoritative=row in authoritative,
@@ -349,6 +355,8 @@ def item_text(item: Mapping[str, Any]) -> str:
         parts[0] += f" 长度 {item['length']}"
     if item.get("is_key"):
         parts.append("业务主键")
+    if item.get("queryable"):
+        parts.append("查询项")
     parts.append(_label("sensitivity", item.get("sensitivity")))
     if item.get("element"):
         parts.append(f"数据元 {item['element']}")
@@ -375,7 +383,7 @@ def readable(field: str, value: object) -> str:
         return "—"
     if field.startswith("items."):
         attribute = field.split(".")[-1] if field.count(".") == 2 else None
-        if attribute in ("is_key", "authoritative"):
+        if attribute in ("is_key", "queryable", "authoritative"):
             return _flag(value)
         if attribute is not None and attribute in ITEM_FIELD_LABELS:
             return _label(attribute, value)

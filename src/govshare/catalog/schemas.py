@@ -38,6 +38,10 @@ class Item(BaseModel):
     data_type: DataType = Field(description="Type code of the guide: C N Y D T L M G B I F.")
     length: int | None = Field(None, ge=1, le=65535, description="Required for C, N and Y.")
     is_key: bool = Field(False, description="Part of the business key that identifies a row.")
+    queryable: bool = Field(
+        False,
+        description="查询项: consumers look rows up by this item, so the exchange store indexes it.",
+    )
     sensitivity: Sensitivity = Sensitivity.L1
     element: str | None = Field(None, max_length=32, description="Code of the standard data element.")
     authoritative: bool = Field(

@@ -139,11 +139,15 @@ ITEM_FIELD_LABELS = {
     "data_type": "数据类型",
     "length": "长度",
     "is_key": "业务主键",
+    "queryable": "查询项",
     "sensitivity": "敏感级别",
     "element": "数据元",
     "authoritative": "权威来源",
     "description": "说明",
 }
+# Items are stored as dicts, and those saved before an attribute existed (queryable) lack its key;
+# they read as the attribute's default, so comparing them with a newer version shows no change.
+_ITEM_DEFAULTS = {name: f.default for name, f in Item.model_fields.items() if not f.is_required()}
 
 
 @dataclass(frozen=True)
@@ -171,15 +175,10 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
             changes.append(Change(f"items.{name}", f"信息项 {new[name]['title']}（新增）", None, new[name]))
         else:
             for key, label in ITEM_FIELD_LABELS.items():
-                if old[name].get(key) != new[name].get(key):
-                    changes.append(
-                        Change(
-                            f"items.{name}.{key}",
-                            f"信息项 {new[name]['title']}：{label}",
-                            old[name].get(key),
-                            new[name].get(key),
-                        )
-                    )
+                was, now = (i.get(key, _ITEM_DEFAULTS.get(key)) for i in (old[name], new[name]))
+                if was != now:
+                    title = new[name]["title"]
+                    changes.append(Change(f"items.{name}.{key}", f"信息项 {title}：{label}", was, now))
     if [i["name"] for i in before.get("items") or []] != [i["name"] for i in after.get("items") or []] and (
         set(old) == set(new)
     ):

@@ -64,6 +64,9 @@ class Column:
     vocab: type[Labelled] | None = None
     flag: bool = False  # a 是/否 column
     required: bool = False
+    # Added to the template after departments had filled it in: a file without the column reads as
+    # if the column were blank, so their workbooks (and earlier exports) still import.
+    may_be_absent: bool = False
 
 
 ENTRY_COLUMNS = [
@@ -151,6 +154,15 @@ ITEM_COLUMNS = [
         "是否业务主键的一部分（用于识别和更新数据行），填是或否。库表类资源至少一个“是”。",
         10,
         flag=True,
+    ),
+    Column(
+        "是否查询项",
+        "queryable",
+        "使用部门是否按该信息项查询数据（如公民身份号码、行政区划代码），填是或否；"
+        "平台为查询项建立索引，按其查询在数据量大时也很快。不填为“否”。",
+        10,
+        flag=True,
+        may_be_absent=True,
     ),
     Column(
         "敏感级别", "sensitivity", "个人信息敏感级别，不填为 L1。L4 高度敏感信息不予共享。", 26, Sensitivity
@@ -408,7 +420,7 @@ def _sheet_rows(wb: Any, title: str, columns: list[Column], limit: int, unit: st
         header = cell_text(value)
         if header and header not in positions:
             positions[header] = index
-    missing = [c.header for c in columns if c.header not in positions]
+    missing = [c.header for c in columns if c.header not in positions and not c.may_be_absent]
     if missing:
         raise refuse_file(
             f"「{title}」工作表缺少列：{'、'.join(missing)}。请不要修改模板第 1 行的列名。",
@@ -424,7 +436,9 @@ def _sheet_rows(wb: Any, title: str, columns: list[Column], limit: int, unit: st
                 f"Sheet {title} has more than {limit} rows.",
             )
         cells = {
-            c.header: values[positions[c.header]] if positions[c.header] < len(values) else None
+            c.header: values[positions[c.header]]
+            if c.header in positions and positions[c.header] < len(values)
+            else None
             for c in columns
         }
         found.append(Row(number, cells))

@@ -120,6 +120,7 @@ class DemoEntry:
     items: list[str]
     keys: tuple[str, ...]
     authoritative: tuple[str, ...] = ()
+    queryable: tuple[str, ...] = ()  # 查询项: what consumers look rows up by (the store indexes them)
     sharing: str = "unconditional"
     condition: str | None = None
     basis: tuple[str, str] | None = None  # (kind, text)
@@ -140,6 +141,7 @@ ENTRIES = [
         ["id_number", "name", "gender", "birth_date", "mobile", "address", "region_code"],
         ("id_number",),
         ("id_number", "name"),
+        queryable=("id_number", "region_code"),
     ),
     DemoEntry(
         "police",
@@ -149,6 +151,7 @@ ENTRIES = [
         ["plate_number", "name", "id_number", "mobile", "vehicle_type", "first_registered_on", "region_code"],
         ("plate_number",),
         ("plate_number",),
+        queryable=("plate_number", "id_number"),
         sharing="conditional",
         condition="仅向履行交通管理、社会救助、税费征收职责的部门共享，所有人身份信息须脱敏使用。",
         basis=("law", "《中华人民共和国道路交通安全法》第八条"),
@@ -160,6 +163,7 @@ ENTRIES = [
         "户口迁入、迁出及市内迁移登记信息。",
         ["id_number", "name", "region_code", "started_on", "description"],
         ("id_number", "started_on"),
+        queryable=("id_number", "region_code", "started_on"),
     ),
     DemoEntry(
         "police",
@@ -168,6 +172,7 @@ ENTRIES = [
         "本市核发机动车驾驶证的驾驶人信息。",
         ["id_number", "name", "licence_no", "issued_on", "valid_until", "status"],
         ("licence_no",),
+        queryable=("id_number", "licence_no"),
         sharing="conditional",
         condition="仅向交通运输、应急管理部门共享驾驶证状态。",
         basis=("law", "《中华人民共和国道路交通安全法》第十九条"),
@@ -179,6 +184,7 @@ ENTRIES = [
         "普通护照、往来港澳通行证等出入境证件的受理与签发信息。",
         ["id_number", "name", "licence_no", "issued_on"],
         ("licence_no",),
+        queryable=("id_number", "licence_no"),
         sharing="not_shared",
         not_shared_reason="涉及出入境管理工作秘密和公民出入境个人信息，依法不向其他部门提供。",
         basis=("law", "《中华人民共和国出境入境管理法》第八十五条"),
@@ -191,6 +197,7 @@ ENTRIES = [
         "来石居住半年以上流动人口的居住登记和居住证信息。",
         ["id_number", "name", "address", "region_code", "started_on"],
         ("id_number",),
+        queryable=("id_number", "region_code"),
         fate="submitted",
     ),
     DemoEntry(
@@ -210,6 +217,7 @@ ENTRIES = [
         ],
         ("credit_code",),
         ("credit_code",),
+        queryable=("credit_code", "region_code"),
         open_type="open",
     ),
     DemoEntry(
@@ -219,6 +227,7 @@ ENTRIES = [
         "本市个体工商户登记注册信息。",
         ["credit_code", "enterprise_name", "legal_representative", "established_on", "region_code"],
         ("credit_code",),
+        queryable=("credit_code", "region_code"),
         open_type="open",
     ),
     DemoEntry(
@@ -228,6 +237,7 @@ ENTRIES = [
         "食品经营许可证的核发、变更和注销信息。",
         ["licence_no", "credit_code", "enterprise_name", "issued_on", "valid_until"],
         ("licence_no",),
+        queryable=("licence_no", "credit_code"),
         open_type="open",
         cycle="weekly",
     ),
@@ -238,6 +248,7 @@ ENTRIES = [
         "市场监管领域作出的行政处罚决定公示信息。",
         ["credit_code", "enterprise_name", "title", "amount", "issued_on"],
         ("credit_code", "issued_on"),
+        queryable=("credit_code", "issued_on"),
         open_type="open",
         cycle="weekly",
     ),
@@ -260,6 +271,7 @@ ENTRIES = [
         "锅炉、压力容器、电梯等特种设备使用登记信息。",
         ["licence_no", "credit_code", "title", "location", "issued_on"],
         ("licence_no",),
+        queryable=("licence_no", "credit_code"),
         cycle="monthly",
     ),
     DemoEntry(
@@ -269,6 +281,7 @@ ENTRIES = [
         "城乡最低生活保障对象及其保障金发放信息。",
         ["id_number", "name", "region_code", "amount", "started_on", "status"],
         ("id_number",),
+        queryable=("id_number", "region_code"),
         sharing="conditional",
         condition="仅向承担社会救助、教育资助、医疗救助职责的部门共享。",
         basis=("regulation", "《社会救助暂行办法》第六十六条"),
@@ -281,6 +294,7 @@ ENTRIES = [
         "结婚、离婚登记信息。",
         ["id_number", "name", "title", "issued_on"],
         ("id_number", "issued_on"),
+        queryable=("id_number", "issued_on"),
     ),
     DemoEntry(
         "civil",
@@ -289,6 +303,7 @@ ENTRIES = [
         "社会团体、民办非企业单位和基金会登记信息。",
         ["credit_code", "org_name", "legal_representative", "established_on", "business_status"],
         ("credit_code",),
+        queryable=("credit_code",),
         open_type="open",
         cycle="monthly",
     ),
@@ -299,6 +314,7 @@ ENTRIES = [
         "养老机构、社区养老服务设施的基本信息和床位数。",
         ["credit_code", "org_name", "address", "count", "phone"],
         ("credit_code",),
+        queryable=("credit_code",),
         open_type="open",
         cycle="monthly",
     ),
@@ -309,6 +325,7 @@ ENTRIES = [
         "遭遇突发困难家庭的临时救助审批信息。",
         ["id_number", "name", "amount", "event_time"],
         ("id_number", "event_time"),
+        queryable=("id_number", "event_time"),
         fate="draft",
         sharing="conditional",
         condition="仅向承担社会救助职责的部门共享。",
@@ -322,6 +339,7 @@ ENTRIES = [
         ["social_security_no", "id_number", "name", "insurance_type", "status", "started_on"],
         ("social_security_no", "insurance_type"),
         ("social_security_no",),
+        queryable=("social_security_no", "id_number", "insurance_type"),
         cycle="monthly",
     ),
     DemoEntry(
@@ -331,6 +349,7 @@ ENTRIES = [
         "劳动者就业、失业登记信息。",
         ["id_number", "name", "credit_code", "started_on", "status"],
         ("id_number", "started_on"),
+        queryable=("id_number", "credit_code", "started_on"),
         cycle="monthly",
     ),
     DemoEntry(
@@ -340,6 +359,7 @@ ENTRIES = [
         "职业资格和职业技能等级证书信息。",
         ["licence_no", "id_number", "name", "title", "issued_on"],
         ("licence_no",),
+        queryable=("licence_no", "id_number"),
         cycle="monthly",
     ),
     DemoEntry(
@@ -349,6 +369,7 @@ ENTRIES = [
         "《出生医学证明》签发信息。",
         ["licence_no", "name", "gender", "birth_date", "region_code"],
         ("licence_no",),
+        queryable=("licence_no", "region_code"),
         sharing="conditional",
         condition="仅向公安户籍、医保、教育部门按需共享。",
         basis=("law", "《中华人民共和国基本医疗卫生与健康促进法》第九十二条"),
@@ -360,6 +381,7 @@ ENTRIES = [
         "医疗机构执业许可和校验信息。",
         ["licence_no", "org_name", "address", "issued_on", "valid_until"],
         ("licence_no",),
+        queryable=("licence_no",),
         open_type="open",
         cycle="monthly",
     ),
@@ -370,6 +392,7 @@ ENTRIES = [
         "儿童预防接种记录。",
         ["id_number", "name", "title", "event_time"],
         ("id_number", "event_time"),
+        queryable=("id_number", "event_time"),
         sharing="conditional",
         condition="仅向教育部门在入托入学查验时共享接种完成情况。",
         basis=("law", "《中华人民共和国基本医疗卫生与健康促进法》第九十二条"),
@@ -381,6 +404,7 @@ ENTRIES = [
         "开展健康体检服务的医疗机构名单。",
         ["licence_no", "org_name", "address", "phone"],
         ("licence_no",),
+        queryable=("licence_no",),
         open_type="open",
         fate="returned",
     ),
@@ -392,6 +416,7 @@ ENTRIES = [
         ["unit_no", "name", "id_number", "location", "area", "issued_on"],
         ("unit_no",),
         ("unit_no",),
+        queryable=("unit_no", "id_number"),
     ),
     DemoEntry(
         "land",
@@ -412,6 +437,7 @@ ENTRIES = [
         "职工住房公积金缴存、提取信息。",
         ["id_number", "name", "credit_code", "amount", "status"],
         ("id_number", "credit_code"),
+        queryable=("id_number", "credit_code"),
         sharing="conditional",
         condition="仅向不动产登记、个人所得税专项附加扣除核验部门共享。",
         basis=("law", PI_LAW),
@@ -424,6 +450,7 @@ ENTRIES = [
         "商品房预售许可证核发信息。",
         ["licence_no", "credit_code", "title", "location", "area", "issued_on"],
         ("licence_no",),
+        queryable=("licence_no", "credit_code"),
         open_type="open",
         cycle="weekly",
     ),
@@ -434,6 +461,7 @@ ENTRIES = [
         "基本医疗保险参保缴费信息。",
         ["social_security_no", "id_number", "name", "insurance_type", "status"],
         ("social_security_no",),
+        queryable=("social_security_no", "id_number"),
         sharing="conditional",
         condition="仅向社会救助、卫生健康部门按需核验参保状态。",
         basis=("law", PI_LAW),
@@ -446,6 +474,7 @@ ENTRIES = [
         "医保定点医疗机构和定点零售药店名单。",
         ["credit_code", "org_name", "address", "phone"],
         ("credit_code",),
+        queryable=("credit_code",),
         open_type="open",
         cycle="monthly",
     ),
@@ -456,6 +485,7 @@ ENTRIES = [
         "全市中小学、幼儿园基本信息。",
         ["credit_code", "org_name", "address", "count", "phone"],
         ("credit_code",),
+        queryable=("credit_code",),
         open_type="open",
         cycle="yearly",
     ),
@@ -466,6 +496,7 @@ ENTRIES = [
         "中小学生学籍注册和变动信息。",
         ["id_number", "name", "org_name", "started_on", "status"],
         ("id_number",),
+        queryable=("id_number",),
         sharing="conditional",
         condition="仅向卫生健康、民政部门在入学查验、教育资助时共享。",
         basis=("law", PI_LAW),
@@ -503,6 +534,7 @@ ENTRIES = [
         "机构改革前由原市客运管理处维护的出租汽车经营权信息。",
         ["licence_no", "plate_number", "enterprise_name"],
         ("licence_no",),
+        queryable=("licence_no", "plate_number"),
         cycle="irregular",
         fate="retired",
     ),
@@ -513,6 +545,7 @@ ENTRIES = [
         "长安区网格划分及网格员联系方式。",
         ["title", "name", "phone", "region_code"],
         ("title",),
+        queryable=("title", "region_code"),
         cycle="quarterly",
     ),
     DemoEntry(
@@ -522,13 +555,14 @@ ENTRIES = [
         "长安区社区服务中心、便民服务站点信息。",
         ["title", "address", "phone", "longitude", "latitude"],
         ("title",),
+        queryable=("title",),
         open_type="open",
         cycle="quarterly",
     ),
 ]
 
 
-def _item(name: str, keys: tuple[str, ...], authoritative: tuple[str, ...]) -> Item:
+def _item(name: str, entry: DemoEntry) -> Item:
     title, data_type, length, sensitivity, element = ITEMS[name]
     return Item(
         name=name,
@@ -536,9 +570,10 @@ def _item(name: str, keys: tuple[str, ...], authoritative: tuple[str, ...]) -> I
         data_type=data_type,
         length=length,
         sensitivity=sensitivity,
-        is_key=name in keys,
+        is_key=name in entry.keys,
+        queryable=name in entry.queryable,
         element=element,
-        authoritative=name in authoritative,
+        authoritative=name in entry.authoritative,
     )
 
 
@@ -611,7 +646,7 @@ def load(db: Session, *, bureau_admin: Actor) -> int:
             legal_basis=entry.basis[1] if entry.basis else None,
             open_type=entry.open_type,
             update_cycle=entry.cycle,
-            items=[_item(n, entry.keys, entry.authoritative) for n in entry.items],
+            items=[_item(n, entry) for n in entry.items],
         )
         resource = service.create_resource(db, actor=compiler, data=data)
         if entry.fate == "draft":
