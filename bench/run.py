@@ -202,10 +202,12 @@ def main() -> None:
             args.workers,
         )
         print(
-            f"data API     : {r['api_rps']:9.0f} req/s  raw SQL {r['raw_rps']:9.0f} req/s  "
-            f"API/raw {r['api_to_raw']:.2f} (serial, median {r['serial_median_ms']:.1f} ms); "
-            f"{r['clients']} clients on {r['workers']} workers: {r['concurrent_rps']:.0f} req/s, "
-            f"p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms"
+            f"data API     : serial {r['api_rps']:7.0f} req/s (median {r['serial_median_ms']:.1f} ms), "
+            f"raw SQL {r['raw_rps']:7.0f} q/s (median {r['raw_median_ms']:.2f} ms), "
+            f"API/raw {r['api_to_raw']:.2f}; {r['clients']} clients: API on {r['workers']} workers "
+            f"{r['concurrent_rps']:.0f} req/s, raw SQL {r['raw_concurrent_rps']:.0f} q/s, "
+            f"API/raw {r['concurrent_api_to_raw']:.2f}; API p50 {r['p50_ms']:.1f} ms, "
+            f"p95 {r['p95_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms"
         )
         print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}))
     engine.dispose()
