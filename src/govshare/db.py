@@ -239,8 +239,10 @@ def _no_flush_while_reading(session: Session, _context: Any, _instances: Any) ->
 def _write(engine: Engine, pending: list[Callable[[Session], None]], within: Session | None) -> None:
     if not pending:
         return
+    from govshare.audit.service import batched
+
     lock = _sqlite_writer if engine.dialect.name == "sqlite" else contextlib.nullcontext()
     unit = transaction(within) if within is not None else unit_of_work(engine)
-    with lock, unit as db:
+    with lock, unit as db, batched(db):
         for write in pending:
             write(db)

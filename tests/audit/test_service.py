@@ -58,6 +58,24 @@ def test_event_is_rolled_back_with_its_change(db, operator, base) -> None:
     assert db.scalar(select(AuditHead.last_seq)) == base + 1
 
 
+def test_a_batch_is_appended_together_in_order_and_verifies(db, operator, base) -> None:
+    with audit.batched(db):
+        _append(db, 3, operator)
+        # Recorded, not yet appended: the head has not moved.
+        assert db.scalar(select(AuditHead.last_seq)) == base
+    rows = db.scalars(select(AuditEvent).where(AuditEvent.seq > base).order_by(AuditEvent.seq)).all()
+    assert [(r.seq, r.object_id) for r in rows] == [(base + 1, "0"), (base + 2, "1"), (base + 3, "2")]
+    assert all(b.prev_hash == a.hash for a, b in pairwise(rows))
+    assert db.get(AuditHead, 1).last_hash == rows[-1].hash
+    _append(db, 1, operator)  # the chain goes on from the batch
+    assert audit.verify_chain(db).ok and audit.verify_chain(db).events == base + 4
+
+    with pytest.raises(RuntimeError), audit.batched(db):
+        _append(db, 2, operator)
+        raise RuntimeError("the write phase failed")
+    assert db.scalar(select(AuditHead.last_seq)) == base + 4  # nothing of a failed batch
+
+
 def _first(report) -> tuple[int, str]:  # type: ignore[no-untyped-def]
     assert not report.ok
     return report.first_broken.seq, report.first_broken.kind

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
@@ -208,7 +208,11 @@ def authenticate(db: Session, *, token: str, ip: str | None) -> Actor:
     Raises Unauthorized for unknown, expired or revoked tokens and Forbidden for a call from an
     address outside the allowed CIDRs; refusals of known tokens are audited (kept on rollback).
     """
-    row = db.scalar(select(SystemToken).where(SystemToken.token_hash == sm3_hex(token.encode())))
+    row = db.scalar(
+        select(SystemToken)
+        .options(joinedload(SystemToken.system))  # one query: every call of a system comes here
+        .where(SystemToken.token_hash == sm3_hex(token.encode()))
+    )
     if row is None:
         raise Unauthorized("令牌无效，请检查业务系统配置的访问令牌。", "Invalid token.")
     system = row.system
