@@ -16,7 +16,8 @@ grant with the default masking profile. Each request asks for a page of 100 rows
   from `clients` threads with one keep-alive connection each.
 
 Reported: requests/s of both, serially and concurrently, their ratios, and the API's latency
-percentiles under the concurrent load.
+percentiles under the concurrent load; then the floor of the stack, `/healthz` (one `SELECT 1`)
+through the same server and client, serially and concurrently.
 """
 
 from __future__ import annotations
@@ -229,6 +230,19 @@ def _client_run(base: str, token: str, resource_id: int, n: int, offset: int, ou
                 raise RuntimeError(f"API answered {answer.status_code}: {answer.text[:200]}")
 
 
+def _floor_run(base: str, n: int, _offset: int, out: list[float]) -> None:
+    """`n` calls of `/healthz` (one `SELECT 1`, nothing else) on one keep-alive connection."""
+    import httpx
+
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for _ in range(n):
+            start = time.perf_counter()
+            answer = client.get("/healthz")
+            out.append(time.perf_counter() - start)
+            if answer.status_code != 200:
+                raise RuntimeError(f"/healthz answered {answer.status_code}")
+
+
 def bench_data_api(
     engine: Engine, url: str, rows: int, requests: int, clients: int, workers: int
 ) -> dict[str, Any]:
@@ -263,13 +277,20 @@ def bench_data_api(
         concurrent_s, latencies = _threads(
             _client_run, clients, lambda c: (base, token, resource_id, per_client, c)
         )
+        # The floor: what the same server and client manage for a route that does nothing.
+        floor_serial: list[float] = []
+        start = time.perf_counter()
+        _floor_run(base, requests, 0, floor_serial)
+        floor_s = time.perf_counter() - start
+        floor_concurrent_s, floor_latencies = _threads(_floor_run, clients, lambda c: (base, per_client, c))
     finally:
         server.terminate()
         server.wait(30)
     latencies.sort()
+    floor_latencies.sort()
 
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+    def pct(p: float, of: list[float] = latencies) -> float:
+        return of[min(len(of) - 1, int(p * len(of)))] * 1000
 
     raw_concurrent_rps = len(raw_latencies) / raw_concurrent_s
     concurrent_rps = len(latencies) / concurrent_s
@@ -289,4 +310,9 @@ def bench_data_api(
         "p50_ms": pct(0.50),
         "p95_ms": pct(0.95),
         "p99_ms": pct(0.99),
+        "floor_rps": requests / floor_s,
+        "floor_median_ms": statistics.median(floor_serial) * 1000,
+        "floor_concurrent_rps": len(floor_latencies) / floor_concurrent_s,
+        "floor_p99_ms": pct(0.99, floor_latencies),
+        "api_to_floor": (requests / api_s) / (requests / floor_s),
     }

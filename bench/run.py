@@ -207,7 +207,10 @@ def main() -> None:
             f"API/raw {r['api_to_raw']:.2f}; {r['clients']} clients: API on {r['workers']} workers "
             f"{r['concurrent_rps']:.0f} req/s, raw SQL {r['raw_concurrent_rps']:.0f} q/s, "
             f"API/raw {r['concurrent_api_to_raw']:.2f}; API p50 {r['p50_ms']:.1f} ms, "
-            f"p95 {r['p95_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms"
+            f"p95 {r['p95_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms; the /healthz floor: serial "
+            f"{r['floor_rps']:.0f} req/s (median {r['floor_median_ms']:.1f} ms), {r['clients']} clients "
+            f"{r['floor_concurrent_rps']:.0f} req/s, p99 {r['floor_p99_ms']:.1f} ms; "
+            f"API/floor {r['api_to_floor']:.2f}"
         )
         print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}))
     engine.dispose()
