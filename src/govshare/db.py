@@ -163,7 +163,7 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
         session.close()
 
 
-def later(db: Session, write: Callable[[Session], None]) -> None:
+def later(db: Session, write: Callable[[Session], object]) -> None:
     """Run `write(session)` in this unit of work: at once in an ordinary one; in a `reads_first()`
     one, after its reads, in the write transaction that ends it (in registration order).
 
@@ -197,7 +197,7 @@ def reads_first(engine: Engine | None = None, *, within: Session | None = None) 
 
     engine = engine or get_engine()
     session = within or SessionFactory(bind=engine.execution_options(**{READS_FIRST: True}))
-    pending: list[Callable[[Session], None]] = []
+    pending: list[Callable[[Session], object]] = []
     session.info[_LATER] = pending  # also marks the read phase: see `ReadPhaseWrite`
     try:
         try:
@@ -236,7 +236,7 @@ def _no_flush_while_reading(session: Session, _context: Any, _instances: Any) ->
         raise ReadPhaseWrite("changed objects in a reads-first read phase; use db.later()")
 
 
-def _write(engine: Engine, pending: list[Callable[[Session], None]], within: Session | None) -> None:
+def _write(engine: Engine, pending: list[Callable[[Session], object]], within: Session | None) -> None:
     if not pending:
         return
     from govshare.audit.service import batched
