@@ -81,19 +81,23 @@ class Reading:
     def row_id(self, key: str) -> str:
         return rowids.row_id(self.grant.org_id, key)
 
-    def masked(self, found: Sequence[Any], first: int) -> list[dict[str, Any]]:
-        """Rows `found` (`_key`, then the columns from index `first`) as returned: the department's
-        row id, then the masked values. Masked column by column."""
+    def values(self, found: Sequence[Any], first: int) -> list[dict[str, Any]]:
+        """The columns of rows `found` from index `first` on, masked and as the JSON answer carries
+        them (masked column by column: one rule lookup per item, not per value)."""
         if not found:
             return []
-        ids = rowids.RowIds(self.grant.org_id).many([row._key for row in found])
         columns = list(zip(*found, strict=True))[first:]
         masked = [
             _json_column(self.masker.column(name, values))
             for name, values in zip(self.columns, columns, strict=True)
         ]
-        names = ("_row_id", *self.columns)
-        return [dict(zip(names, values, strict=True)) for values in zip(ids, *masked, strict=True)]
+        return [dict(zip(self.columns, values, strict=True)) for values in zip(*masked, strict=True)]
+
+    def masked(self, found: Sequence[Any], first: int) -> list[dict[str, Any]]:
+        """Rows `found` (`_key`, then the columns from index `first`) as returned: the department's
+        row id, then the masked values."""
+        ids = rowids.RowIds(self.grant.org_id).many([row._key for row in found])
+        return [{"_row_id": i, **v} for i, v in zip(ids, self.values(found, first), strict=True)]
 
     def cursor(self, position: str) -> str:
         sealed = seal(position, purpose="rows-cursor", context=f"{self.resource.id}:{self.grant.id}")
@@ -173,23 +177,11 @@ _PLAIN = (str, int, float, type(None))
 
 
 def _json_column(values: list[Any]) -> list[Any]:
-    """One column's values as `_jsonable` writes them."""
+    """One column's values as the JSON answer carries them (decimals as exact text, dates in ISO
+    form), so that the audited SM3 is that of the rows as returned."""
     if all(isinstance(v, _PLAIN) for v in values):
         return values
     return [v if isinstance(v, _PLAIN) else v.isoformat() if isinstance(v, date) else str(v) for v in values]
-
-
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    """Values as the JSON answer carries them (decimals as exact text, dates in ISO form), so that the
-    audited SM3 is that of the rows as returned."""
-    return {
-        k: v
-        if v is None or isinstance(v, str | int | float)
-        else v.isoformat()
-        if isinstance(v, date)
-        else str(v)
-        for k, v in row.items()
-    }
 
 
 def reading_for(
@@ -342,8 +334,8 @@ def export_rows(
     after: str | None = None
     while True:
         found = db.execute(_page(reading, filters, after, page)).all()
-        for row in found:
-            yield row._key, _jsonable(reading.masker(dict(zip(reading.columns, row[1:], strict=True))))
+        for row, values in zip(found, reading.values(found, 1), strict=True):
+            yield row._key, values
         if len(found) < page:
             return
         after = found[-1]._key
