@@ -14,6 +14,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 GOOD_SECRET = "k" * 48
 GOOD_SM2 = "3" * 64
 GOOD_MASTER = "5c" * 32
+GOOD_BACKUP = "a7" * 32
 
 
 def _prod(tmp_path: Path, **values: object) -> Settings:
@@ -24,6 +25,7 @@ def _prod(tmp_path: Path, **values: object) -> Settings:
         "secret_key": GOOD_SECRET,
         "audit_signing_key": GOOD_SM2,
         "master_key": GOOD_MASTER,
+        "backup_key": GOOD_BACKUP,
     }
     return Settings(**(base | values))  # type: ignore[arg-type]
 
@@ -44,6 +46,8 @@ def test_production_refuses_missing_short_and_development_secrets(tmp_path: Path
         "development secret" in p for p in _prod(tmp_path, audit_signing_key=generated).production_problems()
     )
     assert "GOVSHARE_MASTER_KEY is not set" in _prod(tmp_path, master_key=None).production_problems()
+    assert "GOVSHARE_BACKUP_KEY is not set" in _prod(tmp_path, backup_key=None).production_problems()
+    assert any("64 hex" in p for p in _prod(tmp_path, backup_key="not-hex" * 10).production_problems())
     assert any("64 hex" in p for p in _prod(tmp_path, master_key="not-hex" * 10).production_problems())
     generated_master = dev.secret("master_key")
     assert any(

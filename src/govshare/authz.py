@@ -95,6 +95,8 @@ class Action(StrEnum):
     calendar_manage = "calendar.manage"
     masking_view = "masking.view"
     masking_manage = "masking.manage"
+    backup_view = "backup.view"
+    backup_manage = "backup.manage"
 
     @property
     def label(self) -> str:
@@ -141,6 +143,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.calendar_manage: "加载节假日安排",
     Action.masking_view: "查看脱敏方案",
     Action.masking_manage: "管理脱敏方案",
+    Action.backup_view: "查看备份与恢复演练记录",
+    Action.backup_manage: "设定备份策略、发起备份",
 }
 
 
@@ -182,6 +186,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.calendar_manage: _C,
         Action.masking_view: _C,
         Action.masking_manage: _C,
+        Action.backup_view: _C,
+        Action.backup_manage: _C,
     },
     Role.bureau_reviewer: {
         Action.org_view: _C,
@@ -210,6 +216,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.sharing_view: _C,
         Action.sharing_supervise: _C,
         Action.masking_view: _C,
+        Action.backup_view: _C,
     },
     Role.data_admin: {
         Action.org_view: _C,

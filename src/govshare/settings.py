@@ -28,7 +28,7 @@ class CreditCodeMode(StrEnum):
 
 
 MIN_SECRET_LENGTH = 32
-HEX_SECRETS = ("audit_signing_key", "master_key")  # generated as 64 hex digits in development
+HEX_SECRETS = ("audit_signing_key", "master_key", "backup_key")  # generated as 64 hex digits in development
 # Secrets generated for development are written with this prefix so that production mode can
 # recognise (and refuse) a development secret copied into a production environment.
 DEV_SECRET_PREFIX = "dev-"
@@ -67,6 +67,16 @@ class Settings(BaseSettings):
         description="Master key (64 hex digits) from which the SM4 keys that encrypt stored secrets (e.g. "
         "front-end database credentials) are derived. Development: generated once into the data dir. "
         "Production: required; keep it out of backups of the database.",
+    )
+    backup_key: SecretStr | None = Field(
+        None,
+        description="Key (64 hex digits) under which backups are encrypted (SM4-GCM). Development: generated "
+        "once into the data dir and carried inside each backup with the other development secrets, so a "
+        "development backup restores anywhere. Production: required; keep it apart from the backups.",
+    )
+    backup_dir: Path | None = Field(
+        None,
+        description="Directory for scheduled and on-demand backups. Default: `backups` in the data dir.",
     )
     audit_checkpoint_every: int = Field(
         500, ge=1, description="Sign a checkpoint of the audit chain after this many new events."
@@ -298,22 +308,46 @@ class Settings(BaseSettings):
             raise RuntimeError(f"GOVSHARE_{name.upper()} must be set in production")
         path = self.data_dir / ".secrets" / name
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             generated = (
                 secrets.token_hex(32)
                 if name in HEX_SECRETS
                 else DEV_SECRET_PREFIX + secrets.token_urlsafe(40)
             )
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(generated)
-            tmp.chmod(0o600)
-            tmp.replace(path)
+            self.write_secret(name, generated)
         return path.read_text().strip()
+
+    def existing_secret(self, name: str) -> str | None:
+        """Secret `name` if it is configured or was generated before; never generates one."""
+        value: SecretStr | None = getattr(self, name)
+        if value is not None:
+            return value.get_secret_value()
+        path = self.data_dir / ".secrets" / name
+        return path.read_text().strip() if not self.is_production and path.exists() else None
+
+    def development_secrets(self) -> dict[str, str]:
+        """The secrets of this data dir that were generated for development (none in production)."""
+        if self.is_production:
+            return {}
+        names = ("secret_key", *HEX_SECRETS)
+        return {n: self.secret(n) for n in names if getattr(self, n) is None}
+
+    def write_secret(self, name: str, value: str) -> None:
+        """Store a development secret in the data dir (restoring a development backup)."""
+        path = self.data_dir / ".secrets" / name
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(value)
+        tmp.chmod(0o600)
+        tmp.replace(path)
+
+    @property
+    def backups(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
 
     def production_problems(self) -> list[str]:
         """Reasons this configuration must not run in production (empty when fine)."""
         problems: list[str] = []
-        for name in ("secret_key", "audit_signing_key", "master_key"):
+        for name in ("secret_key", "audit_signing_key", "master_key", "backup_key"):
             value: SecretStr | None = getattr(self, name)
             env_name = f"GOVSHARE_{name.upper()}"
             if value is None:
@@ -327,7 +361,7 @@ class Settings(BaseSettings):
                 problems.append(f"{env_name} is a development secret")
             elif name == "secret_key" and len(raw) < MIN_SECRET_LENGTH:
                 problems.append(f"{env_name} is shorter than {MIN_SECRET_LENGTH} characters")
-            elif name == "master_key" and not _is_hex(raw, 32):
+            elif name in HEX_SECRETS and not _is_hex(raw, 32):
                 problems.append(f"{env_name} must be 64 hex digits (32 random bytes)")
         if name_is_sqlite(self.database):
             problems.append("GOVSHARE_DATABASE_URL must point to PostgreSQL in production")

@@ -90,6 +90,13 @@ class EventType(StrEnum):
     masking_profile_created = "masking.profile_created"
     masking_profile_updated = "masking.profile_updated"
     masking_previewed = "masking.previewed"
+    backup_policy_changed = "backup.policy_changed"
+    backup_requested = "backup.requested"
+    backup_created = "backup.created"
+    backup_failed = "backup.failed"
+    backup_pruned = "backup.pruned"
+    backup_drilled = "backup.drilled"
+    backup_restored = "backup.restored"
 
     @property
     def label(self) -> str:
@@ -181,4 +188,11 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.masking_profile_created: "新建脱敏方案",
     EventType.masking_profile_updated: "修改脱敏方案",
     EventType.masking_previewed: "试用脱敏方案",
+    EventType.backup_policy_changed: "修改备份策略",
+    EventType.backup_requested: "申请立即备份",
+    EventType.backup_created: "完成备份",
+    EventType.backup_failed: "备份失败",
+    EventType.backup_pruned: "按保留期限删除备份",
+    EventType.backup_drilled: "恢复演练",
+    EventType.backup_restored: "从备份恢复平台",
 }

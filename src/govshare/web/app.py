@@ -29,6 +29,8 @@ def routers() -> list[APIRouter]:
     from govshare.audit import views as audit_views
     from govshare.auth import api as auth_api
     from govshare.auth import views as auth_views
+    from govshare.backup import api as backup_api
+    from govshare.backup import views as backup_views
     from govshare.calendar import api as calendar_api
     from govshare.calendar import views as calendar_views
     from govshare.catalog import api as catalog_api
@@ -68,6 +70,7 @@ def routers() -> list[APIRouter]:
         sharing_api.router,
         calendar_api.router,
         masking_api.router,
+        backup_api.router,
         auth_views.router,
         orgs_views.router,
         users_views.router,
@@ -75,6 +78,7 @@ def routers() -> list[APIRouter]:
         audit_views.router,
         calendar_views.router,
         masking_views.router,
+        backup_views.router,
         # The Bureau's (review) and the exchange pages have fixed paths under /catalog/ that must match before
         # the entry pages' /catalog/{resource_id}.
         catalog_views_review.router,

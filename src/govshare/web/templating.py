@@ -37,6 +37,7 @@ NAV = [
     NavItem("/registrations", "人员备案", Action.registration_view),
     NavItem("/systems", "业务系统", Action.system_view),
     NavItem("/admin/masking", "脱敏方案", Action.masking_view),
+    NavItem("/admin/backups", "备份与恢复", Action.backup_view),
     NavItem("/audit", "审计日志", Action.audit_read),
     NavItem("/admin/holidays", "节假日安排", Action.calendar_manage),
 ]
