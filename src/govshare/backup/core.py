@@ -114,7 +114,10 @@ def create(
             if scope == "full":
                 excluded = snapshot.sqlite_files(settings.database) | {settings.backups.resolve()}
                 for rel, path in snapshot.data_files(settings.data_dir, excluded):
-                    manifest.files[rel] = _write_file(writer, rel, path)
+                    try:
+                        manifest.files[rel] = _write_file(writer, rel, path)
+                    except FileNotFoundError:
+                        continue
                     if progress:
                         progress("文件 " + rel, 0)
             signed = manifest.as_dict(writer.header_sm3)
@@ -143,8 +146,8 @@ def create(
 def _write_file(writer: archive.ArchiveWriter, rel: str, path: Path) -> dict[str, Any]:
     digest = _hasher()
     size = 0
-    writer.entry({"k": "file", "path": rel})
-    with path.open("rb") as f:
+    with path.open("rb") as f:  # opened first: a file deleted since the listing is left out
+        writer.entry({"k": "file", "path": rel})
         while piece := f.read(snapshot.FILE_PIECE):
             digest.update(piece)
             size += len(piece)
