@@ -74,6 +74,17 @@ class Settings(BaseSettings):
         "once into the data dir and carried inside each backup with the other development secrets, so a "
         "development backup restores anywhere. Production: required; keep it apart from the backups.",
     )
+    key_dir: Path | None = Field(
+        None,
+        description="The key vault: one secret per resource under which its data keys are wrapped. Never "
+        "part of a backup, so destroying a secret makes that resource's encrypted data unreadable in every "
+        "backup. Default: `.keys` in the data dir; production: storage apart from the database and backups.",
+    )
+    encrypt_levels: list[str] = Field(
+        default_factory=lambda: ["L4"],
+        description="Sensitivity levels whose items are stored encrypted (SM4-GCM, per-resource keys) with a "
+        'blind index for equality lookups, e.g. `["L3", "L4"]`.',
+    )
     backup_dir: Path | None = Field(
         None,
         description="Directory for scheduled and on-demand backups. Default: `backups` in the data dir.",

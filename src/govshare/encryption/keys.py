@@ -1,0 +1,150 @@
+"""Per-resource keys: create, find, rotate, destroy.
+
+Key-encryption key of resource r = first 16 bytes of HMAC-SM3(master-derived key, vault secret of
+r ‖ r). A data key (16 random bytes, SM4) is stored wrapped under it with SM4-GCM, bound to its
+resource, kind and version as associated data. Losing either the master key or the vault secret
+makes the resource's keys unusable; destroying the vault secret is how keys are destroyed.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from govshare.crypto import hmac_sm3, sm4_gcm_decrypt, sm4_gcm_encrypt
+from govshare.db import utcnow
+from govshare.encryption import vault
+from govshare.encryption.models import DataKey
+from govshare.errors import Conflict
+from govshare.sealing import hmac_key
+
+
+class KeysDestroyed(Conflict):
+    default_zh = "该资源的加密密钥已销毁，加密存储的数据无法再读取。"
+    default_en = "The resource's encryption keys have been destroyed; its encrypted data cannot be read."
+
+
+@dataclass(frozen=True)
+class Key:
+    resource_id: int
+    kind: str
+    version: int
+    secret: bytes
+
+
+def _aad(resource_id: int, kind: str, version: int) -> bytes:
+    return f"govshare/data-key/{resource_id}/{kind}/v{version}".encode()
+
+
+def _kek(resource_id: int, *, create: bool = False) -> bytes | None:
+    secret = vault.secret(resource_id, create=create)
+    if secret is None:
+        return None
+    return bytes.fromhex(hmac_sm3(hmac_key("data-key-kek"), secret + str(resource_id).encode()))[:16]
+
+
+def _unwrap(row: DataKey) -> Key:
+    kek = _kek(row.resource_id)
+    if row.wrapped is None or row.destroyed_at is not None or kek is None:
+        raise KeysDestroyed()
+    return Key(
+        row.resource_id,
+        row.kind,
+        row.version,
+        _open(kek, row.wrapped, row.resource_id, row.kind, row.version),
+    )
+
+
+@lru_cache(maxsize=1024)
+def _open(kek: bytes, wrapped: str, resource_id: int, kind: str, version: int) -> bytes:
+    return sm4_gcm_decrypt(kek, base64.b64decode(wrapped), _aad(resource_id, kind, version))
+
+
+def _rows(db: Session, resource_id: int, kind: str) -> list[DataKey]:
+    return list(
+        db.scalars(
+            select(DataKey)
+            .where(DataKey.resource_id == resource_id, DataKey.kind == kind)
+            .order_by(DataKey.version.desc())
+        )
+    )
+
+
+def _create(db: Session, resource_id: int, kind: str, version: int) -> DataKey:
+    kek = _kek(resource_id, create=True)
+    assert kek is not None
+    row = DataKey(
+        resource_id=resource_id,
+        kind=kind,
+        version=version,
+        wrapped=base64.b64encode(
+            sm4_gcm_encrypt(kek, os.urandom(16), _aad(resource_id, kind, version))
+        ).decode(),
+        created_at=utcnow(),
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+def current(db: Session, resource_id: int, kind: str = "data", *, create: bool = True) -> Key | None:
+    """The key new cells are written with (made on first use when `create`)."""
+    rows = _rows(db, resource_id, kind)
+    if rows and rows[0].destroyed_at is not None:
+        raise KeysDestroyed()
+    if not rows:
+        return _unwrap(_create(db, resource_id, kind, 1)) if create else None
+    return _unwrap(rows[0])
+
+
+def versions(db: Session, resource_id: int, kind: str = "data") -> dict[int, Key]:
+    """Every usable version of the resource's keys of `kind` (to read cells written with any)."""
+    return {row.version: _unwrap(row) for row in _rows(db, resource_id, kind) if row.destroyed_at is None}
+
+
+def rotate(db: Session, resource_id: int) -> Key:
+    """A new data-key version for new writes; the previous ones stay readable until every cell has
+    been re-encrypted (`cells.reencrypt`), then they are retired."""
+    rows = _rows(db, resource_id, "data")
+    if rows and rows[0].destroyed_at is not None:
+        raise KeysDestroyed()
+    return _unwrap(_create(db, resource_id, "data", (rows[0].version if rows else 0) + 1))
+
+
+def retire_older(db: Session, resource_id: int, version: int) -> int:
+    """Mark data keys older than `version` retired and erase them (nothing is written with them
+    any more); returns how many."""
+    now = utcnow()
+    count = 0
+    for row in _rows(db, resource_id, "data"):
+        if row.version < version and row.retired_at is None:
+            row.retired_at, row.wrapped = now, None
+            row.destroyed_at = now
+            row.destroyed_by = "rotation"
+            count += 1
+    return count
+
+
+def destroy(db: Session, resource_id: int, *, by: str) -> int:
+    """Destroy every key of the resource: the wrapped keys are erased and the vault secret is
+    overwritten and removed, so cells encrypted under them — here and in every backup — can never
+    be read again. Returns the number of key versions destroyed."""
+    now = utcnow()
+    count = 0
+    for row in db.scalars(select(DataKey).where(DataKey.resource_id == resource_id)):
+        if row.destroyed_at is None:
+            count += 1
+        row.wrapped, row.destroyed_at, row.destroyed_by = (
+            None,
+            row.destroyed_at or now,
+            row.destroyed_by or by,
+        )
+    db.flush()
+    vault.destroy(resource_id)
+    _open.cache_clear()
+    return count
