@@ -39,6 +39,7 @@ system_app = typer.Typer(help="Business systems and their tokens.", no_args_is_h
 org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Scheduled jobs.", no_args_is_help=True)
 holidays_app = typer.Typer(help="The Bureau's holiday table (working-day deadlines).", no_args_is_help=True)
+keys_app = typer.Typer(help="Data keys of encrypted items.", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (audit_app, "audit"),
@@ -47,6 +48,7 @@ for sub, name in (
     (org_app, "org"),
     (jobs_app, "jobs"),
     (holidays_app, "holidays"),
+    (keys_app, "keys"),
 ):
     app.add_typer(sub, name=name)
 
@@ -681,6 +683,30 @@ def holidays_show(year: int) -> None:
     for day in info.days:
         table.add_row(day.day.isoformat(), "一二三四五六日"[day.day.weekday()], day.kind.label, day.name)
     console.print(table)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    resource: Annotated[str, typer.Option(help="The resource's catalog code, e.g. 101/000001.")],
+) -> None:
+    """Rotate a resource's data key now: new key, every encrypted cell rewritten, old keys erased."""
+    from govshare.catalog.models import Resource
+    from govshare.encryption import service
+    from govshare.model_registry import load_models
+
+    load_models()
+
+    def rotate(db: Session) -> service.Rotated:
+        found = db.scalar(select(Resource).where(Resource.code == resource))
+        if found is None:
+            fail(f"找不到目录代码为 {resource} 的资源。")
+        return service.rotate_resource(db, found, actor=operator())
+
+    done = _run(rotate)
+    console.print(
+        f"已轮换数据密钥：第 {done.version} 版，重新加密 {done.cells} 个单元格，"
+        f"销毁旧密钥 {done.retired} 个。"
+    )
 
 
 def _bytes_progress() -> Progress:

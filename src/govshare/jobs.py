@@ -70,6 +70,7 @@ def load_jobs() -> None:
     from govshare.audit import jobs as _audit_jobs  # noqa: F401
     from govshare.backup import jobs as _backup_jobs  # noqa: F401
     from govshare.calendar import jobs as _calendar_jobs  # noqa: F401
+    from govshare.encryption import jobs as _encryption_jobs  # noqa: F401
     from govshare.exchange import jobs as _exchange_jobs  # noqa: F401
     from govshare.sharing import jobs as _sharing_jobs  # noqa: F401
 

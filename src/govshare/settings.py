@@ -85,6 +85,13 @@ class Settings(BaseSettings):
         description="Sensitivity levels whose items are stored encrypted (SM4-GCM, per-resource keys) with a "
         'blind index for equality lookups, e.g. `["L3", "L4"]`.',
     )
+    key_rotation_days: int = Field(
+        365,
+        ge=1,
+        le=3650,
+        description="Data keys of encrypted items are rotated (cells re-encrypted, old keys erased) once "
+        "they are this many days old (job `encryption.rotate_keys`).",
+    )
     backup_dir: Path | None = Field(
         None,
         description="Directory for scheduled and on-demand backups. Default: `backups` in the data dir.",

@@ -97,6 +97,7 @@ class EventType(StrEnum):
     backup_pruned = "backup.pruned"
     backup_drilled = "backup.drilled"
     backup_restored = "backup.restored"
+    data_key_rotated = "encryption.key_rotated"
 
     @property
     def label(self) -> str:
@@ -195,4 +196,5 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.backup_pruned: "按保留期限删除备份",
     EventType.backup_drilled: "恢复演练",
     EventType.backup_restored: "从备份恢复平台",
+    EventType.data_key_rotated: "轮换数据密钥",
 }

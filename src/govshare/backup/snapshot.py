@@ -434,7 +434,7 @@ class Loader:
             self.conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         else:
             name, schema = f"{store.SQLITE_PREFIX}{rid}", None
-        system = {c.name: c for c in store._table(name, schema, ()).columns}
+        system = {c.name: c for c in store._table(rid, name, schema, ()).columns}
         columns: list[Column[Any]] = []
         for column_name, spec in zip(entry["columns"], entry["types"], strict=True):
             known = system.get(column_name)

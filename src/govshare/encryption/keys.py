@@ -92,27 +92,47 @@ def _create(db: Session, resource_id: int, kind: str, version: int) -> DataKey:
     return row
 
 
-def current(db: Session, resource_id: int, kind: str = "data", *, create: bool = True) -> Key | None:
-    """The key new cells are written with (made on first use when `create`)."""
-    rows = _rows(db, resource_id, kind)
-    if rows and rows[0].destroyed_at is not None:
-        raise KeysDestroyed()
-    if not rows:
-        return _unwrap(_create(db, resource_id, kind, 1)) if create else None
-    return _unwrap(rows[0])
+def all_rows(db: Session, resource_id: int) -> list[DataKey]:
+    """Every key row of the resource, newest version first."""
+    return list(
+        db.scalars(select(DataKey).where(DataKey.resource_id == resource_id).order_by(DataKey.version.desc()))
+    )
 
 
-def versions(db: Session, resource_id: int, kind: str = "data") -> dict[int, Key]:
-    """Every usable version of the resource's keys of `kind` (to read cells written with any)."""
-    return {row.version: _unwrap(row) for row in _rows(db, resource_id, kind) if row.destroyed_at is None}
+@dataclass(frozen=True)
+class Ring:
+    """The usable keys of a resource: the data key new cells are written with, every data-key
+    version cells may have been written with, and the blind-index key."""
+
+    current: Key | None
+    versions: dict[int, Key]
+    index: Key | None
+
+
+def ring(db: Session, resource_id: int, *, create: bool = False) -> Ring:
+    """The resource's keys (one query); with `create`, a first data and index key are made when
+    none is usable — also after the keys were destroyed, under a new vault secret."""
+    rows = all_rows(db, resource_id)
+    live = {
+        kind: [r for r in rows if r.kind == kind and r.destroyed_at is None] for kind in ("data", "index")
+    }
+    if create:
+        for kind in ("data", "index"):
+            if not live[kind]:
+                top = max((r.version for r in rows if r.kind == kind), default=0)
+                live[kind] = [_create(db, resource_id, kind, top + 1)]
+    data = live["data"]
+    return Ring(
+        current=_unwrap(data[0]) if data else None,
+        versions={r.version: _unwrap(r) for r in data},
+        index=_unwrap(live["index"][0]) if live["index"] else None,
+    )
 
 
 def rotate(db: Session, resource_id: int) -> Key:
     """A new data-key version for new writes; the previous ones stay readable until every cell has
-    been re-encrypted (`cells.reencrypt`), then they are retired."""
+    been re-encrypted (`cells.reencrypt`), then they are erased (`retire_older`)."""
     rows = _rows(db, resource_id, "data")
-    if rows and rows[0].destroyed_at is not None:
-        raise KeysDestroyed()
     return _unwrap(_create(db, resource_id, "data", (rows[0].version if rows else 0) + 1))
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from govshare.authz import Action, Actor, require
+from govshare.encryption import cells
 from govshare.exchange import files, rules, trace
 from govshare.exchange.access import batch_of, provision_resource
 from govshare.exchange.body import BatchRequest, Mode, Spooler
@@ -184,7 +185,13 @@ def quarantine(
     )
     return Page[QuarantinedOut](
         items=[
-            QuarantinedOut(id=r.id, line_no=r.line_no, data=r.data, reasons=r.reasons, status=r.status)
+            QuarantinedOut(
+                id=r.id,
+                line_no=r.line_no,
+                data=cells.reveal(db, resource_id, r.data),
+                reasons=r.reasons,
+                status=r.status,
+            )
             for r in rows
         ],
         total=total,

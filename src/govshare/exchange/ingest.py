@@ -22,6 +22,7 @@ from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, Role
 from govshare.catalog.models import Resource, ResourceVersion
 from govshare.db import utcnow
+from govshare.encryption import cells
 from govshare.errors import Conflict, Invalid
 from govshare.exchange import store
 from govshare.exchange.access import provision_resource
@@ -110,7 +111,12 @@ class _Applier:
             "_retired_at": None,
             "_retired_batch_id": None,
         }
-        self.insert = store.BulkInsert(db, table, ["_key", "_row_hash", *self.names], self.provenance)
+        # Items kept encrypted are written with their blind-index digests beside them.
+        self.blinds = {
+            n: cells.blind_column(n) for n in self.names if n in table.c and store.is_encrypted(table.c[n])
+        }
+        self.written = [*self.names, *self.blinds.values()]
+        self.insert = store.BulkInsert(db, table, ["_key", "_row_hash", *self.written], self.provenance)
 
     def quarantine(self, rows: Bad) -> None:
         if not rows:
@@ -128,7 +134,7 @@ class _Applier:
                     "batch_id": self.batch.id,
                     "resource_id": self.batch.resource_id,
                     "line_no": line,
-                    "data": {k: ("" if v is None else str(v)) for k, v in raw.items() if k != "__error__"},
+                    "data": self._quarantined(raw),
                     "reasons": [{k: v for k, v in r.items() if k != SUMMARY} for r in reasons],
                     "status": "open",
                     "created_at": self.now,
@@ -136,6 +142,14 @@ class _Applier:
                 for line, raw, reasons in rows
             ],
         )
+
+    def _quarantined(self, raw: dict[str, Any]) -> dict[str, str]:
+        """A refused row as kept for the provider to fix: as sent, encrypted items encrypted."""
+        data = {k: ("" if v is None else str(v)) for k, v in raw.items() if k != "__error__"}
+        for name in self.blinds:
+            if data.get(name):
+                data[name] = cells.encrypt(self.batch.resource_id, name, data[name])
+        return data
 
     def chunk(self, checked: Checked) -> None:
         good, bad = self._sort(checked)
@@ -175,6 +189,10 @@ class _Applier:
         good: Good = {}
         self.counts.received += len(records)
         self.values = dict(zip(self.checked_names or self.names, checked.columns, strict=True))
+        for name, blind in self.blinds.items():
+            if name in self.values:
+                rid = self.batch.resource_id
+                self.values[blind] = [cells.blind(rid, v) for v in self.values[name]]
         for n, (line, raw) in enumerate(records):
             if "__error__" in raw:
                 bad.append((line, raw, [{"reason": raw["__error__"]}]))
@@ -199,7 +217,7 @@ class _Applier:
                 continue
             good[key] = (line, raw, i, content)
             if len(self.samples) < SAMPLE_ROWS:
-                self.samples.append(self._row(i))
+                self.samples.append({n: self.values[n][i] for n in self.names if n in self.values})
         bad.sort(key=lambda r: r[0])
         return good, bad
 
@@ -236,7 +254,7 @@ class _Applier:
                 [
                     [k for k, _c, _i in inserts],
                     [c for _k, c, _i in inserts],
-                    *(list(map(self.values[name].__getitem__, at)) for name in self.names),
+                    *(list(map(self.values[name].__getitem__, at)) for name in self.written),
                 ]
             )
         if changes:
@@ -265,8 +283,9 @@ class _Applier:
         t = self.table
         stored_kept = False
         for item in self.unique:
-            column = t.c[item.name]
-            values = self.values[item.name]
+            name = self.blinds.get(item.name, item.name)  # an encrypted item: compared by digest
+            column = t.c[name]
+            values = self.values[name]
             wanted = {values[i] for _l, _r, i, _h in good.values()} - {None}
             if not wanted:
                 continue

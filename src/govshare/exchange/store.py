@@ -53,9 +53,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from govshare.crypto import sm3_hex
+from govshare.encryption import cells
 from govshare.exchange.quality import Parse, Refused, as_text, converter
 
 SCHEMA_PG = "exchange"
@@ -105,14 +106,21 @@ def _location(db: Session, resource_id: int) -> tuple[str, str | None]:
     return f"{SQLITE_PREFIX}{resource_id}", None
 
 
-def table_for(db: Session, resource_id: int, items: list[dict[str, Any]]) -> Table:
-    """The Table object of a resource's store for `items` (not created here; see `ensure_table`)."""
+def table_for(db: Session, resource_id: int, items: list[dict[str, Any]], *, writing: bool = False) -> Table:
+    """The Table object of a resource's store for `items` (not created here; see `ensure_table`).
+    Items kept encrypted get an `EncryptedText` column and their blind-index column; their keys
+    are loaded for this process (and made, when `writing`, on the first write)."""
     name, schema = _location(db, resource_id)
-    return _table(name, schema, tuple((i["name"], i["data_type"], i.get("length")) for i in items))
+    shape = tuple((i["name"], i["data_type"], i.get("length"), cells.encrypted(i)) for i in items)
+    if any(e for *_, e in shape):
+        cells.prepare(db, resource_id, create=writing)
+    return _table(resource_id, name, schema, shape)
 
 
 @functools.lru_cache(maxsize=256)
-def _table(name: str, schema: str | None, items: tuple[tuple[str, str, int | None], ...]) -> Table:
+def _table(
+    resource_id: int, name: str, schema: str | None, items: tuple[tuple[str, str, int | None, bool], ...]
+) -> Table:
     """Built once per shape: the data API asks for the table on every call."""
     metadata = MetaData()
     columns: list[Column[Any]] = [
@@ -125,8 +133,31 @@ def _table(name: str, schema: str | None, items: tuple[tuple[str, str, int | Non
         Column("_retired_at", DateTime(timezone=True)),
         Column("_retired_batch_id", String(36)),
     ]
-    columns += [Column(name, column_type(data_type, length)) for name, data_type, length in items]
+    for item, data_type, length, encrypted in items:
+        if encrypted:
+            columns.append(Column(item, cells.EncryptedText(resource_id, item, data_type, length)))
+            columns.append(Column(cells.blind_column(item), String(64)))
+        else:
+            columns.append(Column(item, column_type(data_type, length)))
     return Table(name, metadata, *columns, schema=schema)
+
+
+def table_resource(table: Table) -> int:
+    """The resource a store table belongs to (from its name: `xres_<id>` or `exchange.res_<id>`)."""
+    return int(table.name.rsplit("_", 1)[1])
+
+
+def is_encrypted(column: Column[Any]) -> bool:
+    return isinstance(column.type, cells.EncryptedText)
+
+
+def equals(table: Table, item: str, values: list[Any]) -> Any:
+    """`item IN values` — through the blind index when the item is stored encrypted."""
+    column = table.c[item]
+    if is_encrypted(column):
+        resource_id = column.type.resource_id  # type: ignore[attr-defined]
+        return table.c[cells.blind_column(item)].in_([cells.blind(resource_id, v) for v in values])
+    return column.in_(values)
 
 
 @dataclass(frozen=True)
@@ -151,7 +182,7 @@ def ensure_table(
     """Create the resource's table, add the columns of items it does not have yet, and migrate the
     columns of items whose type changed (see the module's docstring); returns the table and the
     migrations done now (empty when none was needed)."""
-    table = table_for(db, resource_id, items)
+    table = table_for(db, resource_id, items, writing=True)
     connection = db.connection()
     if table.schema:
         connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{table.schema}"'))
@@ -165,10 +196,17 @@ def ensure_table(
     lengths = {i["name"]: i.get("length") for i in items}
     types = {i["name"]: i["data_type"] for i in items}
     for column in table.columns:
-        if column.name in SYSTEM_COLUMNS:
+        if column.name in SYSTEM_COLUMNS or column.name.startswith(cells.BLIND_PREFIX):
             continue
         old_type = existing.get(column.name)
-        if old_type is not None and _storage(old_type) == _storage(column.type):
+        encrypted = is_encrypted(column)
+        blind = cells.blind_column(column.name)
+        was_encrypted = blind in existing
+        if (
+            old_type is not None
+            and _storage(old_type) == _storage(column.type)
+            and encrypted == was_encrypted
+        ):
             continue
         if old_type is not None:
             kept = _kept_name(column.name, set(existing) | set(types))
@@ -184,6 +222,19 @@ def ensure_table(
         connection.execute(
             text(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {preparer.quote(column.name)} {ddl}")
         )
+        if encrypted and not was_encrypted:
+            connection.execute(
+                text(
+                    f"ALTER TABLE {preparer.format_table(table)} "
+                    f"ADD COLUMN {preparer.quote(blind)} VARCHAR(64)"
+                )
+            )
+        elif was_encrypted and not encrypted:
+            # The item left the encrypted levels: its digests go; the ciphertext stays in the kept column.
+            drop_index(db, table, blind)
+            connection.execute(
+                text(f"ALTER TABLE {preparer.format_table(table)} DROP COLUMN {preparer.quote(blind)}")
+            )
         if old_type is not None:
             changes.append(
                 _convert(
@@ -193,6 +244,8 @@ def ensure_table(
                     kept,
                     old_type,
                     converter(types[column.name], lengths[column.name]),
+                    encrypted_from=resource_id if was_encrypted else None,
+                    blind=blind if encrypted else None,
                 )
             )
     return table, changes
@@ -201,6 +254,8 @@ def ensure_table(
 def _storage(type_: TypeEngine[Any]) -> tuple[Any, ...]:
     """What a column stores, comparable between the type `column_type` declares and the type read back
     from the database (VARCHAR(18) and String(18), DOUBLE PRECISION and Float(53), …)."""
+    if isinstance(type_, TypeDecorator):
+        type_ = type_.impl_instance
     if isinstance(type_, Boolean):
         return ("boolean",)
     if isinstance(type_, Float):
@@ -235,19 +290,31 @@ def _convert(
     kept: str,
     old_type: TypeEngine[Any],
     parse: Parse,
+    *,
+    encrypted_from: int | None = None,
+    blind: str | None = None,
 ) -> TypeChange:
     """Copy the old column's values that parse under the new type into the new column, by key order
-    in chunks (memory stays flat in the number of rows)."""
+    in chunks (memory stays flat in the number of rows).
+
+    An item that becomes encrypted (`blind`: its blind-index column) is encrypted on the way, its
+    digests written, and the plaintext it came from erased from the kept column; an item that was
+    encrypted (`encrypted_from`: its resource) is decrypted from the kept column."""
+    extra = [Column(blind, String(64))] if blind else []
     pair = Table(
         table.name,
         MetaData(),
         Column("_key", String(64), primary_key=True),
         Column(kept, old_type),
         Column(column.name, column.type),
+        *extra,
         schema=table.schema,
     )
     source, target = pair.c[kept], pair.c[column.name]
-    write = update(pair).where(pair.c._key == bindparam("k")).values({column.name: bindparam("v")})
+    assignments: dict[str, Any] = {column.name: bindparam("v")}
+    if blind:
+        assignments |= {blind: bindparam("b"), kept: None}
+    write = update(pair).where(pair.c._key == bindparam("k")).values(assignments)
     values = converted = 0
     last = ""
     while True:
@@ -263,11 +330,18 @@ def _convert(
         done = []
         for key, value in rows:
             try:
-                new = parse(as_text(value).strip())
-            except Refused:
+                plain = (
+                    cells.decrypt(encrypted_from, column.name, value)
+                    if encrypted_from is not None
+                    else as_text(value)
+                )
+                new = parse(plain.strip())
+            except (Refused, ValueError):
                 continue
             if _fits(column.type, new):
-                done.append({"k": key, "v": new})
+                done.append(
+                    {"k": key, "v": new} | ({"b": cells.blind(table_resource(table), new)} if blind else {})
+                )
         if done:
             connection.execute(write, done)
         values += len(rows)
@@ -322,6 +396,8 @@ def ensure_query_indexes(db: Session, table: Table, items: list[dict[str, Any]])
     created = []
     for item in items:
         name = str(item["name"])
+        if name in columns and is_encrypted(table.c[name]):
+            name = cells.blind_column(name)  # an encrypted item is looked up by its digest
         wanted = bool(item.get("queryable")) and name in columns
         index = index_name(table, name, QUERY_INDEX)
         if wanted and index not in existing:
@@ -338,7 +414,10 @@ def ensure_query_indexes(db: Session, table: Table, items: list[dict[str, Any]])
 
 
 def ensure_index(db: Session, table: Table, column: str) -> None:
-    """Index `column` (for the `unique` rule, which looks values up in every chunk of a batch)."""
+    """Index `column` (for the `unique` rule, which looks values up in every chunk of a batch; an
+    encrypted item's digests)."""
+    if column in table.c and is_encrypted(table.c[column]):
+        column = cells.blind_column(column)
     preparer = db.get_bind().dialect.identifier_preparer
     db.execute(
         text(

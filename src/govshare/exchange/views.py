@@ -27,6 +27,7 @@ from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, require
 from govshare.catalog.models import Resource, ResourceVersion
 from govshare.catalog.vocab import EntryStatus, ProvisionMethod, Sensitivity, UpdateCycle
+from govshare.encryption import cells as encrypted_cells
 from govshare.errors import Invalid, NotFound
 from govshare.exchange import store, trace
 from govshare.exchange.access import batch_of, provision_resource
@@ -338,6 +339,7 @@ def batch_page(
             "sensitivity_labels": dict(Sensitivity.choices()),
             "columns": _columns(db, resource, batch) if batch.quarantined else [],
             "rows": rows,
+            "data_of": {row.id: encrypted_cells.reveal(db, resource.id, row.data) for row in rows},
             "row_states": QUARANTINE_STATES,
             **_labels(),
             **page_context(params, batch.quarantined),
@@ -373,8 +375,9 @@ def _write_csv(db: Session, batch: Batch, columns: list[Column], out: IO[bytes])
         .execution_options(yield_per=1000)
     )
     for row in rows:
-        cells = [str(row.data.get(c.name, "")) for c in columns]
-        writer.writerow([neutralise(cell) for cell in [*cells, reason_text(row.reasons)]])
+        data = encrypted_cells.reveal(db, batch.resource_id, row.data)
+        values = [str(data.get(c.name, "")) for c in columns]
+        writer.writerow([neutralise(cell) for cell in [*values, reason_text(row.reasons)]])
     text.flush()
     text.detach()
 

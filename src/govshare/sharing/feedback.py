@@ -64,7 +64,7 @@ def _locate(
 
     for item, values in (scope or {}).items():  # a row outside the grant's scope is as missing
         parse = TYPE_PARSERS.get(every[item]["data_type"])
-        stmt = stmt.where(table.c[item].in_([parse(v) if parse else v for v in values]))
+        stmt = stmt.where(store.equals(table, item, [parse(v) if parse else v for v in values]))
     if db.scalar(stmt) is None:
         raise NotFound(NOT_FOUND, "No such row.")
     return key

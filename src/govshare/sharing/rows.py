@@ -75,7 +75,7 @@ class Reading:
         assert self.table is not None
         every = {i["name"]: i for i in self.items}
         for item, values in (self.grant.row_scope or {}).items():
-            stmt = stmt.where(self.table.c[item].in_([_parse(every[item], v) for v in values]))
+            stmt = stmt.where(store.equals(self.table, item, [_parse(every[item], v) for v in values]))
         return stmt
 
     def row_id(self, key: str) -> str:
@@ -167,6 +167,14 @@ def parse_filters(
 
 
 def _condition(column: Column[Any], op: str, values: list[Any]) -> Any:
+    if store.is_encrypted(column):
+        if op:
+            raise Invalid(
+                f"{column.name} 加密存储，只能按等于或多个取值查询，不能按范围查询。",
+                "An encrypted item takes equality filters only.",
+                details={"field": column.name},
+            )
+        return store.equals(column.table, column.name, values)
     if not op:
         return column == values[0] if len(values) == 1 else column.in_(values)
     value = values[0]
