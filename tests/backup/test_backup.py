@@ -67,6 +67,9 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     files.mkdir(parents=True)
     (files / "report.pdf").write_bytes(os.urandom(300_000))
     (p.settings.data_dir / "empty.txt").write_bytes(b"")
+    vault = p.settings.data_dir / ".keys"
+    vault.mkdir()
+    (vault / "resource-7.key").write_text("ab" * 32)
     yield p
     _dispose(p)
 
@@ -109,6 +112,8 @@ def test_restore_brings_back_every_row_file_and_secret(
     # The development secrets came along: sealed values and pseudonyms still work.
     for name in ("master_key", "audit_signing_key", "secret_key", "backup_key"):
         assert target.settings.secret(name) == source.settings.secret(name)
+    # …and so did its key vault (development only: docs/encryption.md).
+    assert (target.settings.data_dir / ".keys" / "resource-7.key").read_text() == "ab" * 32
     # The audit chain verifies, and the restore can be appended to it.
     from govshare.audit.service import verify_chain
 
@@ -245,7 +250,7 @@ def _production_backup(tmp_path: Path, secrets: dict[str, object], name: str = "
     out = tmp_path / f"{name}.gsbackup"
     core.create(engine, out, settings, scope="database")
     engine.dispose()
-    assert "development_secrets" not in archive.read_header(out)
+    assert not {"development_secrets", "development_vault"} & set(archive.read_header(out))
     return out
 
 

@@ -85,6 +85,9 @@ def create(
         development = settings.development_secrets()
         if development:
             header["development_secrets"] = development
+            vault_secrets = _development_vault(settings)
+            if vault_secrets:
+                header["development_vault"] = vault_secrets
         manifest = snapshot.Manifest()
         rows = 0
         with part.open("wb") as raw:
@@ -141,6 +144,18 @@ def create(
         files=len(manifest.files),
         seconds=time.monotonic() - started,
     )
+
+
+def _development_vault(settings: Settings) -> dict[str, str]:
+    """The key vault of a development platform whose vault lives in its data dir (the default):
+    carried like its other development secrets. A configured `GOVSHARE_KEY_DIR`, and production,
+    keep the vault out of every backup (crypto-shredding depends on it; docs/encryption.md)."""
+    if settings.is_production or settings.key_dir is not None:
+        return {}
+    folder = settings.data_dir / ".keys"
+    if not folder.is_dir():
+        return {}
+    return {p.name: p.read_text().strip() for p in sorted(folder.glob("resource-*.key"))}
 
 
 def _write_file(writer: archive.ArchiveWriter, rel: str, path: Path) -> dict[str, Any]:
@@ -441,6 +456,7 @@ def restore(
         for name, value in (verified.header.get("development_secrets") or {}).items():
             if getattr(settings, name, None) is None:
                 settings.write_secret(name, value)
+        _restore_vault(settings, verified.header.get("development_vault") or {})
     finally:
         snapshot.remove_tree(staging)
     return RestoreResult(
@@ -450,6 +466,20 @@ def restore(
         files=len(verified.manifest["files"]),
         seconds=time.monotonic() - started,
     )
+
+
+def _restore_vault(settings: Settings, secrets_by_file: dict[str, str]) -> None:
+    if not secrets_by_file:
+        return
+    folder = settings.key_dir or settings.data_dir / ".keys"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for name, value in secrets_by_file.items():
+        if not (name.startswith("resource-") and name.endswith(".key") and "/" not in name):
+            raise BackupError("备份中的密钥库文件名异常", "unexpected key vault entry in the backup")
+        path = folder / name
+        if not path.exists():
+            path.write_text(value)
+            path.chmod(0o600)
 
 
 @dataclass
