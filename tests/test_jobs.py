@@ -35,6 +35,7 @@ def test_lease_is_exclusive_and_runs_are_recorded(tmp_path: Path) -> None:
     assert sorted(scheduler.run_due()) == [
         "calendar.next_year_check",
         "exchange.sync",
+        "protection.scan",
         "sharing.deadlines",
         "sharing.expire_grants",
     ]
@@ -42,4 +43,6 @@ def test_lease_is_exclusive_and_runs_are_recorded(tmp_path: Path) -> None:
     with unit_of_work(engine) as db:
         sync_run = db.scalars(select(JobRun).where(JobRun.name == "exchange.sync")).one()
         assert (sync_run.status, sync_run.detail) == ("ok", "0 sync run(s): 0 succeeded, 0 failed; 0 stale")
+        scan_run = db.scalars(select(JobRun).where(JobRun.name == "protection.scan")).one()
+        assert scan_run.status == "ok" and "新告警 0 条" in (scan_run.detail or ""), scan_run.detail
     engine.dispose()

@@ -95,6 +95,12 @@ class Action(StrEnum):
     calendar_manage = "calendar.manage"
     masking_view = "masking.view"
     masking_manage = "masking.manage"
+    alert_view = "protection.alert_view"
+    alert_handle = "protection.alert_handle"
+    rules_view = "protection.rules_view"
+    rules_manage = "protection.rules_manage"
+    incident_view = "protection.incident_view"
+    incident_manage = "protection.incident_manage"
 
     @property
     def label(self) -> str:
@@ -141,6 +147,12 @@ ACTION_LABELS: dict[Action, str] = {
     Action.calendar_manage: "加载节假日安排",
     Action.masking_view: "查看脱敏方案",
     Action.masking_manage: "管理脱敏方案",
+    Action.alert_view: "查看安全告警",
+    Action.alert_handle: "处置安全告警",
+    Action.rules_view: "查看告警规则",
+    Action.rules_manage: "设置告警规则",
+    Action.incident_view: "查看安全事件",
+    Action.incident_manage: "处置安全事件",
 }
 
 
@@ -182,6 +194,12 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.calendar_manage: _C,
         Action.masking_view: _C,
         Action.masking_manage: _C,
+        Action.alert_view: _C,
+        Action.alert_handle: _C,
+        Action.rules_view: _C,
+        Action.rules_manage: _C,
+        Action.incident_view: _C,
+        Action.incident_manage: _C,
     },
     Role.bureau_reviewer: {
         Action.org_view: _C,
@@ -210,6 +228,9 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.sharing_view: _C,
         Action.sharing_supervise: _C,
         Action.masking_view: _C,
+        Action.alert_view: _C,
+        Action.rules_view: _C,
+        Action.incident_view: _C,
     },
     Role.data_admin: {
         Action.org_view: _C,
@@ -247,6 +268,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.provision_view: _O,
         Action.sharing_view: _O,
         Action.masking_view: _C,
+        Action.alert_view: _O,
     },
     Role.catalog_compiler: {
         Action.org_view: _C,

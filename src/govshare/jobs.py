@@ -70,6 +70,7 @@ def load_jobs() -> None:
     from govshare.audit import jobs as _audit_jobs  # noqa: F401
     from govshare.calendar import jobs as _calendar_jobs  # noqa: F401
     from govshare.exchange import jobs as _exchange_jobs  # noqa: F401
+    from govshare.protection import jobs as _protection_jobs  # noqa: F401
     from govshare.sharing import jobs as _sharing_jobs  # noqa: F401
 
 

@@ -90,6 +90,18 @@ class EventType(StrEnum):
     masking_profile_created = "masking.profile_created"
     masking_profile_updated = "masking.profile_updated"
     masking_previewed = "masking.previewed"
+    alert_raised = "protection.alert_raised"
+    alert_extended = "protection.alert_extended"
+    alert_assigned = "protection.alert_assigned"
+    alert_investigating = "protection.alert_investigating"
+    alert_closed = "protection.alert_closed"
+    alert_rule_changed = "protection.rule_changed"
+    incident_created = "protection.incident_created"
+    incident_noted = "protection.incident_noted"
+    incident_alert_linked = "protection.incident_alert_linked"
+    incident_closed = "protection.incident_closed"
+    containment_applied = "protection.containment_applied"
+    containment_lifted = "protection.containment_lifted"
 
     @property
     def label(self) -> str:
@@ -181,4 +193,16 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.masking_profile_created: "新建脱敏方案",
     EventType.masking_profile_updated: "修改脱敏方案",
     EventType.masking_previewed: "试用脱敏方案",
+    EventType.alert_raised: "产生安全告警",
+    EventType.alert_extended: "安全告警追加证据",
+    EventType.alert_assigned: "指派安全告警",
+    EventType.alert_investigating: "开始调查安全告警",
+    EventType.alert_closed: "办结安全告警",
+    EventType.alert_rule_changed: "修改告警规则",
+    EventType.incident_created: "登记安全事件",
+    EventType.incident_noted: "安全事件处置记录",
+    EventType.incident_alert_linked: "安全事件关联告警",
+    EventType.incident_closed: "办结安全事件",
+    EventType.containment_applied: "采取处置措施",
+    EventType.containment_lifted: "撤销处置措施",
 }
