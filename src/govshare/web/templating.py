@@ -38,6 +38,8 @@ NAV = [
     NavItem("/systems", "业务系统", Action.system_view),
     NavItem("/admin/masking", "脱敏方案", Action.masking_view),
     NavItem("/audit", "审计日志", Action.audit_read),
+    NavItem("/protection/alerts", "安全告警", Action.alert_view),
+    NavItem("/protection/incidents", "安全事件", Action.incident_view),
     NavItem("/admin/holidays", "节假日安排", Action.calendar_manage),
 ]
 
