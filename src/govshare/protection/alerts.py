@@ -20,6 +20,7 @@ from govshare.audit.events import EventType
 from govshare.audit.models import AuditEvent
 from govshare.auth.service import actor_for
 from govshare.authz import (
+    PERMISSIONS,
     Action,
     Actor,
     Scope,
@@ -35,7 +36,7 @@ from govshare.errors import Conflict, Invalid
 from govshare.pagination import PageParams, paginate
 from govshare.protection.models import Alert
 from govshare.protection.rules import RULES
-from govshare.users.models import User
+from govshare.users.models import User, UserRole
 
 register_view_action(Alert, Action.alert_view)
 
@@ -89,7 +90,10 @@ def evidence(db: Session, *, actor: Actor, alert: Alert) -> list[AuditEvent]:
 
 def handlers(db: Session) -> list[User]:
     """Active people who may handle alerts (the ones an alert can be assigned to)."""
-    people = db.scalars(select(User).where(User.is_active.is_(True)).order_by(User.id))
+    roles = [role.value for role, actions in PERMISSIONS.items() if Action.alert_handle in actions]
+    holders = select(UserRole.user_id).where(UserRole.role.in_(roles))
+    people = db.scalars(select(User).where(User.is_active.is_(True), User.id.in_(holders)).order_by(User.id))
+    # actor_for drops the roles of a deactivated organisation's people.
     return [u for u in people if allowed(actor_for(db, u), Action.alert_handle)]
 
 
