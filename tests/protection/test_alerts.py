@@ -41,6 +41,8 @@ def test_department_security_officers_see_only_their_departments_alerts(client, 
     # Bureau roles see every department's; the filter narrows.
     auditor = login(client, "bureau_auditor")
     assert client.get(f"{API}/alerts", headers=auditor, params={"org_id": alert.org_id}).json()["total"] == 1
+    assert client.get(f"{API}/alerts", headers=auditor, params={"status": "bogus"}).status_code == 422
+    assert client.get(f"{API}/alerts", headers=auditor, params={"rule": "denial_burst"}).json()["total"] == 1
     police = org(db, "police").id
     assert client.get(f"{API}/alerts", headers=auditor, params={"org_id": police}).json()["total"] == 0
     # Viewing is not handling: the officer and the auditor may not assign.

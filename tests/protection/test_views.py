@@ -48,6 +48,7 @@ def test_rules_page_saves_thresholds(app, city, db) -> None:
     bureau = browser(app, "bureau_admin")
     page = bureau.get("/protection/rules")
     assert page.status_code == 200 and "集中越权访问" in page.text
+    assert "审计日志已扫描至 #" in text(page.text, "watermark")
     saved = bureau.post(
         "/protection/rules/denial_burst", {"count": "7", "minutes": "5", "enabled": "1", "version": ""}
     )

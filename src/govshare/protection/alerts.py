@@ -63,6 +63,14 @@ def list_alerts(
     """Alerts the actor may see, newest first."""
     require(actor, Action.alert_view)
     where = where or AlertFilter()
+    if where.status and where.status not in STATUS_LABELS:
+        raise Invalid(
+            "状态应为 open、assigned、investigating 或 closed。",
+            "Unknown status.",
+            details={"field": "status"},
+        )
+    if where.rule and where.rule not in RULES:
+        raise Invalid("没有这条告警规则。", "Unknown rule.", details={"field": "rule"})
     stmt = visible(actor, Action.alert_view, select(Alert), Alert)
     if where.status:
         stmt = stmt.where(Alert.status == where.status)

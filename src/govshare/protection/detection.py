@@ -454,7 +454,13 @@ def _state(db: Session) -> ScanState:
 
 
 def watermark(db: Session) -> ScanState:
+    """The scanner's state, locked for this transaction (created when missing)."""
     return _state(db)
+
+
+def last_scan(db: Session) -> ScanState | None:
+    """The scanner's state as last committed, for display (no lock)."""
+    return db.get(ScanState, 1)
 
 
 def _names(db: Session, findings: Iterable[Finding]) -> None:

@@ -217,7 +217,7 @@ def _rules_page(
         "protection/rules.html",
         {
             "rules": rules.list_rules(db, actor=actor),
-            "state": detection.watermark(db) if allowed(actor, Action.rules_view) else None,
+            "state": detection.last_scan(db),
             "severities": rules.SEVERITY_LABELS,
             "notice": notice,
             "error": error,
