@@ -358,6 +358,13 @@ def _day_start(at: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
+def _china_day(db: Session, column: Any) -> Any:
+    """The calendar day (YYYY-MM-DD) in China Standard Time of a UTC timestamp column."""
+    if db.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("Asia/Shanghai", column), "YYYY-MM-DD")
+    return func.substr(func.datetime(column, "+8 hours"), 1, 10)
+
+
 def _uses_of(key: str) -> ColumnElement[bool]:
     kind, _, ident = key.partition(":")
     if kind == "system":
@@ -388,12 +395,19 @@ def _evaluate_volume(db: Session, events: list[Ev], params: dict[str, int]) -> l
         if today < params["min_rows"]:
             continue
         since = start - timedelta(days=params["baseline_days"])
-        daily = [0] * params["baseline_days"]
-        for at, rows in db.execute(
-            select(DataUse.at, DataUse.rows).where(delivered, DataUse.at >= since, DataUse.at < start)
-        ):
-            at = at if at.tzinfo else at.replace(tzinfo=UTC)
-            daily[min(params["baseline_days"] - 1, (at - since) // timedelta(days=1))] += rows
+        day = _china_day(db, DataUse.at)
+        per_day: dict[str, int] = dict(
+            db.execute(
+                select(day, func.sum(DataUse.rows))
+                .where(delivered, DataUse.at >= since, DataUse.at < start)
+                .group_by(day)
+            ).all()
+        )
+        days_back = [
+            (start - timedelta(days=n)).astimezone(BEIJING).strftime("%Y-%m-%d")
+            for n in range(1, params["baseline_days"] + 1)
+        ]
+        daily = [int(per_day.get(d) or 0) for d in days_back]
         median = statistics.median(daily)
         if today <= params["factor"] * median:
             continue
@@ -404,9 +418,12 @@ def _evaluate_volume(db: Session, events: list[Ev], params: dict[str, int]) -> l
             AuditEvent.occurred_at < end,
             AuditEvent.seq <= last_seq,
         )
-        count = db.scalar(select(func.count()).select_from(evidence.subquery())) or 0
-        found = db.execute(evidence.order_by(AuditEvent.seq).limit(EVIDENCE_LIMIT)).all()
-        last_at = max((r.occurred_at for r in found), default=start)
+        found_sub = evidence.subquery()
+        count, last_at = db.execute(select(func.count(), func.max(found_sub.c.occurred_at))).one()
+        found = db.scalars(
+            evidence.with_only_columns(AuditEvent.seq).order_by(AuditEvent.seq).limit(EVIDENCE_LIMIT)
+        ).all()
+        last_at = last_at or start
         findings.append(
             Finding(
                 "volume_spike",
@@ -415,7 +432,7 @@ def _evaluate_volume(db: Session, events: list[Ev], params: dict[str, int]) -> l
                 subject.org_id,
                 start,
                 last_at if last_at.tzinfo else last_at.replace(tzinfo=UTC),
-                [r.seq for r in found],
+                list(found),
                 today,
                 f"{start.astimezone(BEIJING):%Y-%m-%d} 获取数据 {today} 行，"
                 f"前 {params['baseline_days']} 天日中位数 {median:g} 行（阈值 {params['factor']} 倍且不少于 "
