@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from govshare.audit.models import AuditEvent
 from govshare.protection.models import Alert
+from govshare.tasks.models import Task
 from tests.helpers import login, org, user_id
 from tests.protection.helpers import denied, set_rule, start_at_end
 
@@ -62,12 +63,23 @@ def test_open_assigned_investigating_closed_each_step_audited(client, city, db) 
     alert = raised(client, db)
     bureau = login(client, "bureau_admin")
     url = f"{API}/alerts/{alert.id}"
+
+    def waiting() -> list[tuple[str, int | None, str | None]]:
+        found = db.scalars(
+            select(Task)
+            .where(Task.subject_type == "protection_alerts", Task.status == "open")
+            .order_by(Task.id)
+        )
+        return [(t.kind, t.assignee_id, t.assignee_role) for t in found]
+
+    assert waiting() == [("protection.alert_assign", None, "bureau_admin")]  # the Bureau's to-do list
     early = client.post(f"{url}/investigate", headers=bureau)
     assert early.status_code == 409  # not assigned yet
     wrong = client.post(f"{url}/assign", json={"assignee_id": user_id(db, "civil_user")}, headers=bureau)
     assert wrong.status_code == 422  # only people who handle alerts
     assigned = client.post(f"{url}/assign", json={"assignee_id": user_id(db, "bureau_admin")}, headers=bureau)
     assert assigned.status_code == 200 and assigned.json()["status"] == "assigned"
+    assert waiting() == [("protection.alert_handle", user_id(db, "bureau_admin"), None)]
     assert (
         client.post(
             f"{url}/close", json={"conclusion": "x", "accountability": "none"}, headers=bureau
@@ -96,6 +108,7 @@ def test_open_assigned_investigating_closed_each_step_audited(client, city, db) 
     body = closed.json()
     assert body["status"] == "closed" and body["accountability"] == "held_accountable"
     assert body["responsible"] == "市民政局 civil_user" and body["closed_at"]
+    assert waiting() == []
     again = client.post(f"{url}/assign", json={"assignee_id": user_id(db, "bureau_admin")}, headers=bureau)
     assert again.status_code == 409
     steps = db.scalars(

@@ -23,6 +23,7 @@ from govshare.authz import (
     PERMISSIONS,
     Action,
     Actor,
+    Role,
     Scope,
     allowed,
     get_visible,
@@ -33,13 +34,17 @@ from govshare.authz import (
 )
 from govshare.db import utcnow
 from govshare.errors import Conflict, Invalid
+from govshare.orgs import service as orgs
 from govshare.pagination import PageParams, paginate
 from govshare.protection.models import Alert
 from govshare.protection.rules import RULES
+from govshare.tasks import service as tasks
 from govshare.users.models import User, UserRole
 
 register_view_action(Alert, Action.alert_view)
 
+TASK_NEW = "protection.alert_assign"  # the Bureau's admins: assign a new alert
+TASK_HANDLE = "protection.alert_handle"  # the assignee: investigate and close it
 STATUS_LABELS = {"open": "待处理", "assigned": "已指派", "investigating": "调查中", "closed": "已办结"}
 ACCOUNTABILITY = {"none": "无违规", "rectified": "已整改", "held_accountable": "已追责"}
 MAX_TEXT = 4000
@@ -114,6 +119,24 @@ def _clean(value: str | None, field: str, label: str, *, required: bool = True, 
     return text
 
 
+def alert_task(db: Session, alert: Alert) -> None:
+    """A new alert waits in the Bureau administrators' tasks until it is assigned."""
+    bureau = orgs.bureau(db)
+    if bureau is None:  # a platform without a Bureau organisation has nobody to tell
+        return
+    rule = RULES.get(alert.rule)
+    tasks.open_task(
+        db,
+        kind=TASK_NEW,
+        title=f"安全告警待指派：{rule.label if rule else alert.rule}（{alert.subject_name}）",
+        link=f"/protection/alerts/{alert.id}",
+        org_id=bureau.id,
+        subject_type="protection_alerts",
+        subject_id=alert.id,
+        assignee_role=Role.bureau_admin,
+    )
+
+
 def _step(db: Session, alert: Alert, actor: Actor, event: EventType, **details: Any) -> None:
     alert.updated_at = utcnow()
     db.flush()
@@ -140,6 +163,17 @@ def assign(db: Session, *, actor: Actor, alert_id: int, assignee_id: int) -> Ale
             details={"field": "assignee_id"},
         )
     before = alert.assignee_id
+    tasks.close_tasks(db, subject_type="protection_alerts", subject_id=alert.id)
+    tasks.open_task(
+        db,
+        kind=TASK_HANDLE,
+        title=f"调查处置安全告警 #{alert.id}：{alert.subject_name}",
+        link=f"/protection/alerts/{alert.id}",
+        org_id=assignee.org_id,
+        subject_type="protection_alerts",
+        subject_id=alert.id,
+        assignee_id=assignee.id,
+    )
     alert.assignee_id = assignee.id
     alert.assigned_at = utcnow()
     if alert.status == "open":
@@ -198,6 +232,7 @@ def close(
     alert.responsible = who or None
     alert.closed_at = utcnow()
     alert.closed_by = actor.user_id
+    tasks.close_tasks(db, subject_type="protection_alerts", subject_id=alert.id)
     _step(
         db,
         alert,

@@ -33,6 +33,7 @@ from govshare.audit.models import AuditEvent
 from govshare.authz import Action, Actor, require
 from govshare.db import utcnow
 from govshare.orgs.models import Organisation
+from govshare.protection import alerts
 from govshare.protection.models import Alert, ScanState
 from govshare.protection.rules import RULES, effective
 from govshare.sharing.models import DataUse
@@ -564,6 +565,7 @@ def _record(db: Session, finding: Finding, result: ScanResult) -> None:
             "first_seq": alert.evidence[0] if alert.evidence else None,
         },
     )
+    alerts.alert_task(db, alert)
     result.raised.append(alert.id)
 
 
