@@ -200,3 +200,11 @@ def test_holidays_load_and_show(data_dir: Path, tmp_path: Path) -> None:
             .fetchone()[0]
             .startswith("cli:")
         )
+
+
+def test_protection_scan_evaluates_each_event_once(data_dir: Path) -> None:
+    first = _cli(data_dir, "protection", "scan")
+    assert first.returncode == 0, first.stderr
+    assert "评估审计事件" in first.stdout and "水位 #" in first.stdout
+    again = _cli(data_dir, "protection", "scan")
+    assert again.returncode == 0 and "评估审计事件 0 条，新告警 0 条" in again.stdout, again.stdout

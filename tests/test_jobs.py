@@ -33,8 +33,11 @@ def test_lease_is_exclusive_and_runs_are_recorded(tmp_path: Path) -> None:
     scheduler = Scheduler(engine)
     # The checkpoint's lease is still held.
     assert sorted(scheduler.run_due()) == [
+        "backup.scheduled",
         "calendar.next_year_check",
+        "encryption.rotate_keys",
         "exchange.sync",
+        "protection.scan",
         "sharing.deadlines",
         "sharing.expire_grants",
     ]
@@ -42,4 +45,9 @@ def test_lease_is_exclusive_and_runs_are_recorded(tmp_path: Path) -> None:
     with unit_of_work(engine) as db:
         sync_run = db.scalars(select(JobRun).where(JobRun.name == "exchange.sync")).one()
         assert (sync_run.status, sync_run.detail) == ("ok", "0 sync run(s): 0 succeeded, 0 failed; 0 stale")
+        scan_run = db.scalars(select(JobRun).where(JobRun.name == "protection.scan")).one()
+        assert scan_run.status == "ok" and "新告警 0 条" in (scan_run.detail or ""), scan_run.detail
+        # A fresh platform backs itself up at once (the default policy) and drills the backup.
+        backup_run = db.scalars(select(JobRun).where(JobRun.name == "backup.scheduled")).one()
+        assert backup_run.status == "ok" and "恢复演练成功" in (backup_run.detail or ""), backup_run.detail
     engine.dispose()

@@ -97,6 +97,12 @@ class Action(StrEnum):
     masking_manage = "masking.manage"
     backup_view = "backup.view"
     backup_manage = "backup.manage"
+    alert_view = "protection.alert_view"
+    alert_handle = "protection.alert_handle"
+    rules_view = "protection.rules_view"
+    rules_manage = "protection.rules_manage"
+    incident_view = "protection.incident_view"
+    incident_manage = "protection.incident_manage"
 
     @property
     def label(self) -> str:
@@ -145,6 +151,12 @@ ACTION_LABELS: dict[Action, str] = {
     Action.masking_manage: "管理脱敏方案",
     Action.backup_view: "查看备份与恢复演练记录",
     Action.backup_manage: "设定备份策略、发起备份",
+    Action.alert_view: "查看安全告警",
+    Action.alert_handle: "处置安全告警",
+    Action.rules_view: "查看告警规则",
+    Action.rules_manage: "设置告警规则",
+    Action.incident_view: "查看安全事件",
+    Action.incident_manage: "处置安全事件",
 }
 
 
@@ -188,6 +200,12 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.masking_manage: _C,
         Action.backup_view: _C,
         Action.backup_manage: _C,
+        Action.alert_view: _C,
+        Action.alert_handle: _C,
+        Action.rules_view: _C,
+        Action.rules_manage: _C,
+        Action.incident_view: _C,
+        Action.incident_manage: _C,
     },
     Role.bureau_reviewer: {
         Action.org_view: _C,
@@ -217,6 +235,9 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.sharing_supervise: _C,
         Action.masking_view: _C,
         Action.backup_view: _C,
+        Action.alert_view: _C,
+        Action.rules_view: _C,
+        Action.incident_view: _C,
     },
     Role.data_admin: {
         Action.org_view: _C,
@@ -254,6 +275,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.provision_view: _O,
         Action.sharing_view: _O,
         Action.masking_view: _C,
+        Action.alert_view: _O,
     },
     Role.catalog_compiler: {
         Action.org_view: _C,

@@ -40,6 +40,7 @@ org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Scheduled jobs.", no_args_is_help=True)
 holidays_app = typer.Typer(help="The Bureau's holiday table (working-day deadlines).", no_args_is_help=True)
 keys_app = typer.Typer(help="Data keys of encrypted items.", no_args_is_help=True)
+protection_app = typer.Typer(help="Abuse detection (S10–S12).", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (audit_app, "audit"),
@@ -49,6 +50,7 @@ for sub, name in (
     (jobs_app, "jobs"),
     (holidays_app, "holidays"),
     (keys_app, "keys"),
+    (protection_app, "protection"),
 ):
     app.add_typer(sub, name=name)
 
@@ -365,6 +367,14 @@ def audit_checkpoint() -> None:
 
     checkpoint = _run(checkpoint_now)
     console.print(f"已签名检查点 #{checkpoint.seq}" if checkpoint else "没有新的事件需要签名。")
+
+
+@protection_app.command("scan")
+def protection_scan() -> None:
+    """Evaluate the audit events written since the last scan and raise alerts (as the job does)."""
+    from govshare.protection.detection import scan
+
+    console.print(_run(lambda db: scan(db).text()))
 
 
 @org_app.command("list")

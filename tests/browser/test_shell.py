@@ -24,6 +24,8 @@ ALL_ENTRIES = [
     "业务系统",
     "脱敏方案",
     "审计日志",
+    "安全告警",
+    "安全事件",
 ]
 BUREAU_ADMIN_NAV = [
     "工作台",
@@ -36,6 +38,8 @@ BUREAU_ADMIN_NAV = [
     "人员备案",
     "业务系统",
     "脱敏方案",
+    "安全告警",
+    "安全事件",
     "节假日安排",
 ]
 DEPARTMENT_ADMIN_NAV = [
@@ -90,6 +94,7 @@ PEOPLE = [
             "业务系统",
             "脱敏方案",
             "审计日志",
+            "安全告警",
         ],
     ),
     ("police_supervisor", "销毁监督员", ORG_VIEW_ONLY_NAV),

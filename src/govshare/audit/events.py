@@ -98,6 +98,18 @@ class EventType(StrEnum):
     backup_drilled = "backup.drilled"
     backup_restored = "backup.restored"
     data_key_rotated = "encryption.key_rotated"
+    alert_raised = "protection.alert_raised"
+    alert_extended = "protection.alert_extended"
+    alert_assigned = "protection.alert_assigned"
+    alert_investigating = "protection.alert_investigating"
+    alert_closed = "protection.alert_closed"
+    alert_rule_changed = "protection.rule_changed"
+    incident_created = "protection.incident_created"
+    incident_noted = "protection.incident_noted"
+    incident_alert_linked = "protection.incident_alert_linked"
+    incident_closed = "protection.incident_closed"
+    containment_applied = "protection.containment_applied"
+    containment_lifted = "protection.containment_lifted"
 
     @property
     def label(self) -> str:
@@ -197,4 +209,16 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.backup_drilled: "恢复演练",
     EventType.backup_restored: "从备份恢复平台",
     EventType.data_key_rotated: "轮换数据密钥",
+    EventType.alert_raised: "产生安全告警",
+    EventType.alert_extended: "安全告警追加证据",
+    EventType.alert_assigned: "指派安全告警",
+    EventType.alert_investigating: "开始调查安全告警",
+    EventType.alert_closed: "办结安全告警",
+    EventType.alert_rule_changed: "修改告警规则",
+    EventType.incident_created: "登记安全事件",
+    EventType.incident_noted: "安全事件处置记录",
+    EventType.incident_alert_linked: "安全事件关联告警",
+    EventType.incident_closed: "办结安全事件",
+    EventType.containment_applied: "采取处置措施",
+    EventType.containment_lifted: "撤销处置措施",
 }

@@ -48,6 +48,8 @@ def routers() -> list[APIRouter]:
     from govshare.masking import views as masking_views
     from govshare.orgs import api as orgs_api
     from govshare.orgs import views as orgs_views
+    from govshare.protection import api as protection_api
+    from govshare.protection import views as protection_views
     from govshare.sharing import api as sharing_api
     from govshare.sharing import data_views as sharing_data_views
     from govshare.sharing import views as sharing_views
@@ -71,6 +73,7 @@ def routers() -> list[APIRouter]:
         calendar_api.router,
         masking_api.router,
         backup_api.router,
+        protection_api.router,
         auth_views.router,
         orgs_views.router,
         users_views.router,
@@ -79,6 +82,7 @@ def routers() -> list[APIRouter]:
         calendar_views.router,
         masking_views.router,
         backup_views.router,
+        protection_views.router,
         # The Bureau's (review) and the exchange pages have fixed paths under /catalog/ that must match before
         # the entry pages' /catalog/{resource_id}.
         catalog_views_review.router,

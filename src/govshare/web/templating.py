@@ -39,6 +39,8 @@ NAV = [
     NavItem("/admin/masking", "脱敏方案", Action.masking_view),
     NavItem("/admin/backups", "备份与恢复", Action.backup_view),
     NavItem("/audit", "审计日志", Action.audit_read),
+    NavItem("/protection/alerts", "安全告警", Action.alert_view),
+    NavItem("/protection/incidents", "安全事件", Action.incident_view),
     NavItem("/admin/holidays", "节假日安排", Action.calendar_manage),
 ]
 
