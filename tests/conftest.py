@@ -33,10 +33,11 @@ os.environ.pop("GOVSHARE_DATABASE_URL", None)
 get_settings.cache_clear()
 
 
-def _postgres_url(base: str) -> str:
-    """A fresh database for this worker (and process: runs may overlap) on the server of `base`."""
+def _postgres_url(base: str, tag: str = "gs") -> str:
+    """A fresh database for this worker (and process: runs may overlap) on the server of `base`;
+    tests that need databases of their own give another `tag`."""
     url = make_url(base)
-    name = f"{url.database}_gs_{WORKER}_{os.getpid()}"
+    name = f"{url.database}_{tag}_{WORKER}_{os.getpid()}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

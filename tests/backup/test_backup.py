@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, inspect, make_url, text
+from sqlalchemy import Engine, inspect, text
 
 from govshare.backup import archive, core, snapshot
 from govshare.backup.archive import BackupError
@@ -19,7 +19,7 @@ from govshare.crypto import SM2Signer
 from govshare.db import make_engine, unit_of_work
 from govshare.migrate import upgrade
 from govshare.settings import Environment, Settings
-from tests.conftest import _drop_database
+from tests.conftest import _drop_database, _postgres_url
 
 ON_POSTGRES = bool(os.environ.get("GOVSHARE_TEST_DATABASE_URL"))
 
@@ -33,14 +33,7 @@ class Platform:
 def _database(tmp: Path, tag: str) -> str:
     if not ON_POSTGRES:
         return f"sqlite:///{tmp / 'govshare.db'}"
-    base = make_url(os.environ["GOVSHARE_TEST_DATABASE_URL"])
-    name = f"{base.database}_{tag}_{os.getpid()}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
-    admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
+    return _postgres_url(os.environ["GOVSHARE_TEST_DATABASE_URL"], tag)
 
 
 def _platform(tmp: Path, tag: str, **extra: object) -> Platform:

@@ -158,11 +158,13 @@ def reveal(db: Session, resource_id: int, data: dict[str, Any]) -> dict[str, Any
     return out
 
 
-def reencrypt(db: Session, table: Any, chunk: int = 1000) -> int:
+def reencrypt(db: Session, table: Any) -> int:
     """Rewrite every encrypted cell of a store `table` under the resource's current data key (the
     caller has rotated it); returns the number of cells rewritten. Reads go on meanwhile: a row is
     readable under its old key version until its new cell commits."""
-    from sqlalchemy import Column, MetaData, String, Table, bindparam, select, update
+    from sqlalchemy import Column, MetaData, String, Table, bindparam, update
+
+    from govshare.exchange import store
 
     encrypted_columns = [c.name for c in table.columns if isinstance(c.type, EncryptedText)]
     if not encrypted_columns:
@@ -181,25 +183,12 @@ def reencrypt(db: Session, table: Any, chunk: int = 1000) -> int:
     for name in encrypted_columns:
         column = raw.c[name]
         write = update(raw).where(raw.c._key == bindparam("k")).values({name: bindparam("v")})
-        last = ""
-        while True:
-            rows = db.execute(
-                select(raw.c._key, column)
-                .where(column.is_not(None), raw.c._key > last)
-                .order_by(raw.c._key)
-                .limit(chunk)
-            ).all()
-            if not rows:
-                break
-            last = rows[-1][0]
+        for rows in store.by_key(db, raw.c._key, column):
             stale = [(k, v) for k, v in rows if version_of(v) != current.version]
             if stale:
-                db.execute(
-                    write,
-                    [
-                        {"k": k, "v": encrypt(resource_id, name, decrypt(resource_id, name, v))}
-                        for k, v in stale
-                    ],
-                )
+                fresh = [
+                    {"k": k, "v": encrypt(resource_id, name, decrypt(resource_id, name, v))} for k, v in stale
+                ]
+                db.execute(write, fresh)
                 rewritten += len(stale)
     return rewritten

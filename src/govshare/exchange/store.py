@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
@@ -316,17 +317,7 @@ def _convert(
         assignments |= {blind: bindparam("b"), kept: None}
     write = update(pair).where(pair.c._key == bindparam("k")).values(assignments)
     values = converted = 0
-    last = ""
-    while True:
-        rows = connection.execute(
-            select(pair.c._key, source)
-            .where(source.is_not(None), pair.c._key > last)
-            .order_by(pair.c._key)
-            .limit(CONVERT_CHUNK)
-        ).all()
-        if not rows:
-            break
-        last = rows[-1][0]
+    for rows in by_key(connection, pair.c._key, source):
         done = []
         for key, value in rows:
             try:
@@ -356,6 +347,22 @@ def _convert(
         converted=converted,
         unconverted=values - converted,
     )
+
+
+def by_key(connection: Connection | Session, key: Column[Any], column: Column[Any]) -> Iterator[list[Any]]:
+    """The (key, value) rows of `column` that hold a value, in key order, a chunk at a time: memory
+    stays flat in the number of rows, and updating the rows of a chunk does not disturb the walk."""
+    last = ""
+    while True:
+        rows = list(
+            connection.execute(
+                select(key, column).where(column.is_not(None), key > last).order_by(key).limit(CONVERT_CHUNK)
+            ).all()
+        )
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield rows
 
 
 def _fits(type_: TypeEngine[Any], value: Any) -> bool:
