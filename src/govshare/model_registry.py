@@ -10,6 +10,7 @@ def load_models() -> MetaData:
     from govshare.audit import models as _audit  # noqa: F401
     from govshare.calendar import models as _calendar  # noqa: F401
     from govshare.catalog import models as _catalog  # noqa: F401
+    from govshare.classification import models as _classification  # noqa: F401
     from govshare.db import Base
     from govshare.exchange import models as _exchange  # noqa: F401
     from govshare.exchange import service_models as _exchange_services  # noqa: F401

@@ -90,6 +90,8 @@ class EventType(StrEnum):
     masking_profile_created = "masking.profile_created"
     masking_profile_updated = "masking.profile_updated"
     masking_previewed = "masking.previewed"
+    classification_changed = "classification.level_changed"
+    asset_register_exported = "classification.register_exported"
 
     @property
     def label(self) -> str:
@@ -181,4 +183,6 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.masking_profile_created: "新建脱敏方案",
     EventType.masking_profile_updated: "修改脱敏方案",
     EventType.masking_previewed: "试用脱敏方案",
+    EventType.classification_changed: "修改分类分级方案",
+    EventType.asset_register_exported: "导出数据资产登记表",
 }
