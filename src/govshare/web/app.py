@@ -36,6 +36,8 @@ def routers() -> list[APIRouter]:
     from govshare.catalog import views as catalog_views
     from govshare.catalog import views_exchange as catalog_views_exchange
     from govshare.catalog import views_review as catalog_views_review
+    from govshare.classification import api as classification_api
+    from govshare.classification import views as classification_views
     from govshare.exchange import api as exchange_api
     from govshare.exchange import api_services as exchange_api_services
     from govshare.exchange import api_sync as exchange_api_sync
@@ -68,6 +70,7 @@ def routers() -> list[APIRouter]:
         sharing_api.router,
         calendar_api.router,
         masking_api.router,
+        classification_api.router,
         auth_views.router,
         orgs_views.router,
         users_views.router,
@@ -75,6 +78,7 @@ def routers() -> list[APIRouter]:
         audit_views.router,
         calendar_views.router,
         masking_views.router,
+        classification_views.router,
         # The Bureau's (review) and the exchange pages have fixed paths under /catalog/ that must match before
         # the entry pages' /catalog/{resource_id}.
         catalog_views_review.router,
