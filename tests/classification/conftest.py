@@ -5,28 +5,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from govshare.catalog.models import Resource
 from govshare.catalog.schemas import Item
-from govshare.classification import service
 from govshare.classification.schemas import LevelIn
 from tests.catalog.conftest import published
-from tests.helpers import actor
+from tests.helpers import login
 
 
-def set_level(db: Session, dimension: str, code: str, **changes: Any) -> None:
-    """Change some controls of one level as the Bureau's administrator."""
-    row = next(
-        r
-        for r in service.list_levels(db, actor=actor(db, "bureau_admin"))
-        if (r.dimension, r.code) == (dimension, code)
+def set_level(client: TestClient, dimension: str, code: str, **changes: Any) -> None:
+    """Change some controls of one level as the Bureau's administrator does, through the API (so the
+    change is committed like any request's, whatever later requests of the test roll back)."""
+    admin = login(client, "bureau_admin")
+    levels = client.get("/api/v1/classification/levels", headers=admin).json()
+    level = next(lv for lv in levels if (lv["dimension"], lv["code"]) == (dimension, code))
+    body = {name: level[name] for name in LevelIn.model_fields}
+    response = client.put(
+        f"/api/v1/classification/levels/{dimension}/{code}", json={**body, **changes}, headers=admin
     )
-    values = {name: getattr(row, name) for name in LevelIn.model_fields if name != "version"}
-    values.update(changes)
-    service.update_level(
-        db, actor=actor(db, "bureau_admin"), dimension=dimension, code=code, data=LevelIn(**values)
-    )
+    assert response.status_code == 200, response.text
 
 
 SECRET_TITLE = "核心调度参数甲"

@@ -99,7 +99,6 @@ DEFAULTS: tuple[Level, ...] = (
         "对领域、群体、区域具有较高覆盖度或达到较高精度、较大规模、一定深度，一旦被非法使用或共享，"
         "可能直接影响政治安全的数据。",
         unconditional=False,
-        masking=True,
         exportable=False,
         openable=False,
         encrypted=True,
