@@ -112,25 +112,28 @@ def _assets(db: Session, resources: Sequence[Resource]) -> list[AssetOut]:
         o.id: o
         for o in db.scalars(select(Organisation).where(Organisation.id.in_({r.org_id for r in resources})))
     }
-    batches = dict(
-        db.execute(
+    batches: dict[int, datetime] = {
+        rid: at
+        for rid, at in db.execute(
             select(Batch.resource_id, func.max(Batch.received_at))
             .where(Batch.resource_id.in_(ids))
             .group_by(Batch.resource_id)
-        ).tuples()
-    )
-    files = dict(
-        db.execute(
+        )
+    }
+    files: dict[int, datetime] = {
+        rid: at
+        for rid, at in db.execute(
             select(ResourceFile.resource_id, func.max(ResourceFile.uploaded_at))
             .where(ResourceFile.resource_id.in_(ids))
             .group_by(ResourceFile.resource_id)
-        ).tuples()
-    )
-    services = dict(
-        db.execute(
+        )
+    }
+    services: dict[int, datetime] = {
+        rid: at
+        for rid, at in db.execute(
             select(ApiService.resource_id, ApiService.updated_at).where(ApiService.resource_id.in_(ids))
-        ).tuples()
-    )
+        )
+    }
     out = []
     for resource in resources:
         rows = _live_rows(db, resource)
