@@ -709,8 +709,7 @@ def change_grant(
                 f"续期天数应在 1 到 {MAX_DAYS} 之间。", "days out of range.", details={"field": "days"}
             )
         base = max(grant.valid_until, utcnow())
-        request = db.get(ShareRequest, grant.request_id)
-        assert request is not None and resource is not None
+        assert resource is not None
         # The validity from now on may not exceed what the items' levels allow (S13).
         remaining = -(-(base + timedelta(days=days) - utcnow()).total_seconds() // 86400)
         check_levels(
@@ -719,7 +718,7 @@ def change_grant(
             items=grant.items,
             masking_profile=grant.masking_profile,
             days=int(remaining),
-            route=request.route,
+            route=None,  # the provider (or the Bureau) renews: that is the approval
         )
         grant.valid_until = base + timedelta(days=days)
         if grant.status == "expired":
