@@ -117,3 +117,20 @@ def test_an_entrys_level_is_its_highest_items(client, city, db) -> None:
     assert [(r["importance"], r["sensitivity"]) for r in listed] == [("core", "L4")]
     page = client.get(f"/catalog/{resource.id}", headers=admin)
     assert "核心数据" in texts(page.text, "resource-level")[0]
+
+
+def test_the_compile_form_and_edit_page_carry_each_items_importance(app, city, db) -> None:
+    from tests.catalog.test_views import _edit_form, _entry, _form
+
+    admin = browser(app, "civil_admin")
+    posted = _form(db)
+    at = [n for n, (k, _v) in enumerate(posted) if k == "item_sensitivity"]
+    for position, importance in zip(at, ["general", "important", "core"], strict=True):
+        posted.insert(position + 1, ("item_importance", importance))
+    assert admin.post("/catalog", posted).status_code == 303
+    created = _entry(db, "困难群众走访记录")
+    assert (created.importance, created.sensitivity) == ("core", "L3")
+    edit = admin.get(f"/catalog/{created.id}/edit").text
+    assert [v for k, v in _edit_form(edit) if k == "item_importance"] == ["general", "important", "core"]
+    page = admin.get(f"/catalog/{created.id}").text
+    assert texts(page, "item-importance") == ["一般数据", "重要数据", "核心数据"]
