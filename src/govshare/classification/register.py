@@ -98,8 +98,8 @@ def _query(actor: Actor, filters: RegisterFilters) -> Select[Resource]:
     return stmt.order_by(Resource.org_id, Resource.code)
 
 
-def _live_rows(db: Session, resource: Resource) -> int | None:
-    if resource.provision_method != "table" or not store.exists(db, resource.id):
+def _live_rows(db: Session, resource: Resource, stored: set[int]) -> int | None:
+    if resource.provision_method != "table" or resource.id not in stored:
         return None
     table = store.table_for(db, resource.id, [])
     return int(db.scalar(select(func.count()).select_from(table).where(table.c._retired_at.is_(None))) or 0)
@@ -134,9 +134,12 @@ def _assets(db: Session, resources: Sequence[Resource]) -> list[AssetOut]:
             select(ApiService.resource_id, ApiService.updated_at).where(ApiService.resource_id.in_(ids))
         )
     }
+    stored = (
+        store.resources_with_tables(db) if any(r.provision_method == "table" for r in resources) else set()
+    )
     out = []
     for resource in resources:
-        rows = _live_rows(db, resource)
+        rows = _live_rows(db, resource, stored)
         if resource.provision_method == "file":
             location = "file" if resource.id in files else "external"
             data_at: datetime | None = files.get(resource.id)

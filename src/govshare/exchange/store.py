@@ -375,6 +375,20 @@ def exists(db: Session, resource_id: int) -> bool:
     return inspect(db.connection()).has_table(name, schema=schema)
 
 
+def resources_with_tables(db: Session) -> set[int]:
+    """The ids of every resource whose store table exists, in one look at the database's catalog."""
+    name, schema = _location(db, 0)
+    prefix = name[:-1]
+    inspector = inspect(db.connection())
+    if schema is not None and schema not in inspector.get_schema_names():
+        return set()
+    return {
+        int(table[len(prefix) :])
+        for table in inspector.get_table_names(schema=schema)
+        if table.startswith(prefix) and table[len(prefix) :].isdecimal()
+    }
+
+
 class KeyClash(Exception):
     """A bulk insert met a row already stored under one of its keys. Rows before it may have been
     written: the caller rolls back to a savepoint taken before the insert."""
