@@ -148,3 +148,42 @@ def found_by_open_title(client) -> list[int]:  # type: ignore[no-untyped-def]
         "/api/v1/resources", params={"q": "走访对象姓名"}, headers=login(client, "police_user")
     )
     return [r["id"] for r in listed.json()["items"]]
+
+
+def test_a_change_of_a_restricted_item_does_not_show_in_the_diff(client, city, db) -> None:
+    from govshare.catalog import service as catalog
+    from govshare.catalog.schemas import ResourceUpdate
+    from tests.catalog.conftest import approve, submit
+
+    resource = graded(db)
+    admin = actor(db, "civil_admin")
+    current = catalog.shown_version(db, resource)
+    items = [dict(i) for i in current.items]
+    items[1]["title"] = "走访对象姓名（户主）"
+    items[2]["title"] = SECRET_TITLE + "（修订）"
+    detail = client.get(f"/api/v1/resources/{resource.id}", headers=login(client, "civil_admin")).json()
+    fields = ("category", "name", "summary", "format", "provision_method", "sharing_type", "open_type")
+    data = ResourceUpdate.model_validate(
+        {
+            **{k: detail[k] for k in fields},
+            "update_cycle": detail["update_cycle"],
+            "items": items,
+            "lock_version": resource.lock_version,
+            "change_reason": "核对字段名称",
+        }
+    )
+    catalog.update_resource(db, actor=admin, resource_id=resource.id, data=data)
+    submit(db, resource.id)
+    approve(db, resource.id)
+
+    def changed(username: str) -> list[str]:
+        diff = client.get(
+            f"/api/v1/resources/{resource.id}/diff",
+            params={"from": 1, "to": 2},
+            headers=login(client, username),
+        )
+        assert diff.status_code == 200, diff.text
+        return [c["field"] for c in diff.json()["changes"]]
+
+    assert changed("police_user") == ["items.person_name.title"]
+    assert changed("civil_admin") == ["items.person_name.title", "items.dispatch.title"]

@@ -50,6 +50,7 @@ def test_a_line_carries_level_owner_location_lifecycle_rows_and_last_update(clie
     )
     assert (people["location"], people["lifecycle"], people["rows"]) == ("store", "published", len(PEOPLE))
     assert people["last_update"] is not None
+    assert not people["encryption_required"]
     visits = lines["困难群众走访记录"]
     assert (visits["importance"], visits["sensitivity"], visits["location"], visits["rows"]) == (
         "core",
@@ -57,6 +58,7 @@ def test_a_line_carries_level_owner_location_lifecycle_rows_and_last_update(clie
         "external",
         None,
     )
+    assert visits["encryption_required"]  # 核心数据 and L4 are to be encrypted at rest
     assert lines["临时救助对象信息"]["lifecycle"] == "draft"
     assert lines["出租汽车经营权信息（旧）"]["lifecycle"] == "retired"
     assert lines["重点商品价格监测信息"]["location"] in ("file", "external")

@@ -161,6 +161,9 @@ def _assets(db: Session, resources: Sequence[Resource]) -> list[AssetOut]:
                 importance_label=levels.level("importance", resource.importance).label,
                 sensitivity=resource.sensitivity,
                 sensitivity_label=levels.level("sensitivity", resource.sensitivity).label,
+                encryption_required=levels.of_item(
+                    {"importance": resource.importance, "sensitivity": resource.sensitivity}
+                ).encrypted,
                 location=location,
                 location_label=LOCATIONS[location],
                 lifecycle=lifecycle,
@@ -187,6 +190,7 @@ CSV_HEADER = [
     "所属部门",
     "重要程度",
     "敏感程度",
+    "须加密存储",
     "存储位置",
     "生命周期",
     "数据行数",
@@ -216,6 +220,7 @@ def export_csv(db: Session, *, actor: Actor, filters: RegisterFilters) -> tuple[
                 a.owner.name,
                 a.importance_label,
                 a.sensitivity_label,
+                "是" if a.encryption_required else "否",
                 a.location_label,
                 a.lifecycle_label,
                 "" if a.rows is None else a.rows,

@@ -59,6 +59,9 @@ class AssetOut(BaseModel):
     importance_label: str
     sensitivity: str
     sensitivity_label: str
+    encryption_required: bool = Field(
+        description="The resource's level requires encryption at rest (须加密存储)."
+    )
     location: str
     location_label: str
     lifecycle: str
