@@ -11,7 +11,7 @@ and L4). A restricted item is shown only to those who need it:
 
 Everyone else — other departments, anonymous and public views, DCAT, workbook exports, search — gets
 the entry without those items and a count of how many were left out. Every path that shows items
-calls `for_actor` (or `public`) and shows `Shown.items` and `Shown.hidden`.
+calls `for_actor` (or, for many entries, `Viewer.of`) and shows `Shown.items` and `Shown.hidden`.
 """
 
 from __future__ import annotations
@@ -28,17 +28,11 @@ from govshare.catalog.models import Resource
 from govshare.classification import scheme as classification
 from govshare.db import utcnow
 
-HIDDEN_NOTE = "另有 {n} 个敏感信息项按元数据访问控制规定不向您显示。"
-
 
 @dataclass(frozen=True)
 class Shown:
     items: list[dict[str, Any]]
     hidden: int
-
-    @property
-    def note(self) -> str | None:
-        return HIDDEN_NOTE.format(n=self.hidden) if self.hidden else None
 
 
 @dataclass(frozen=True)
@@ -58,9 +52,6 @@ class Disclosure:
             else:
                 hidden += 1
         return Shown(kept, hidden)
-
-    def hides(self, item: Mapping[str, Any]) -> bool:
-        return not (self.everything or item.get("name") in self.covered or not self.levels.restricted(item))
 
 
 class Viewer:

@@ -147,9 +147,6 @@ class Scheme:
         codes = DIMENSIONS[dimension]
         return self.levels[(dimension, code if code in codes else codes[0])]
 
-    def ordered(self, dimension: str) -> list[Level]:
-        return [self.levels[(dimension, code)] for code in DIMENSIONS[dimension]]
-
     def of_item(self, item: Mapping[str, Any]) -> Controls:
         importance = self.level("importance", item.get("importance")).controls
         return importance.stricter(self.level("sensitivity", item.get("sensitivity")).controls)
