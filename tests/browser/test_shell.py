@@ -22,6 +22,8 @@ ALL_ENTRIES = [
     "人员与角色",
     "人员备案",
     "业务系统",
+    "数据资产登记",
+    "分类分级",
     "脱敏方案",
     "审计日志",
 ]
@@ -35,6 +37,8 @@ BUREAU_ADMIN_NAV = [
     "人员与角色",
     "人员备案",
     "业务系统",
+    "数据资产登记",
+    "分类分级",
     "脱敏方案",
     "节假日安排",
 ]
@@ -47,10 +51,12 @@ DEPARTMENT_ADMIN_NAV = [
     "人员与角色",
     "人员备案",
     "业务系统",
+    "数据资产登记",
+    "分类分级",
     "脱敏方案",
 ]
-ORG_VIEW_ONLY_NAV = ["工作台", "数据目录", "单位管理", "脱敏方案"]
-SHARING_NAV = ["工作台", "数据目录", "数据共享", "单位管理", "脱敏方案"]
+ORG_VIEW_ONLY_NAV = ["工作台", "数据目录", "单位管理", "分类分级", "脱敏方案"]
+SHARING_NAV = ["工作台", "数据目录", "数据共享", "单位管理", "分类分级", "脱敏方案"]
 
 # (demo username, Chinese role label, sidebar entries), derived from authz.PERMISSIONS and
 # templating.NAV by hand so that a change to either shows up here.
@@ -68,6 +74,8 @@ PEOPLE = [
             "数据共享",
             "单位管理",
             "人员备案",
+            "数据资产登记",
+            "分类分级",
             "脱敏方案",
         ],
     ),
@@ -88,6 +96,8 @@ PEOPLE = [
             "单位管理",
             "人员与角色",
             "业务系统",
+            "数据资产登记",
+            "分类分级",
             "脱敏方案",
             "审计日志",
         ],
