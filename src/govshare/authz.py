@@ -31,6 +31,8 @@ class Role(StrEnum):
     security_officer = "security_officer"
     destruction_supervisor = "destruction_supervisor"
     business_user = "business_user"
+    metadata_admin = "metadata_admin"
+    bureau_metadata_admin = "bureau_metadata_admin"
 
     @property
     def label(self) -> str:
@@ -47,11 +49,13 @@ ROLE_LABELS: dict[Role, str] = {
     Role.security_officer: "安全管理员",
     Role.destruction_supervisor: "销毁监督员",
     Role.business_user: "业务人员",
+    Role.metadata_admin: "元数据管理员",
+    Role.bureau_metadata_admin: "市数据资源管理局元数据管理员",
 }
 
 # Roles that exist only at the Bureau, and roles given only through a registration (备案) the
 # Bureau approves (M21, S7).
-BUREAU_ROLES = frozenset({Role.bureau_admin, Role.bureau_reviewer, Role.auditor})
+BUREAU_ROLES = frozenset({Role.bureau_admin, Role.bureau_reviewer, Role.auditor, Role.bureau_metadata_admin})
 REGISTERED_ROLES = frozenset({Role.data_admin, Role.security_officer})
 
 
@@ -103,6 +107,9 @@ class Action(StrEnum):
     rules_manage = "protection.rules_manage"
     incident_view = "protection.incident_view"
     incident_manage = "protection.incident_manage"
+    catalog_view_sensitive = "catalog.view_sensitive"
+    classification_manage = "classification.manage"
+    asset_register_view = "asset.register_view"
 
     @property
     def label(self) -> str:
@@ -157,6 +164,9 @@ ACTION_LABELS: dict[Action, str] = {
     Action.rules_manage: "设置告警规则",
     Action.incident_view: "查看安全事件",
     Action.incident_manage: "处置安全事件",
+    Action.catalog_view_sensitive: "查看敏感元数据",
+    Action.classification_manage: "管理分类分级方案",
+    Action.asset_register_view: "查看数据资产登记",
 }
 
 
@@ -172,6 +182,9 @@ _C, _O = Scope.city, Scope.own_org
 
 PERMISSIONS: dict[Role, dict[Action, Scope]] = {
     Role.bureau_admin: {
+        Action.catalog_view_sensitive: _C,
+        Action.classification_manage: _C,
+        Action.asset_register_view: _C,
         Action.org_view: _C,
         Action.org_manage: _C,
         Action.user_view: _C,
@@ -208,6 +221,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.incident_manage: _C,
     },
     Role.bureau_reviewer: {
+        Action.catalog_view_sensitive: _C,
+        Action.asset_register_view: _C,
         Action.org_view: _C,
         Action.registration_view: _C,
         Action.catalog_view: _C,
@@ -221,6 +236,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.masking_view: _C,
     },
     Role.auditor: {
+        Action.asset_register_view: _C,
         Action.org_view: _C,
         Action.user_view: _C,
         Action.system_view: _C,
@@ -240,6 +256,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.incident_view: _C,
     },
     Role.data_admin: {
+        Action.catalog_view_sensitive: _O,
+        Action.asset_register_view: _O,
         Action.org_view: _C,
         Action.user_view: _O,
         Action.user_manage: _O,
@@ -265,6 +283,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.masking_view: _C,
     },
     Role.security_officer: {
+        Action.catalog_view_sensitive: _O,
+        Action.asset_register_view: _O,
         Action.org_view: _C,
         Action.user_view: _O,
         Action.system_view: _O,
@@ -278,6 +298,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.alert_view: _O,
     },
     Role.catalog_compiler: {
+        Action.catalog_view_sensitive: _O,
         Action.org_view: _C,
         Action.catalog_view: _C,
         Action.catalog_view_unpublished: _O,
@@ -286,11 +307,30 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.masking_view: _C,
     },
     Role.approver: {
+        Action.catalog_view_sensitive: _O,
         Action.org_view: _C,
         Action.catalog_view: _C,
         Action.catalog_view_unpublished: _O,
         Action.sharing_view: _O,
         Action.sharing_decide: _O,
+        Action.masking_view: _C,
+    },
+    # Metadata administrators (元数据管理员, S9): see the sensitive part of the catalog — of their
+    # own department, or (at the Bureau) of the whole city — and the data-asset register.
+    Role.metadata_admin: {
+        Action.org_view: _C,
+        Action.catalog_view: _C,
+        Action.catalog_view_unpublished: _O,
+        Action.catalog_view_sensitive: _O,
+        Action.asset_register_view: _O,
+        Action.masking_view: _C,
+    },
+    Role.bureau_metadata_admin: {
+        Action.org_view: _C,
+        Action.catalog_view: _C,
+        Action.catalog_view_unpublished: _C,
+        Action.catalog_view_sensitive: _C,
+        Action.asset_register_view: _C,
         Action.masking_view: _C,
     },
     Role.destruction_supervisor: {Action.org_view: _C, Action.catalog_view: _C, Action.masking_view: _C},

@@ -11,6 +11,7 @@ def load_models() -> MetaData:
     from govshare.backup import models as _backup  # noqa: F401
     from govshare.calendar import models as _calendar  # noqa: F401
     from govshare.catalog import models as _catalog  # noqa: F401
+    from govshare.classification import models as _classification  # noqa: F401
     from govshare.db import Base
     from govshare.encryption import models as _encryption  # noqa: F401
     from govshare.exchange import models as _exchange  # noqa: F401

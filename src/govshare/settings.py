@@ -80,11 +80,6 @@ class Settings(BaseSettings):
         "part of a backup, so destroying a secret makes that resource's encrypted data unreadable in every "
         "backup. Default: `.keys` in the data dir; production: storage apart from the database and backups.",
     )
-    encrypt_levels: list[str] = Field(
-        default_factory=lambda: ["L4"],
-        description="Sensitivity levels whose items are stored encrypted (SM4-GCM, per-resource keys) with a "
-        'blind index for equality lookups, e.g. `["L3", "L4"]`.',
-    )
     key_rotation_days: int = Field(
         365,
         ge=1,

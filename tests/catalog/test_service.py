@@ -430,6 +430,7 @@ def test_versions_keep_their_items_as_compiled(db, city) -> None:
         "is_key": True,
         "queryable": False,
         "sensitivity": "L1",
+        "importance": "general",
         "element": None,
         "authoritative": False,
         "description": None,

@@ -12,21 +12,34 @@ from sqlalchemy import Column, MetaData, String, Table, Text, select, update
 from sqlalchemy.orm import Session
 
 from govshare.catalog.models import Resource
+from govshare.classification.models import ClassificationLevel
 from govshare.encryption import cells, keys, service, vault
 from govshare.encryption.models import DataKey
 from govshare.exchange import store
 from govshare.exchange.access import published_items
-from tests.conftest import settings_override
 from tests.exchange.test_ingest import BAD, csv_body, line, push
 from tests.helpers import actor, login
 from tests.sharing.test_requests import PURPOSE
 from tests.sharing.test_rows import PEOPLE, granted, loaded, rows
 
 
+def encrypt_level(db: Session, code: str = "L3") -> None:
+    """The Bureau's scheme marks sensitivity level `code` 须加密存储."""
+    level = db.scalar(
+        select(ClassificationLevel).where(
+            ClassificationLevel.dimension == "sensitivity", ClassificationLevel.code == code
+        )
+    )
+    assert level is not None
+    level.encrypted = True
+    db.flush()
+    db.info.pop("classification_scheme", None)
+
+
 @pytest.fixture
-def l3_encrypted() -> Iterator[None]:
-    with settings_override(encrypt_levels='["L3", "L4"]'):
-        yield
+def l3_encrypted(db: Session) -> Iterator[None]:
+    encrypt_level(db)
+    yield
 
 
 def _raw(db: Session, resource: Resource, *names: str) -> dict[str, dict[str, str | None]]:
@@ -102,17 +115,17 @@ def test_quarantined_values_are_kept_encrypted_and_shown_to_the_provider(
 def test_an_item_that_becomes_encrypted_is_migrated_and_its_plaintext_erased(client, city, db) -> None:
     population = loaded(client, db)  # L3 is not encrypted by default
     assert "_bi_id_number" not in store.table_for(db, population.id, published_items(db, population)).c
-    with settings_override(encrypt_levels='["L3", "L4"]'):
-        response = push(client, login(client, "police_admin"), population.id, csv_body(line(PEOPLE[0])))
-        assert response.status_code == 201
-        migrated = {m["item"] for m in response.json()["report"]["migrations"]}
-        assert {"id_number", "mobile"} <= migrated
-        stored = _raw(db, population, "id_number", "id_number__old1", "_bi_id_number")
-        assert all(str(r["id_number"]).startswith("gs1:") for r in stored.values())
-        assert all(r["id_number__old1"] is None for r in stored.values())  # no plaintext left
-        assert all(r["_bi_id_number"] for r in stored.values())
-        table = store.table_for(db, population.id, published_items(db, population))
-        assert {r.id_number for r in db.execute(select(table))} == set(PEOPLE)
+    encrypt_level(db)
+    response = push(client, login(client, "police_admin"), population.id, csv_body(line(PEOPLE[0])))
+    assert response.status_code == 201
+    migrated = {m["item"] for m in response.json()["report"]["migrations"]}
+    assert {"id_number", "mobile"} <= migrated
+    stored = _raw(db, population, "id_number", "id_number__old1", "_bi_id_number")
+    assert all(str(r["id_number"]).startswith("gs1:") for r in stored.values())
+    assert all(r["id_number__old1"] is None for r in stored.values())  # no plaintext left
+    assert all(r["_bi_id_number"] for r in stored.values())
+    table = store.table_for(db, population.id, published_items(db, population))
+    assert {r.id_number for r in db.execute(select(table))} == set(PEOPLE)
 
 
 def test_rotation_rewrites_every_cell_and_erases_the_old_key(client, city, db, l3_encrypted) -> None:

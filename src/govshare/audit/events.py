@@ -110,6 +110,8 @@ class EventType(StrEnum):
     incident_closed = "protection.incident_closed"
     containment_applied = "protection.containment_applied"
     containment_lifted = "protection.containment_lifted"
+    classification_changed = "classification.level_changed"
+    asset_register_exported = "classification.register_exported"
 
     @property
     def label(self) -> str:
@@ -221,4 +223,6 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.incident_closed: "办结安全事件",
     EventType.containment_applied: "采取处置措施",
     EventType.containment_lifted: "撤销处置措施",
+    EventType.classification_changed: "修改分类分级方案",
+    EventType.asset_register_exported: "导出数据资产登记表",
 }

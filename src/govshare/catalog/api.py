@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from govshare.authz import Action, require
-from govshare.catalog import classes, elements, present, service, supervision
+from govshare.catalog import classes, disclosure, elements, present, service, supervision
 from govshare.catalog.models import CatalogClass, DataElement, ElementConflict, Resource
 from govshare.catalog.schemas import (
     CatalogClassCreate,
@@ -172,7 +172,10 @@ def list_versions(resource_id: int, actor: CurrentActor, db: DB) -> list[Version
 @router.get("/resources/{resource_id}/versions/{number}", response_model=VersionOut)
 def get_version(resource_id: int, number: int, actor: CurrentActor, db: DB) -> VersionOut:
     version = service.get_version(db, actor=actor, resource_id=resource_id, number=number)
-    return present.version_out(version, present.Lookup(db))
+    resource = service.get_resource(db, actor=actor, resource_id=resource_id)
+    return present.version_out(
+        version, present.Lookup(db), disclosure.for_actor(db, actor=actor, resource=resource)
+    )
 
 
 @router.get("/resources/{resource_id}/diff", response_model=DiffOut)

@@ -22,13 +22,14 @@ from sqlalchemy.orm import Session
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, require
-from govshare.catalog import present
+from govshare.catalog import disclosure, present
 from govshare.catalog.exchange import filters_used, visible_entries
 from govshare.catalog.models import Resource, ResourceVersion
 from govshare.catalog.search import Filters
 from govshare.catalog.vocab import (
     DataType,
     EntryStatus,
+    Importance,
     LegalBasisKind,
     OpenType,
     ProvisionMethod,
@@ -114,6 +115,10 @@ def _item(item: dict[str, Any]) -> dict[str, Any]:
             "gs:sensitivity": _concept(
                 f"gs:sensitivity-{item['sensitivity']}", Sensitivity(item["sensitivity"]).label
             ),
+            "gs:importance": _concept(
+                f"gs:importance-{item.get('importance') or 'general'}",
+                Importance(item.get("importance") or "general").label,
+            ),
             "gs:element": item.get("element"),
             "gs:authoritative": bool(item.get("authoritative")),
             "dct:description": _zh(item["description"]) if item.get("description") else None,
@@ -141,6 +146,7 @@ def _dataset(
     version: ResourceVersion,
     lookup: present.Lookup,
     first_published: datetime | None,
+    shown: disclosure.Shown,
 ) -> dict[str, Any]:
     page = f"{base}catalog/{resource.id}"
     cls = lookup.cls(version.class_id)
@@ -194,7 +200,8 @@ def _dataset(
                 "@type": "dct:Standard",
                 "dct:title": _zh(f"{version.name} 信息项"),
             },
-            "gs:items": {"@list": [_item(i) for i in version.items]},
+            "gs:items": {"@list": [_item(i) for i in shown.items]},
+            "gs:hiddenItems": shown.hidden or None,
         }
     )
 
@@ -213,8 +220,10 @@ def _datasets(db: Session, *, actor: Actor, filters: Filters, base: str) -> Iter
     lookup = present.Lookup(db)
     first = _first_published(db)
     published = replace(filters, status=EntryStatus.published)
+    viewer = disclosure.Viewer(db, actor)
     for resource, version in visible_entries(db, actor=actor, filters=published, published_only=True):
-        yield _dataset(base, resource, version, lookup, first.get(resource.id))
+        shown = viewer.of(resource).shown(version.items)
+        yield _dataset(base, resource, version, lookup, first.get(resource.id), shown)
 
 
 def catalog(db: Session, *, actor: Actor, filters: Filters, base: str) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, require
-from govshare.catalog import present, service
+from govshare.catalog import disclosure, present, service
 from govshare.catalog.models import CatalogClass, Resource, ResourceVersion
 from govshare.catalog.schemas import MAX_ITEMS, ResourceCreate
 from govshare.catalog.search import Filters, search
@@ -173,9 +173,12 @@ def export_xlsx(db: Session, *, actor: Actor, filters: Filters) -> tuple[bytes, 
     entries = data_sheet(wb, ENTRY_SHEET, ENTRY_COLUMNS + EXPORT_ENTRY_COLUMNS, MAX_ENTRIES, len(classes))
     items = data_sheet(wb, ITEM_SHEET, ITEM_COLUMNS + EXPORT_ITEM_COLUMNS, MAX_ITEM_ROWS, 0)
     lookup = present.Lookup(db)
-    count = 0
+    viewer = disclosure.Viewer(db, actor)
+    count = hidden = 0
     for resource, version in visible_entries(db, actor=actor, filters=filters):
         count += 1
+        shown = viewer.of(resource).shown(version.items)
+        hidden += shown.hidden
         row = [_entry_row(c, version, lookup) for c in ENTRY_COLUMNS]
         row += [
             resource.code,
@@ -185,7 +188,7 @@ def export_xlsx(db: Session, *, actor: Actor, filters: Filters) -> tuple[bytes, 
             _beijing_date(resource.published_at),
         ]
         entries.append(row_cells(entries, row))
-        for item in version.items:
+        for item in shown.items:
             values = [version.name, *(_item_row(c, item) for c in ITEM_COLUMNS[1:]), resource.code]
             items.append(row_cells(items, values))
     help_sheet(wb, export=True)
@@ -195,7 +198,12 @@ def export_xlsx(db: Session, *, actor: Actor, filters: Filters) -> tuple[bytes, 
         EventType.catalog_exported,
         actor=actor,
         object_type="resources",
-        details={"format": "xlsx", "count": count, "filters": filters_used(filters)},
+        details={
+            "format": "xlsx",
+            "count": count,
+            "filters": filters_used(filters),
+            **({"hidden_items": hidden} if hidden else {}),
+        },
     )
     return save(wb), count
 

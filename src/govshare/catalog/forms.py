@@ -30,6 +30,7 @@ from govshare.catalog.vocab import (
     ClassKind,
     DataType,
     EntryStatus,
+    Importance,
     Labelled,
     LegalBasisKind,
     OpenType,
@@ -71,6 +72,7 @@ ITEM_FIELDS: Fields = {
     "data_type": ("数据类型", "请从列表中选择"),
     "length": ("长度", "应为 1–65535 之间的整数"),
     "sensitivity": ("敏感级别", "请从列表中选择"),
+    "importance": ("重要程度", "请从列表中选择"),
     "element": ("数据元", "请从列表中选择"),
     "description": ("说明", "不能超过 200 个字符"),
 }
@@ -91,6 +93,7 @@ _ENUMS: dict[str, type[Labelled]] = {
     "update_cycle": UpdateCycle,
     "data_type": DataType,
     "sensitivity": Sensitivity,
+    "importance": Importance,
 }
 _CODE_SEPARATORS = re.compile(r"[\s,，、;；]+")
 
@@ -111,6 +114,7 @@ class ItemRow:
     is_key: bool = False
     queryable: bool = False
     sensitivity: str = Sensitivity.L1.value
+    importance: str = Importance.general.value
     element: str = ""
     authoritative: bool = False
     description: str = ""
@@ -129,6 +133,7 @@ class ItemRow:
             "is_key": self.is_key,
             "queryable": self.queryable,
             "sensitivity": self.sensitivity,
+            "importance": self.importance,
             "element": optional(self.element),
             "authoritative": self.authoritative,
             "description": optional(self.description),
@@ -168,6 +173,7 @@ class EntryForm(BaseModel):
     item_is_key: Column = []
     item_queryable: Column = []
     item_sensitivity: Column = []
+    item_importance: Column = []
     item_element: Column = []
     item_authoritative: Column = []
     item_description: Column = []
@@ -202,6 +208,7 @@ class EntryForm(BaseModel):
             item_is_key=[str(n) for n, i in enumerate(items) if i.is_key],
             item_queryable=[str(n) for n, i in enumerate(items) if i.queryable],
             item_sensitivity=[i.sensitivity.value for i in items],
+            item_importance=[i.importance.value for i in items],
             item_element=[i.element or "" for i in items],
             item_authoritative=[str(n) for n, i in enumerate(items) if i.authoritative],
             item_description=[i.description or "" for i in items],
@@ -227,6 +234,7 @@ class EntryForm(BaseModel):
                 is_key=row in keys,
                 queryable=row in queryable,
                 sensitivity=at(self.item_sensitivity, n, Sensitivity.L1.value),
+                importance=at(self.item_importance, n, Importance.general.value),
                 element=at(self.item_element, n),
                 authoritative=row in authoritative,
                 description=at(self.item_description, n),
@@ -358,6 +366,7 @@ def item_text(item: Mapping[str, Any]) -> str:
     if item.get("queryable"):
         parts.append("查询项")
     parts.append(_label("sensitivity", item.get("sensitivity")))
+    parts.append(_label("importance", item.get("importance") or Importance.general.value))
     if item.get("element"):
         parts.append(f"数据元 {item['element']}")
     if item.get("authoritative"):

@@ -59,6 +59,9 @@ class Resource(Base):
     sharing_type: Mapped[str] = mapped_column(String(16), index=True)
     open_type: Mapped[str] = mapped_column(String(16))
     update_cycle: Mapped[str] = mapped_column(String(16))
+    # The resource's level (分类分级, S13): the highest importance and sensitivity of its items.
+    importance: Mapped[str] = mapped_column(String(16), default="general", server_default="general")
+    sensitivity: Mapped[str] = mapped_column(String(4), default="L1", server_default="L1")
     search_text: Mapped[str] = mapped_column(Text)
     # The published version (None until the first approval) and the one being worked on.
     published_version_id: Mapped[int | None] = mapped_column(

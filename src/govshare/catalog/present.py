@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govshare.authz import Actor
-from govshare.catalog import service
+from govshare.catalog import disclosure, service
 from govshare.catalog.models import CatalogClass, Resource, ResourceVersion
 from govshare.catalog.schemas import (
     Item,
@@ -69,6 +69,8 @@ def summary(resource: Resource, lookup: Lookup) -> ResourceSummary:
         open_type=resource.open_type,
         update_cycle=resource.update_cycle,
         status=resource.status,
+        importance=resource.importance,
+        sensitivity=resource.sensitivity,
         version=resource.version_number,
         published_at=resource.published_at,
         pending_change=resource.published_version_id is not None and resource.working_version_id is not None,
@@ -94,19 +96,23 @@ def version_summary(version: ResourceVersion) -> VersionSummary:
     return VersionSummary.model_validate(version, from_attributes=True)
 
 
-def version_out(version: ResourceVersion, lookup: Lookup) -> VersionOut:
+def version_out(version: ResourceVersion, lookup: Lookup, seen: disclosure.Disclosure) -> VersionOut:
+    """A version as `seen` lets its caller see it (restricted items left out and counted)."""
     cls = lookup.cls(version.class_id)
     values = {
         name: getattr(version, name)
         for name in VersionOut.model_fields
-        if name not in ("category", "category_name", "class_kind", "items", "related", "secrecy")
+        if name
+        not in ("category", "category_name", "class_kind", "items", "hidden_items", "related", "secrecy")
     }
+    shown = seen.shown(version.items)
     return VersionOut(
         **values,
         category=cls.code,
         category_name=cls.name,
         class_kind=cls.kind,
-        items=[Item.model_validate(i) for i in version.items],
+        items=[Item.model_validate(i) for i in shown.items],
+        hidden_items=shown.hidden,
         related=lookup.related(version.related_ids or []),
         secrecy=secrecy(version),
     )
@@ -116,6 +122,8 @@ def detail(db: Session, *, actor: Actor, resource: Resource) -> ResourceOut:
     lookup = Lookup(db)
     shown = service.shown_version(db, resource)
     working = service.working_version(db, actor=actor, resource=resource)
+    seen = disclosure.for_actor(db, actor=actor, resource=resource)
+    items = seen.shown(shown.items)
     return ResourceOut(
         **summary(resource, lookup).model_dump(),
         format_detail=shown.format_detail,
@@ -124,8 +132,9 @@ def detail(db: Session, *, actor: Actor, resource: Resource) -> ResourceOut:
         legal_basis_kind=shown.legal_basis_kind,
         legal_basis=shown.legal_basis,
         open_condition=shown.open_condition,
-        items=[Item.model_validate(i) for i in shown.items],
+        items=[Item.model_validate(i) for i in items.items],
+        hidden_items=items.hidden,
         related=lookup.related(shown.related_ids or []),
         secrecy=secrecy(shown),
-        working=version_out(working, lookup) if working is not None else None,
+        working=version_out(working, lookup, seen) if working is not None else None,
     )

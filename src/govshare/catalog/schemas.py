@@ -13,6 +13,7 @@ from govshare.catalog.vocab import (
     ClassKind,
     DataType,
     EntryStatus,
+    Importance,
     LegalBasisKind,
     OpenType,
     ProvisionMethod,
@@ -43,6 +44,9 @@ class Item(BaseModel):
         description="查询项: consumers look rows up by this item, so the exchange store indexes it.",
     )
     sensitivity: Sensitivity = Sensitivity.L1
+    importance: Importance = Field(
+        Importance.general, description="数据重要程度 (GB/T 43697): general 一般, important 重要, core 核心."
+    )
     element: str | None = Field(None, max_length=32, description="Code of the standard data element.")
     authoritative: bool = Field(
         False, description="This department is the authoritative source of the element (一数一源)."
@@ -142,6 +146,8 @@ class ResourceSummary(BaseModel):
     open_type: OpenType
     update_cycle: UpdateCycle
     status: EntryStatus
+    importance: Importance = Field(description="The resource's level: the highest importance of its items.")
+    sensitivity: Sensitivity = Field(description="The highest sensitivity of its items.")
     version: int
     published_at: datetime | None
     pending_change: bool
@@ -188,6 +194,9 @@ class VersionOut(VersionSummary):
     open_condition: str | None
     update_cycle: UpdateCycle
     items: list[Item]
+    hidden_items: int = Field(
+        0, description="Sensitive items (元数据访问控制, S9) left out because the caller may not see them."
+    )
     related: list[ResourceRef]
     secrecy: SecrecyOut
 
@@ -202,6 +211,9 @@ class ResourceOut(ResourceSummary):
     legal_basis: str | None
     open_condition: str | None
     items: list[Item]
+    hidden_items: int = Field(
+        0, description="Sensitive items (元数据访问控制, S9) left out because the caller may not see them."
+    )
     related: list[ResourceRef]
     secrecy: SecrecyOut
     working: VersionOut | None = Field(None, description="The draft or change under way, if visible.")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, Role, allowed, require
-from govshare.catalog import classes, elements, rules, search
+from govshare.catalog import classes, disclosure, elements, rules, search
 from govshare.catalog.models import CatalogClass, Resource, ResourceVersion
 from govshare.catalog.schemas import (
     Item,
@@ -36,6 +36,7 @@ from govshare.catalog.vocab import (
     SecrecyConclusion,
     VersionState,
 )
+from govshare.classification import scheme as classification
 from govshare.db import utcnow
 from govshare.errors import Conflict, Invalid, NotFound
 from govshare.orgs import service as orgs
@@ -141,6 +142,7 @@ ITEM_FIELD_LABELS = {
     "is_key": "业务主键",
     "queryable": "查询项",
     "sensitivity": "敏感级别",
+    "importance": "重要程度",
     "element": "数据元",
     "authoritative": "权威来源",
     "description": "说明",
@@ -189,7 +191,14 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
 def diff_versions(db: Session, *, actor: Actor, resource_id: int, a: int, b: int) -> list[Change]:
     first = get_version(db, actor=actor, resource_id=resource_id, number=a)
     second = get_version(db, actor=actor, resource_id=resource_id, number=b)
-    return diff(snapshot(db, first), snapshot(db, second))
+    seen = disclosure.for_actor(
+        db, actor=actor, resource=get_resource(db, actor=actor, resource_id=resource_id)
+    )
+    before, after = snapshot(db, first), snapshot(db, second)
+    # Restricted items (S9) the actor may not see are left out of both sides: not even their change shows.
+    for side in (before, after):
+        side["items"] = seen.shown(side.get("items") or []).items
+    return diff(before, after)
 
 
 # --- compiling -----------------------------------------------------------------------------------
@@ -210,6 +219,8 @@ def _validate(db: Session, *, meta: Metadata, org_id: int, resource_id: int | No
     cls = classes.check_use(db, classes.by_code(db, meta.category), org_id, meta.category)
     rules.check_sharing(meta, ClassKind(cls.kind))
     rules.check_items(meta, elements.known_codes(db, {i.element for i in meta.items if i.element}))
+    if meta.open_type.value == "open":
+        classification.openable(classification.load(db), [i.model_dump(mode="json") for i in meta.items])
     for related_id in meta.related:
         target = db.get(Resource, related_id)
         if target is None or target.id == resource_id or target.published_version_id is None:
@@ -236,15 +247,41 @@ def _show(db: Session, resource: Resource, version: ResourceVersion) -> None:
     ):
         setattr(resource, name, getattr(version, name))
     resource.version_number = version.number
+    resource.importance, resource.sensitivity = classification.highest(version.items)
+    _index(db, resource, version, classification.load(db), org)
+
+
+def _index(
+    db: Session,
+    resource: Resource,
+    version: ResourceVersion,
+    levels: classification.Scheme,
+    org: Organisation | None,
+) -> None:
+    """Search text of the entry; items whose metadata is restricted (S9) are not searchable."""
     resource.search_text = search.search_text(
         resource.code,
         version.name,
         version.summary,
         org.name if org else None,
-        " ".join(item["title"] for item in version.items),
+        " ".join(item["title"] for item in version.items if not levels.restricted(item)),
     ).lower()
     db.flush()
     search.index(db, resource)
+
+
+def reindex_all(db: Session) -> int:
+    """Rebuild every entry's search text (after the scheme changes which items are restricted)."""
+    levels = classification.load(db)
+    orgs = {o.id: o for o in db.scalars(select(Organisation))}
+    count = 0
+    for resource in db.scalars(select(Resource)).all():
+        version_id = resource.published_version_id or resource.working_version_id
+        version = db.get(ResourceVersion, version_id) if version_id else None
+        if version is not None:
+            _index(db, resource, version, levels, orgs.get(resource.org_id))
+            count += 1
+    return count
 
 
 def _new_code(db: Session, cls: CatalogClass) -> str:

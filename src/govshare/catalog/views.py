@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from govshare.authz import Action, Actor, allowed, require
-from govshare.catalog import classes, elements, forms, present, service
+from govshare.catalog import classes, disclosure, elements, forms, present, service
 from govshare.catalog.models import Resource, ResourceVersion
 from govshare.catalog.schemas import ResourceCreate, ResourceUpdate, RetireRequest, SecrecyReview
 from govshare.catalog.search import Filters, search
@@ -28,6 +28,7 @@ from govshare.catalog.vocab import (
     ClassKind,
     DataType,
     EntryStatus,
+    Importance,
     LegalBasisKind,
     OpenType,
     ProvisionMethod,
@@ -80,6 +81,7 @@ VOCABULARIES = {
     "basis_kinds": LegalBasisKind.choices(),
     "data_types": DataType.choices(),
     "sensitivities": Sensitivity.choices(),
+    "importances": Importance.choices(),
     "conclusions": SecrecyConclusion.choices(),
     "state_labels": dict(VersionState.choices()),
     "change_labels": dict(ChangeKind.choices()),
@@ -246,7 +248,9 @@ def entry_edit(resource_id: int, request: Request, actor: CurrentActor, db: DB) 
     working = _editable(db, actor, resource)
     version = working or service.shown_version(db, resource)
     form = forms.EntryForm.of(
-        present.version_out(version, present.Lookup(db)),
+        present.version_out(
+            version, present.Lookup(db), disclosure.for_actor(db, actor=actor, resource=resource)
+        ),
         lock_version=resource.lock_version,
         change_reason=(working.change_reason if working else None) or "",
     )
@@ -494,7 +498,9 @@ def entry_discard(resource_id: int, request: Request, actor: CurrentActor, db: D
 def version_detail(resource_id: int, number: int, request: Request, actor: CurrentActor, db: DB) -> Response:
     resource = service.get_resource(db, actor=actor, resource_id=resource_id)
     version = service.get_version(db, actor=actor, resource_id=resource.id, number=number)
-    out = present.version_out(version, present.Lookup(db))
+    out = present.version_out(
+        version, present.Lookup(db), disclosure.for_actor(db, actor=actor, resource=resource)
+    )
     return render(
         request,
         "catalog/version.html",

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govshare.authz import Action, Actor, require
-from govshare.catalog import classes, elements, forms, present, rules, service, supervision
+from govshare.catalog import classes, disclosure, elements, forms, present, rules, service, supervision
 from govshare.catalog.models import DataElement, ElementConflict, Resource, ResourceVersion
 from govshare.catalog.schemas import (
     CatalogClassCreate,
@@ -79,7 +79,7 @@ def _review_page(
     lookup = present.Lookup(db)
     context: dict[str, Any] = {"resource": resource, "version": None, "error": error, "form": form or {}}
     if version is not None:
-        meta = present.version_out(version, lookup)
+        meta = present.version_out(version, lookup, disclosure.for_actor(db, actor=actor, resource=resource))
         published = (
             db.get(ResourceVersion, resource.published_version_id) if resource.published_version_id else None
         )

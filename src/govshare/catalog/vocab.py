@@ -121,6 +121,14 @@ class Sensitivity(Labelled):
     L4 = "L4"
 
 
+class Importance(Labelled):
+    """数据重要程度 per GB/T 43697: 一般数据, 重要数据, 核心数据 (lowest to highest)."""
+
+    general = "general"
+    important = "important"
+    core = "core"
+
+
 class LegalBasisKind(Labelled):
     """What kind of document a conditional or not-shared entry rests on (M15(2))."""
 
@@ -214,6 +222,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "L3": "L3 敏感（审批后脱敏使用）",
         "L4": "L4 高度敏感（不予共享，加密存储）",
     },
+    "Importance": {"general": "一般数据", "important": "重要数据", "core": "核心数据"},
     "LegalBasisKind": {"law": "法律", "regulation": "行政法规", "policy": "党中央、国务院政策"},
     "EntryStatus": {
         "draft": "草稿",

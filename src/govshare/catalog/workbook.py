@@ -24,6 +24,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from govshare.catalog.vocab import (
     DataType,
+    Importance,
     Labelled,
     LegalBasisKind,
     OpenType,
@@ -166,6 +167,15 @@ ITEM_COLUMNS = [
     ),
     Column(
         "敏感级别", "sensitivity", "个人信息敏感级别，不填为 L1。L4 高度敏感信息不予共享。", 26, Sensitivity
+    ),
+    Column(
+        "重要程度",
+        "importance",
+        "数据重要程度（GB/T 43697）：一般数据、重要数据或核心数据，不填为一般数据。"
+        "各级别的共享、导出、开放要求见市数据资源管理局的分类分级方案。",
+        12,
+        Importance,
+        may_be_absent=True,
     ),
     Column("数据元编码", "element", "可选：关联的标准数据元编码，如 DE0001（公民身份号码）。", 12),
     Column(

@@ -130,6 +130,9 @@ class DemoEntry:
     format: str = "database"
     method: str = "table"
     fate: str = "published"  # published | submitted | draft | returned | changed | retired
+    # Items whose level differs here from `ITEMS` (分类分级): (name, sensitivity, importance). An
+    # organisation's address or a published penalty is public information, not personal (L1).
+    levels: tuple[tuple[str, str, str], ...] = ()
 
 
 ENTRIES = [
@@ -189,6 +192,7 @@ ENTRIES = [
         not_shared_reason="涉及出入境管理工作秘密和公民出入境个人信息，依法不向其他部门提供。",
         basis=("law", "《中华人民共和国出境入境管理法》第八十五条"),
         cycle="irregular",
+        levels=(("licence_no", "L1", "core"),),
     ),
     DemoEntry(
         "police",
@@ -219,6 +223,7 @@ ENTRIES = [
         ("credit_code",),
         queryable=("credit_code", "region_code"),
         open_type="open",
+        levels=(("address", "L1", "general"),),
     ),
     DemoEntry(
         "market",
@@ -251,6 +256,7 @@ ENTRIES = [
         queryable=("credit_code", "issued_on"),
         open_type="open",
         cycle="weekly",
+        levels=(("amount", "L1", "general"),),
     ),
     DemoEntry(
         "market",
@@ -317,6 +323,7 @@ ENTRIES = [
         queryable=("credit_code",),
         open_type="open",
         cycle="monthly",
+        levels=(("address", "L1", "general"),),
     ),
     DemoEntry(
         "civil",
@@ -384,6 +391,7 @@ ENTRIES = [
         queryable=("licence_no",),
         open_type="open",
         cycle="monthly",
+        levels=(("address", "L1", "general"),),
     ),
     DemoEntry(
         "health",
@@ -396,6 +404,7 @@ ENTRIES = [
         sharing="conditional",
         condition="仅向教育部门在入托入学查验时共享接种完成情况。",
         basis=("law", "《中华人民共和国基本医疗卫生与健康促进法》第九十二条"),
+        levels=(("title", "L1", "important"),),
     ),
     DemoEntry(
         "health",
@@ -407,6 +416,7 @@ ENTRIES = [
         queryable=("licence_no",),
         open_type="open",
         fate="returned",
+        levels=(("address", "L1", "general"),),
     ),
     DemoEntry(
         "land",
@@ -453,6 +463,7 @@ ENTRIES = [
         queryable=("licence_no", "credit_code"),
         open_type="open",
         cycle="weekly",
+        levels=(("location", "L1", "general"),),
     ),
     DemoEntry(
         "medical",
@@ -477,6 +488,7 @@ ENTRIES = [
         queryable=("credit_code",),
         open_type="open",
         cycle="monthly",
+        levels=(("address", "L1", "general"),),
     ),
     DemoEntry(
         "edu",
@@ -488,6 +500,7 @@ ENTRIES = [
         queryable=("credit_code",),
         open_type="open",
         cycle="yearly",
+        levels=(("address", "L1", "general"),),
     ),
     DemoEntry(
         "edu",
@@ -558,18 +571,24 @@ ENTRIES = [
         queryable=("title",),
         open_type="open",
         cycle="quarterly",
+        levels=(("address", "L1", "general"),),
     ),
 ]
 
 
 def _item(name: str, entry: DemoEntry) -> Item:
     title, data_type, length, sensitivity, element = ITEMS[name]
+    importance = "general"
+    for item, level, weight in entry.levels:
+        if item == name:
+            sensitivity, importance = level, weight
     return Item(
         name=name,
         title=title,
         data_type=data_type,
         length=length,
         sensitivity=sensitivity,
+        importance=importance,
         is_key=name in entry.keys,
         queryable=name in entry.queryable,
         element=element,

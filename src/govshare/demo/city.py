@@ -174,6 +174,7 @@ BUREAU_PEOPLE = [
     ("bureau_admin", "张建国", [Role.bureau_admin]),
     ("bureau_reviewer", "李雅琴", [Role.bureau_reviewer]),
     ("bureau_auditor", "王志强", [Role.auditor]),
+    ("bureau_metadata", "刘静文", [Role.bureau_metadata_admin]),
 ]
 DEPARTMENT_POSTS = [
     ("admin", Role.data_admin),

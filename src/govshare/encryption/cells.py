@@ -1,6 +1,6 @@
 """Encrypted cells of the exchange store, and their blind indexes.
 
-An item whose sensitivity level is in `GOVSHARE_ENCRYPT_LEVELS` is stored as text
+An item whose level the classification scheme marks 须加密存储 is stored as text
 `gs1:<key version>:<base64(nonce ‖ ciphertext ‖ tag)>`: SM4-GCM under the resource's data key, with
 the resource and item as associated data (a cell copied into another column or resource does not
 open). Beside it, the column `_bi_<item>` holds HMAC-SM3 of the value's text under the resource's
@@ -26,15 +26,20 @@ from sqlalchemy.orm import Session
 from govshare.crypto import hmac_sm3, sm4_gcm_decrypt, sm4_gcm_encrypt
 from govshare.encryption import keys
 from govshare.exchange.quality import as_text, converter
-from govshare.settings import get_settings
 
 PREFIX = "gs1"
 BLIND_PREFIX = "_bi_"
 
 
-def encrypted(item: dict[str, Any]) -> bool:
-    """Whether the store keeps `item` encrypted (its sensitivity level is configured so)."""
-    return str(item.get("sensitivity") or "L1") in get_settings().encrypt_levels
+def encrypted_items(db: Session, items: list[dict[str, Any]]) -> set[str]:
+    """The items the Bureau's classification scheme requires to be stored encrypted (须加密存储: by
+    default 核心数据 and L4); the scheme is read once per session."""
+    from govshare.classification import scheme
+
+    loaded = db.info.get("classification_scheme")
+    if loaded is None:
+        loaded = db.info["classification_scheme"] = scheme.load(db)
+    return {str(i["name"]) for i in items if loaded.of_item(i).encrypted}
 
 
 def blind_column(name: str) -> str:

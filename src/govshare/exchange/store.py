@@ -112,7 +112,8 @@ def table_for(db: Session, resource_id: int, items: list[dict[str, Any]], *, wri
     Items kept encrypted get an `EncryptedText` column and their blind-index column; their keys
     are loaded for this process (and made, when `writing`, on the first write)."""
     name, schema = _location(db, resource_id)
-    shape = tuple((i["name"], i["data_type"], i.get("length"), cells.encrypted(i)) for i in items)
+    encrypted = cells.encrypted_items(db, items) if items else set()
+    shape = tuple((i["name"], i["data_type"], i.get("length"), i["name"] in encrypted) for i in items)
     if any(e for *_, e in shape):
         cells.prepare(db, resource_id, create=writing)
     return _table(resource_id, name, schema, shape)
@@ -459,6 +460,20 @@ def _drop(db: Session, table: Table, index: str) -> None:
 def exists(db: Session, resource_id: int) -> bool:
     name, schema = _location(db, resource_id)
     return inspect(db.connection()).has_table(name, schema=schema)
+
+
+def resources_with_tables(db: Session) -> set[int]:
+    """The ids of every resource whose store table exists, in one look at the database's catalog."""
+    name, schema = _location(db, 0)
+    prefix = name[:-1]
+    inspector = inspect(db.connection())
+    if schema is not None and schema not in inspector.get_schema_names():
+        return set()
+    return {
+        int(table[len(prefix) :])
+        for table in inspector.get_table_names(schema=schema)
+        if table.startswith(prefix) and table[len(prefix) :].isdecimal()
+    }
 
 
 class KeyClash(Exception):

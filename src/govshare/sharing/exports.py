@@ -30,13 +30,15 @@ from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, allowed, require
 from govshare.catalog.models import Resource
+from govshare.classification import scheme as classification
 from govshare.crypto import sm3_hex
 from govshare.db import utcnow
 from govshare.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.exchange import store
+from govshare.exchange.access import published_items
 from govshare.settings import get_settings
 from govshare.sharing import rowids, rows
-from govshare.sharing.models import DataExport
+from govshare.sharing.models import DataExport, Grant
 from govshare.sharing.service import bureau_task, by_side, clean_text, record_use
 from govshare.tasks import service as tasks
 
@@ -72,6 +74,8 @@ def request_export(
         channel="export",
     )
     rows.parse_filters(query, reading.granted)
+    # Classification (S13): a level that may not be exported refuses the request outright.
+    classification.exportable(classification.load(db), [reading.granted[c] for c in reading.columns])
     assert actor.org_id is not None
     export = DataExport(
         resource_id=reading.resource.id,
@@ -127,6 +131,14 @@ def decide_export(db: Session, *, actor: Actor, export_id: int, approve: bool, r
     export.decision_reason = clean_text(reason, "reason", "审批意见")
     export.decided_at, export.decided_by = utcnow(), actor.user_id
     if approve:
+        # The scheme may have changed since the request: the approval checks the levels again.
+        resource = db.get(Resource, export.resource_id)
+        grant = db.get(Grant, export.grant_id)
+        assert resource is not None and grant is not None
+        names = set(export.fields or grant.items)
+        classification.exportable(
+            classification.load(db), [i for i in published_items(db, resource) if i["name"] in names]
+        )
         export.status = "approved"
         export.expires_at = export.decided_at + timedelta(days=get_settings().export_valid_days)
     else:

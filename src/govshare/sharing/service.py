@@ -27,7 +27,8 @@ from govshare.authz import Action, Actor, Role, allowed, require
 from govshare.calendar import deadlines
 from govshare.calendar import service as calendar_service
 from govshare.catalog import service as catalog
-from govshare.catalog.models import Resource
+from govshare.catalog.models import CatalogClass, Resource
+from govshare.classification import scheme as classification
 from govshare.db import later, utcnow
 from govshare.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.exchange.access import published_items
@@ -97,6 +98,63 @@ def _shared_items(db: Session, resource: Resource, wanted: list[str], field: str
     return [n for n in names if n in set(wanted)]
 
 
+def _item_dicts(db: Session, resource: Resource, names: list[str]) -> list[dict[str, Any]]:
+    wanted = set(names)
+    return [i for i in published_items(db, resource) if i["name"] in wanted]
+
+
+def _is_base(db: Session, resource: Resource) -> bool:
+    """基础信息资源 are shared unconditionally by regulation (M15(3)): the Bureau's catalog review
+    stands for the provider's approval that their items' levels otherwise require."""
+    cls = db.get(CatalogClass, resource.class_id)
+    return cls is not None and cls.kind == "base"
+
+
+def _approval_needed(
+    db: Session, resource: Resource, levels: classification.Scheme, items: list[dict[str, Any]]
+) -> list[str]:
+    """The items whose level rules out an unconditional grant of this resource (none for a base
+    resource)."""
+    if _is_base(db, resource):
+        return []
+    return [i["name"] for i in classification.needing_approval(levels, items)]
+
+
+def check_levels(
+    db: Session,
+    resource: Resource,
+    *,
+    items: list[str],
+    masking_profile: str | None,
+    days: int | None,
+    route: str | None,
+    levels: classification.Scheme | None = None,
+) -> None:
+    """Refuse a grant (or a delivery under one) that breaks the controls of its items' levels (S13):
+    an item that is never shared, an unconditional grant of items that need the provider's approval,
+    a masking profile that passes items that must be masked through as is, a longer validity than
+    the levels allow (`days`; None: not a question of validity). `route` None: a delivery under a
+    grant already given, where the way it was given is not asked again."""
+    from govshare.masking.service import load_profile
+
+    levels = levels or classification.load(db)
+    wanted = _item_dicts(db, resource, items)
+    classification.never_shared(levels, wanted)
+    if route == "unconditional":
+        needing = _approval_needed(db, resource, levels, wanted)
+        if needing:
+            raise Forbidden(
+                f"按分类分级方案，这些信息项须经提供部门审批后共享：{'、'.join(needing)}。",
+                "These items need the provider's approval.",
+                details={"control": "unconditional", "items": needing},
+            )
+    if days is not None:
+        classification.duration(levels, wanted, days)
+    if any(levels.of_item(i).masking for i in wanted):
+        profile = load_profile(db, masking_profile)
+        classification.masking(levels, wanted, masking_profile, profile.levels)
+
+
 def _consumer_system(db: Session, actor: Actor, system_id: int | None) -> int | None:
     if actor.kind == "system":
         return actor.system_id
@@ -141,6 +199,16 @@ def file_request(db: Session, *, actor: Actor, data: RequestIn) -> tuple[ShareRe
             "duration_days out of range.",
             details={"field": "duration_days"},
         )
+    # Classification (S13): items never shared are refused, a grant longer than their levels allow
+    # too; items whose level needs the provider's approval turn an unconditional request into one
+    # the provider answers.
+    levels = classification.load(db)
+    wanted = _item_dicts(db, resource, items)
+    classification.never_shared(levels, wanted)
+    classification.duration(levels, wanted, data.duration_days)
+    needing = (
+        _approval_needed(db, resource, levels, wanted) if resource.sharing_type == "unconditional" else []
+    )
     assert actor.org_id is not None
     system_id = _consumer_system(db, actor, data.system_id)
     open_request = db.scalar(
@@ -171,7 +239,7 @@ def file_request(db: Session, *, actor: Actor, data: RequestIn) -> tuple[ShareRe
         org_id=actor.org_id,
         system_id=system_id,
         requested_by=actor.user_id,
-        route="unconditional" if resource.sharing_type == "unconditional" else "conditional",
+        route="unconditional" if resource.sharing_type == "unconditional" and not needing else "conditional",
         items=items,
         purpose=purpose,
         basis=basis,
@@ -217,6 +285,7 @@ def file_request(db: Session, *, actor: Actor, data: RequestIn) -> tuple[ShareRe
             "purpose": purpose,
             "due_date": request.due_date.isoformat() if request.due_date else None,
             "due_provisional": request.due_provisional,
+            "approval_required_by_level": needing,
         },
     )
     return request, grant
@@ -274,6 +343,9 @@ def _grant(
     masking_profile: str | None,
     days: int,
 ) -> Grant:
+    resource = db.get(Resource, request.resource_id)
+    assert resource is not None
+    check_levels(db, resource, items=items, masking_profile=masking_profile, days=days, route=request.route)
     now = utcnow()
     grant = Grant(
         request_id=request.id,
@@ -637,6 +709,17 @@ def change_grant(
                 f"续期天数应在 1 到 {MAX_DAYS} 之间。", "days out of range.", details={"field": "days"}
             )
         base = max(grant.valid_until, utcnow())
+        assert resource is not None
+        # The validity from now on may not exceed what the items' levels allow (S13).
+        remaining = -(-(base + timedelta(days=days) - utcnow()).total_seconds() // 86400)
+        check_levels(
+            db,
+            resource,
+            items=grant.items,
+            masking_profile=grant.masking_profile,
+            days=int(remaining),
+            route=None,  # the provider (or the Bureau) renews: that is the approval
+        )
         grant.valid_until = base + timedelta(days=days)
         if grant.status == "expired":
             grant.status = "active"
@@ -650,6 +733,11 @@ def change_grant(
             raise Conflict(
                 f"该授权当前为「{GRANT_LABELS[grant.status]}」，不能{label}。",
                 f"Cannot {change} a {grant.status} grant.",
+            )
+        if change == "resume":  # the scheme may have changed while it was suspended
+            assert resource is not None
+            check_levels(
+                db, resource, items=grant.items, masking_profile=grant.masking_profile, days=None, route=None
             )
         grant.status = target
     else:
@@ -863,7 +951,14 @@ def grant_for_use(
     if actor.kind != "system":  # a grant bound to a business system serves that system's calls only
         grants = [g for g in grants if g.system_id is None]
     if grants:
-        return grants[0]
+        grant = grants[0]
+        try:
+            check_levels(
+                db, resource, items=grant.items, masking_profile=grant.masking_profile, days=None, route=None
+            )
+        except (Forbidden, Invalid) as exc:
+            raise _refuse(db, actor, resource, purpose, "level_controls", exc.message, channel) from None
+        return grant
     if active_grants(db, org_id=actor.org_id, resource_id=resource.id):
         raise _refuse(
             db,

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govshare.authz import Action, Actor, allowed, require
+from govshare.catalog import disclosure
 from govshare.catalog import service as catalog
 from govshare.catalog.models import Resource
 from govshare.errors import Conflict, DomainError, Forbidden, Invalid
@@ -246,7 +247,10 @@ def _request_form(
         {
             "resource": resource,
             "provider": db.get(Organisation, resource.org_id),
-            "items": published_items(db, resource),
+            # Restricted items (S9) the department may not see are not offered either.
+            "items": disclosure.shown_items(
+                db, actor=actor, resource=resource, items=published_items(db, resource)
+            ).items,
             "systems": systems,
             "held": service.active_grants(db, org_id=actor.org_id, resource_id=resource.id),
             "form": form,

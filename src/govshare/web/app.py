@@ -38,6 +38,8 @@ def routers() -> list[APIRouter]:
     from govshare.catalog import views as catalog_views
     from govshare.catalog import views_exchange as catalog_views_exchange
     from govshare.catalog import views_review as catalog_views_review
+    from govshare.classification import api as classification_api
+    from govshare.classification import views as classification_views
     from govshare.exchange import api as exchange_api
     from govshare.exchange import api_services as exchange_api_services
     from govshare.exchange import api_sync as exchange_api_sync
@@ -74,6 +76,7 @@ def routers() -> list[APIRouter]:
         masking_api.router,
         backup_api.router,
         protection_api.router,
+        classification_api.router,
         auth_views.router,
         orgs_views.router,
         users_views.router,
@@ -83,6 +86,7 @@ def routers() -> list[APIRouter]:
         masking_views.router,
         backup_views.router,
         protection_views.router,
+        classification_views.router,
         # The Bureau's (review) and the exchange pages have fixed paths under /catalog/ that must match before
         # the entry pages' /catalog/{resource_id}.
         catalog_views_review.router,

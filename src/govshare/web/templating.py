@@ -36,6 +36,8 @@ NAV = [
     NavItem("/users", "人员与角色", Action.user_view),
     NavItem("/registrations", "人员备案", Action.registration_view),
     NavItem("/systems", "业务系统", Action.system_view),
+    NavItem("/assets", "数据资产登记", Action.asset_register_view),
+    NavItem("/admin/classification", "分类分级", Action.catalog_view),
     NavItem("/admin/masking", "脱敏方案", Action.masking_view),
     NavItem("/admin/backups", "备份与恢复", Action.backup_view),
     NavItem("/audit", "审计日志", Action.audit_read),
