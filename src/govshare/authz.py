@@ -97,6 +97,11 @@ class Action(StrEnum):
     masking_manage = "masking.manage"
     backup_view = "backup.view"
     backup_manage = "backup.manage"
+    destruction_view = "destruction.view"
+    destruction_request = "destruction.request"
+    destruction_approve_department = "destruction.approve_department"
+    destruction_approve_bureau = "destruction.approve_bureau"
+    destruction_supervise = "destruction.supervise"
 
     @property
     def label(self) -> str:
@@ -145,6 +150,11 @@ ACTION_LABELS: dict[Action, str] = {
     Action.masking_manage: "管理脱敏方案",
     Action.backup_view: "查看备份与恢复演练记录",
     Action.backup_manage: "设定备份策略、发起备份",
+    Action.destruction_view: "查看数据销毁申请与销毁证明",
+    Action.destruction_request: "申请销毁数据",
+    Action.destruction_approve_department: "本单位审批数据销毁",
+    Action.destruction_approve_bureau: "市数据局审批数据销毁",
+    Action.destruction_supervise: "监督确认数据销毁",
 }
 
 
@@ -188,6 +198,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.masking_manage: _C,
         Action.backup_view: _C,
         Action.backup_manage: _C,
+        Action.destruction_view: _C,
+        Action.destruction_approve_bureau: _C,
     },
     Role.bureau_reviewer: {
         Action.org_view: _C,
@@ -217,6 +229,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.sharing_supervise: _C,
         Action.masking_view: _C,
         Action.backup_view: _C,
+        Action.destruction_view: _C,
     },
     Role.data_admin: {
         Action.org_view: _C,
@@ -242,6 +255,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.grant_manage: _O,
         Action.data_consume: _O,
         Action.masking_view: _C,
+        Action.destruction_view: _O,
+        Action.destruction_request: _O,
     },
     Role.security_officer: {
         Action.org_view: _C,
@@ -254,6 +269,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.provision_view: _O,
         Action.sharing_view: _O,
         Action.masking_view: _C,
+        Action.destruction_view: _O,
     },
     Role.catalog_compiler: {
         Action.org_view: _C,
@@ -270,8 +286,16 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.sharing_view: _O,
         Action.sharing_decide: _O,
         Action.masking_view: _C,
+        Action.destruction_view: _O,
+        Action.destruction_approve_department: _O,
     },
-    Role.destruction_supervisor: {Action.org_view: _C, Action.catalog_view: _C, Action.masking_view: _C},
+    Role.destruction_supervisor: {
+        Action.org_view: _C,
+        Action.catalog_view: _C,
+        Action.masking_view: _C,
+        Action.destruction_view: _O,
+        Action.destruction_supervise: _O,
+    },
     Role.business_user: {
         Action.org_view: _C,
         Action.catalog_view: _C,

@@ -97,6 +97,12 @@ class EventType(StrEnum):
     backup_pruned = "backup.pruned"
     backup_drilled = "backup.drilled"
     backup_restored = "backup.restored"
+    destruction_requested = "destruction.requested"
+    destruction_department_approved = "destruction.department_approved"
+    destruction_bureau_approved = "destruction.bureau_approved"
+    destruction_refused = "destruction.refused"
+    destruction_withdrawn = "destruction.withdrawn"
+    destruction_executed = "destruction.executed"
 
     @property
     def label(self) -> str:
@@ -195,4 +201,10 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.backup_pruned: "按保留期限删除备份",
     EventType.backup_drilled: "恢复演练",
     EventType.backup_restored: "从备份恢复平台",
+    EventType.destruction_requested: "申请销毁数据",
+    EventType.destruction_department_approved: "本单位批准数据销毁",
+    EventType.destruction_bureau_approved: "市数据局批准数据销毁",
+    EventType.destruction_refused: "驳回数据销毁申请",
+    EventType.destruction_withdrawn: "撤回数据销毁申请",
+    EventType.destruction_executed: "监督确认并执行数据销毁",
 }

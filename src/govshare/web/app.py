@@ -38,6 +38,8 @@ def routers() -> list[APIRouter]:
     from govshare.catalog import views as catalog_views
     from govshare.catalog import views_exchange as catalog_views_exchange
     from govshare.catalog import views_review as catalog_views_review
+    from govshare.destruction import api as destruction_api
+    from govshare.destruction import views as destruction_views
     from govshare.exchange import api as exchange_api
     from govshare.exchange import api_services as exchange_api_services
     from govshare.exchange import api_sync as exchange_api_sync
@@ -71,6 +73,7 @@ def routers() -> list[APIRouter]:
         calendar_api.router,
         masking_api.router,
         backup_api.router,
+        destruction_api.router,
         auth_views.router,
         orgs_views.router,
         users_views.router,
@@ -79,6 +82,7 @@ def routers() -> list[APIRouter]:
         calendar_views.router,
         masking_views.router,
         backup_views.router,
+        destruction_views.router,
         # The Bureau's (review) and the exchange pages have fixed paths under /catalog/ that must match before
         # the entry pages' /catalog/{resource_id}.
         catalog_views_review.router,

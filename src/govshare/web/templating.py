@@ -38,6 +38,7 @@ NAV = [
     NavItem("/systems", "业务系统", Action.system_view),
     NavItem("/admin/masking", "脱敏方案", Action.masking_view),
     NavItem("/admin/backups", "备份与恢复", Action.backup_view),
+    NavItem("/destructions", "数据销毁", Action.destruction_view),
     NavItem("/audit", "审计日志", Action.audit_read),
     NavItem("/admin/holidays", "节假日安排", Action.calendar_manage),
 ]
