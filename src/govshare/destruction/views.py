@@ -104,7 +104,7 @@ def _form_page(
             "resources": [
                 {
                     "row": r,
-                    "keys": [i["title"] for i in published_items(db, r) if i.get("is_key")],
+                    "key_titles": [i["title"] for i in published_items(db, r) if i.get("is_key")],
                 }
                 for r in resources
             ],
