@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
-from sqlalchemy import ColumnElement, Table, delete, false, select, true, update
+from sqlalchemy import ColumnElement, Table, delete, false, func, select, true, update
 from sqlalchemy.orm import Session
 
 from govshare.audit.service import canonical_json
@@ -160,7 +160,7 @@ def count(db: Session, request: DestructionRequest) -> Count:
     if store.exists(db, resource.id):
         table = store.table_for(db, resource.id, [])
         for condition in _conditions(table, request):
-            result.rows += len(db.execute(select(table.c._key).where(condition)).all())
+            result.rows += int(db.scalar(select(func.count()).select_from(table).where(condition)) or 0)
     result.quarantined = len(_quarantined(db, request, resource))
     if request.scope == "resource":
         result.files = len(_files(resource))
