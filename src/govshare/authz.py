@@ -110,6 +110,11 @@ class Action(StrEnum):
     catalog_view_sensitive = "catalog.view_sensitive"
     classification_manage = "classification.manage"
     asset_register_view = "asset.register_view"
+    destruction_view = "destruction.view"
+    destruction_request = "destruction.request"
+    destruction_approve_department = "destruction.approve_department"
+    destruction_approve_bureau = "destruction.approve_bureau"
+    destruction_supervise = "destruction.supervise"
 
     @property
     def label(self) -> str:
@@ -167,6 +172,11 @@ ACTION_LABELS: dict[Action, str] = {
     Action.catalog_view_sensitive: "查看敏感元数据",
     Action.classification_manage: "管理分类分级方案",
     Action.asset_register_view: "查看数据资产登记",
+    Action.destruction_view: "查看数据销毁申请与销毁证明",
+    Action.destruction_request: "申请销毁数据",
+    Action.destruction_approve_department: "本单位审批数据销毁",
+    Action.destruction_approve_bureau: "市数据局审批数据销毁",
+    Action.destruction_supervise: "监督确认数据销毁",
 }
 
 
@@ -219,6 +229,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.rules_manage: _C,
         Action.incident_view: _C,
         Action.incident_manage: _C,
+        Action.destruction_view: _C,
+        Action.destruction_approve_bureau: _C,
     },
     Role.bureau_reviewer: {
         Action.catalog_view_sensitive: _C,
@@ -254,6 +266,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.alert_view: _C,
         Action.rules_view: _C,
         Action.incident_view: _C,
+        Action.destruction_view: _C,
     },
     Role.data_admin: {
         Action.catalog_view_sensitive: _O,
@@ -281,6 +294,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.grant_manage: _O,
         Action.data_consume: _O,
         Action.masking_view: _C,
+        Action.destruction_view: _O,
+        Action.destruction_request: _O,
     },
     Role.security_officer: {
         Action.catalog_view_sensitive: _O,
@@ -296,6 +311,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.sharing_view: _O,
         Action.masking_view: _C,
         Action.alert_view: _O,
+        Action.destruction_view: _O,
     },
     Role.catalog_compiler: {
         Action.catalog_view_sensitive: _O,
@@ -314,6 +330,15 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.sharing_view: _O,
         Action.sharing_decide: _O,
         Action.masking_view: _C,
+        Action.destruction_view: _O,
+        Action.destruction_approve_department: _O,
+    },
+    Role.destruction_supervisor: {
+        Action.org_view: _C,
+        Action.catalog_view: _C,
+        Action.masking_view: _C,
+        Action.destruction_view: _O,
+        Action.destruction_supervise: _O,
     },
     # Metadata administrators (元数据管理员, S9): see the sensitive part of the catalog — of their
     # own department, or (at the Bureau) of the whole city — and the data-asset register.
@@ -333,7 +358,6 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.asset_register_view: _C,
         Action.masking_view: _C,
     },
-    Role.destruction_supervisor: {Action.org_view: _C, Action.catalog_view: _C, Action.masking_view: _C},
     Role.business_user: {
         Action.org_view: _C,
         Action.catalog_view: _C,

@@ -13,6 +13,7 @@ def load_models() -> MetaData:
     from govshare.catalog import models as _catalog  # noqa: F401
     from govshare.classification import models as _classification  # noqa: F401
     from govshare.db import Base
+    from govshare.destruction import models as _destruction  # noqa: F401
     from govshare.encryption import models as _encryption  # noqa: F401
     from govshare.exchange import models as _exchange  # noqa: F401
     from govshare.exchange import service_models as _exchange_services  # noqa: F401

@@ -112,6 +112,12 @@ class EventType(StrEnum):
     containment_lifted = "protection.containment_lifted"
     classification_changed = "classification.level_changed"
     asset_register_exported = "classification.register_exported"
+    destruction_requested = "destruction.requested"
+    destruction_department_approved = "destruction.department_approved"
+    destruction_bureau_approved = "destruction.bureau_approved"
+    destruction_refused = "destruction.refused"
+    destruction_withdrawn = "destruction.withdrawn"
+    destruction_executed = "destruction.executed"
 
     @property
     def label(self) -> str:
@@ -225,4 +231,10 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.containment_lifted: "撤销处置措施",
     EventType.classification_changed: "修改分类分级方案",
     EventType.asset_register_exported: "导出数据资产登记表",
+    EventType.destruction_requested: "申请销毁数据",
+    EventType.destruction_department_approved: "本单位批准数据销毁",
+    EventType.destruction_bureau_approved: "市数据局批准数据销毁",
+    EventType.destruction_refused: "驳回数据销毁申请",
+    EventType.destruction_withdrawn: "撤回数据销毁申请",
+    EventType.destruction_executed: "监督确认并执行数据销毁",
 }

@@ -159,6 +159,11 @@ _MASKERS: dict[tuple[str, str, str, bytes], RowMasker] = {}
 _MASKERS_MAX = 512
 
 
+def clear_maskers() -> None:
+    """Forget every compiled masker (after a destruction: nothing cached outlives the data)."""
+    _MASKERS.clear()
+
+
 def row_masker(db: Session, items: Sequence[Mapping[str, Any]], profile_code: str | None = None) -> RowMasker:
     """The masker of rows of `items` (catalog item dicts) under profile `profile_code` (None: the
     default). Raises NotFound for an unknown profile and Invalid for an item of an unknown level."""

@@ -43,7 +43,13 @@ from govshare.sharing.service import bureau_task, by_side, clean_text, record_us
 from govshare.tasks import service as tasks
 
 MAX_DOWNLOADS = 3
-STATUS = {"pending": "待市数据局审批", "approved": "已批准", "rejected": "未批准", "expired": "已过期"}
+STATUS = {
+    "pending": "待市数据局审批",
+    "approved": "已批准",
+    "rejected": "未批准",
+    "expired": "已过期",
+    "destroyed": "数据已销毁",  # the resource's data was destroyed (govshare.destruction)
+}
 _ROW_ID = re.compile(r"[0-9a-f]{64}")
 
 

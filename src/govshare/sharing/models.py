@@ -205,7 +205,7 @@ class DataExport(Base):
     format: Mapped[str] = mapped_column(String(8))  # csv | xlsx
     filters: Mapped[list[list[str]]] = mapped_column(JSON)  # [[name, value], …] as in the data API
     fields: Mapped[list[str] | None] = mapped_column(JSON)
-    # pending | approved | rejected | expired
+    # pending | approved | rejected | expired | destroyed
     status: Mapped[str] = mapped_column(String(16))
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column()

@@ -40,6 +40,8 @@ def routers() -> list[APIRouter]:
     from govshare.catalog import views_review as catalog_views_review
     from govshare.classification import api as classification_api
     from govshare.classification import views as classification_views
+    from govshare.destruction import api as destruction_api
+    from govshare.destruction import views as destruction_views
     from govshare.exchange import api as exchange_api
     from govshare.exchange import api_services as exchange_api_services
     from govshare.exchange import api_sync as exchange_api_sync
@@ -77,6 +79,7 @@ def routers() -> list[APIRouter]:
         backup_api.router,
         protection_api.router,
         classification_api.router,
+        destruction_api.router,
         auth_views.router,
         orgs_views.router,
         users_views.router,
@@ -87,6 +90,7 @@ def routers() -> list[APIRouter]:
         backup_views.router,
         protection_views.router,
         classification_views.router,
+        destruction_views.router,
         # The Bureau's (review) and the exchange pages have fixed paths under /catalog/ that must match before
         # the entry pages' /catalog/{resource_id}.
         catalog_views_review.router,

@@ -80,6 +80,14 @@
     }
   });
 
+  // Print buttons: <button data-print> prints the page (the print stylesheet keeps the document only).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-print]");
+    if (button) {
+      window.print();
+    }
+  });
+
   // Charts: <div class="chart" data-chart="ID"> with <script type="application/json" id="ID">{echarts option}</script>.
   function drawCharts(root) {
     if (!window.echarts) { return; }
