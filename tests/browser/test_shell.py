@@ -26,6 +26,7 @@ ALL_ENTRIES = [
     "分类分级",
     "脱敏方案",
     "备份与恢复",
+    "数据销毁",
     "审计日志",
     "安全告警",
     "安全事件",
@@ -44,6 +45,7 @@ BUREAU_ADMIN_NAV = [
     "分类分级",
     "脱敏方案",
     "备份与恢复",
+    "数据销毁",
     "安全告警",
     "安全事件",
     "节假日安排",
@@ -60,9 +62,12 @@ DEPARTMENT_ADMIN_NAV = [
     "数据资产登记",
     "分类分级",
     "脱敏方案",
+    "数据销毁",
 ]
 ORG_VIEW_ONLY_NAV = ["工作台", "数据目录", "单位管理", "分类分级", "脱敏方案"]
 SHARING_NAV = ["工作台", "数据目录", "数据共享", "单位管理", "分类分级", "脱敏方案"]
+APPROVER_NAV = [*SHARING_NAV, "数据销毁"]
+SUPERVISOR_NAV = [*ORG_VIEW_ONLY_NAV, "数据销毁"]
 
 # (demo username, Chinese role label, sidebar entries), derived from authz.PERMISSIONS and
 # templating.NAV by hand so that a change to either shows up here.
@@ -87,7 +92,7 @@ PEOPLE = [
     ),
     ("bureau_auditor", "审计员", ALL_ENTRIES),
     ("police_admin", "数据资源管理员", DEPARTMENT_ADMIN_NAV),
-    ("police_approver", "审批人", SHARING_NAV),
+    ("police_approver", "审批人", APPROVER_NAV),
     ("civil_admin", "数据资源管理员", DEPARTMENT_ADMIN_NAV),
     ("civil_user", "业务人员", SHARING_NAV),
     ("police_compiler", "目录编制员", ORG_VIEW_ONLY_NAV),
@@ -105,11 +110,12 @@ PEOPLE = [
             "数据资产登记",
             "分类分级",
             "脱敏方案",
+            "数据销毁",
             "审计日志",
             "安全告警",
         ],
     ),
-    ("police_supervisor", "销毁监督员", ORG_VIEW_ONLY_NAV),
+    ("police_supervisor", "销毁监督员", SUPERVISOR_NAV),
 ]
 
 
