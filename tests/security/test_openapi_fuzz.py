@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,9 @@ from govshare.web.app import create_app
 from tests.helpers import login
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
+CHECKS = [not_a_server_error]
+if os.environ.get("FUZZ_CONFORMANCE") == "1":  # also hold answers to their declared response schema
+    CHECKS.append(response_schema_conformance)
 
 # Operations that end the caller's own credentials would only test 401s for the rest of the run.
 SKIPPED = {("POST", "/api/v1/auth/logout")}
@@ -67,4 +71,4 @@ def test_no_generated_request_causes_a_server_error(case: Any, callers: list[dic
     positive = case.meta is None or case.meta.generation.mode is GenerationMode.POSITIVE
     for headers in (bureau, department) if positive else (bureau,):
         response = case.call(headers=headers)
-        case.validate_response(response, checks=[not_a_server_error])
+        case.validate_response(response, checks=CHECKS)
