@@ -8,7 +8,7 @@ PYTEST_ARGS ?= -n 2
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install run test test-postgres lint format typecheck check assets bench clean
+.PHONY: help install run test test-postgres lint format typecheck check security assets bench clean
 
 help:
 	@echo "make run            install, load the demo city into ./data (SQLite) and serve on http://$(HOST):$(PORT)"
@@ -16,6 +16,7 @@ help:
 	@echo "                    GOVSHARE_TEST_DATABASE_URL is set, e.g. postgresql+psycopg://root@127.0.0.1:5432/test)"
 	@echo "make test-postgres  run the suite against the local PostgreSQL database 'test'"
 	@echo "make check          lint (ruff) and type-check (mypy)"
+	@echo "make security       static security analysis (bandit) and known vulnerabilities in the lock (pip-audit)"
 	@echo "make bench          run the benchmarks in bench/"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -61,6 +62,12 @@ typecheck: install
 	$(BIN)/mypy
 
 check: lint typecheck
+
+# bandit fails on any finding not justified in [tool.bandit] or by an inline `# nosec BXXX - reason`;
+# scripts/audit-dependencies fails on a known vulnerability and warns when its database is unreachable.
+security: install
+	$(BIN)/bandit -c pyproject.toml -r src -q
+	$(BIN)/python scripts/audit-dependencies requirements.lock
 
 bench: install
 	$(BIN)/python -m bench

@@ -280,21 +280,45 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Serve HTTPS with this PEM certificate (overrides GOVSHARE_TLS_CERT).")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="PEM private key of --tls-cert (overrides GOVSHARE_TLS_KEY).")
+    ] = None,
 ) -> None:
     """Serve the web UI and API (and run scheduled jobs unless GOVSHARE_RUN_JOBS=false)."""
     import uvicorn
 
     from govshare.migrate import upgrade
     from govshare.startup import production_problems
+    from govshare.tls import TLSConfigError, check_tls
 
-    settings = get_settings()
+    if (tls_cert is None) != (tls_key is None):
+        fail("--tls-cert 与 --tls-key 须同时给出（--tls-cert and --tls-key go together）。")
+    if tls_cert is not None and tls_key is not None:
+        # The app (in every worker process) reads its settings from the environment: it must know that
+        # it is served over TLS to mark cookies Secure and send HSTS.
+        os.environ["GOVSHARE_TLS_CERT"] = str(tls_cert.resolve())
+        os.environ["GOVSHARE_TLS_KEY"] = str(tls_key.resolve())
+        get_settings.cache_clear()
+    try:
+        settings = get_settings()
+    except ValueError as exc:  # pydantic's ValidationError names the setting
+        fail(f"配置有误（invalid configuration）：{exc}")
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        try:
+            check_tls(settings.tls_cert, settings.tls_key)
+        except TLSConfigError as exc:
+            fail(f"无法启用 TLS（cannot serve TLS）：{exc}")
     if settings.is_production:
         problems = production_problems(settings, get_engine())
         if problems:
             fail("生产模式拒绝启动（production mode refuses to start）：\n  - " + "\n  - ".join(problems))
     else:
         upgrade(get_engine())
-    console.print(f"GovShare 正在 http://{host}:{port} 提供服务（{settings.env.value}）")
+    scheme = "https" if settings.tls_enabled else "http"
+    console.print(f"GovShare 正在 {scheme}://{host}:{port} 提供服务（{settings.env.value}）")
     uvicorn.run(
         "govshare.web.app:create_app",
         factory=True,
@@ -303,6 +327,8 @@ def serve(
         workers=workers,
         proxy_headers=False,
         log_level="info",
+        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
     )
 
 

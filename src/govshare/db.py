@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from govshare.settings import Settings, get_settings
@@ -76,8 +76,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         _configure_sqlite(engine)
+        event.listen(engine, "handle_error", _value_the_database_cannot_hold)
         return engine
     engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    event.listen(engine, "handle_error", _value_the_database_cannot_hold)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -85,6 +87,32 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
     return engine
+
+
+def _value_the_database_cannot_hold(context: ExceptionContext) -> BaseException | None:
+    """A caller's value the database cannot store or compare is the caller's error (422), not ours.
+
+    An id or number beyond 64 bits (SQLite's driver raises OverflowError while binding it), a number
+    beyond the column's range (PostgreSQL SQLSTATE 22003) or text with a NUL character (PostgreSQL
+    text cannot hold one) would otherwise surface as a 500. Everything else is left alone.
+    """
+    from govshare.errors import Invalid
+
+    original = context.original_exception
+    sqlstate = getattr(original, "sqlstate", None)
+    if isinstance(original, OverflowError) or sqlstate == "22003":
+        return Invalid(
+            "提交的数值超出允许范围，请检查编号或数字。",
+            "A submitted number is out of the range the platform can store.",
+            details={"reason": "number_out_of_range"},
+        )
+    if sqlstate is None and "NUL (0x00)" in str(original):
+        return Invalid(
+            "提交的文本含有不允许的空字符（NUL），请删除后重试。",
+            "Submitted text contains a NUL character.",
+            details={"reason": "nul_character"},
+        )
+    return None
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -120,7 +120,18 @@ class Settings(BaseSettings):
         1_048_576, ge=1024, description="Largest JSON request body accepted by the API (bytes)."
     )
     secure_cookies: bool | None = Field(
-        None, description="Send cookies with `Secure`. Default: on in production, off in development."
+        None,
+        description="Send cookies with `Secure` (and HSTS). Default: on in production or when the platform "
+        "serves TLS itself, off otherwise.",
+    )
+    tls_cert: Path | None = Field(
+        None,
+        description="PEM certificate (chain) with which `govshare serve` serves HTTPS itself; set together "
+        "with `tls_key`. Unset: plain HTTP (TLS terminated by a reverse proxy).",
+    )
+    tls_key: Path | None = Field(
+        None,
+        description="PEM private key (unencrypted) of `tls_cert`; set together with it.",
     )
     max_batch_bytes: int = Field(
         1024 * 1024 * 1024,
@@ -279,6 +290,15 @@ class Settings(BaseSettings):
         return value.strip()
 
     @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError(
+                "GOVSHARE_TLS_CERT and GOVSHARE_TLS_KEY must be set together "
+                "(a certificate and its private key)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _stages_add_up(self) -> Settings:
         stages = parse_stages(self.sharing_reply_stages)
         if stages and sum(stages) != self.sharing_reply_working_days:
@@ -309,7 +329,16 @@ class Settings(BaseSettings):
         return self.env is Environment.production
 
     @property
+    def tls_enabled(self) -> bool:
+        return self.tls_cert is not None and self.tls_key is not None
+
+    @property
     def cookies_secure(self) -> bool:
+        """Cookies carry `Secure` (and responses HSTS) in production and whenever the platform serves
+        TLS itself; `GOVSHARE_SECURE_COOKIES=false` cannot take it away while TLS is on (and production
+        refuses to start with it)."""
+        if self.tls_enabled:
+            return True
         return self.is_production if self.secure_cookies is None else self.secure_cookies
 
     def secret(self, name: str) -> str:

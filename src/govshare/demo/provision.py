@@ -94,7 +94,7 @@ def _sync_from_frontdb(
                 conn.execute(f'CREATE TABLE {FRONTDB_TABLE} ({names}, "gxsj" TEXT NOT NULL)')
             marks = ", ".join("?" for _ in range(len(columns) + 1))
             values = [row[c] for c in columns] + [str(start + timedelta(seconds=n))]
-            conn.execute(f"INSERT INTO {FRONTDB_TABLE} VALUES ({marks})", values)  # noqa: S608 (own names)
+            conn.execute(f"INSERT INTO {FRONTDB_TABLE} VALUES ({marks})", values)  # noqa: S608  # own names  # nosec B608
         conn.commit()
     operator = Actor.operator("demo")
     sync.save_source(

@@ -34,7 +34,7 @@ def mix(x: int) -> int:
 
 def seeded(seed: int, salt: str) -> random.Random:
     # Seeding with a string is stable across processes (it goes through SHA-512, not hash()).
-    return random.Random(f"govshare-demo:{seed}:{salt}")  # noqa: S311 - synthetic data, not secrets
+    return random.Random(f"govshare-demo:{seed}:{salt}")  # noqa: S311  # synthetic data  # nosec B311
 
 
 def slots(weighted: Sequence[tuple[str, float]], size: int = 1024) -> list[str]:

@@ -17,8 +17,8 @@ death, fails the batch with the exit code, and the caller's transaction rolls ba
 from __future__ import annotations
 
 import os
-import pickle
-import subprocess
+import pickle  # only between this process and the helper it starts  # nosec B403
+import subprocess  # starts our own helper, fixed arguments  # nosec B404
 import sys
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -103,7 +103,7 @@ class _Failure:
 def _helper(source: BinaryIO, sink: BinaryIO) -> None:
     """The helper process: read (path, size, plan) from `source`, then send each checked chunk of
     the body at `path` to `sink`, then None."""
-    path, size, plan = pickle.load(source)  # noqa: S301 - written by the parent process below
+    path, size, plan = pickle.load(source)  # noqa: S301  # from our parent process  # nosec B301
     try:
         with Path(path).open("rb") as file:
             req = BatchRequest(
@@ -128,7 +128,7 @@ def _helper(source: BinaryIO, sink: BinaryIO) -> None:
 def _in_helper(path: str, size: int, plan: Plan) -> Generator[Checked, None, None]:
     # A fresh interpreter running this module: nothing of this process (its threads, its main
     # script) is copied or re-run, unlike multiprocessing's fork and spawn.
-    helper = subprocess.Popen(
+    helper = subprocess.Popen(  # our own module, no caller input  # nosec B603
         [sys.executable, "-m", "govshare.exchange.reading"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
     assert helper.stdin is not None and helper.stdout is not None
@@ -137,7 +137,7 @@ def _in_helper(path: str, size: int, plan: Plan) -> Generator[Checked, None, Non
         helper.stdin.close()
         while True:
             try:
-                message = pickle.load(helper.stdout)  # noqa: S301 - our own helper's output
+                message = pickle.load(helper.stdout)  # noqa: S301  # our own helper's output  # nosec B301
             except EOFError:
                 raise RuntimeError(
                     f"ingest helper process stopped without finishing (exit code {helper.wait(5)})"

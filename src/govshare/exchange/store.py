@@ -505,7 +505,7 @@ class BulkInsert:
         names = [*constants, *columns]
         # Identifiers quoted by the dialect; every value is bound.
         self.sql = (
-            f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "  # noqa: S608
+            f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "  # noqa: S608  # quoted, values bound  # nosec B608
             f"({', '.join(quote(n) for n in names)}) VALUES ({', '.join('?' * len(names))})"
         )
 
