@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from govshare.authz import Action, Actor, allowed, require
 from govshare.errors import Invalid
+from govshare.orgs import service as orgs
 from govshare.orgs.models import Organisation
 from govshare.pagination import PageParams
 from govshare.policies import service
@@ -102,8 +103,6 @@ def policy_list(
 
 
 def _is_bureau(db: Session, actor: Actor) -> bool:
-    from govshare.orgs import service as orgs
-
     bureau = orgs.bureau(db)
     return bureau is not None and bureau.id == actor.org_id
 
@@ -170,12 +169,12 @@ def policy_create(
     return see_other(f"/policies/{policy.id}?done=created")
 
 
-@router.get("/policies/{policy_id}", response_class=HTMLResponse)
-def policy_detail(
-    policy_id: int,
+def _detail(
     request: Request,
-    actor: CurrentActor,
-    db: DB,
+    db: Session,
+    actor: Actor,
+    policy_id: int,
+    *,
     done: str = "",
     error: str | None = None,
     stale: bool = False,
@@ -199,6 +198,11 @@ def policy_detail(
         },
         status_code=status,
     )
+
+
+@router.get("/policies/{policy_id}", response_class=HTMLResponse)
+def policy_detail(policy_id: int, request: Request, actor: CurrentActor, db: DB, done: str = "") -> Response:
+    return _detail(request, db, actor, policy_id, done=done)
 
 
 @router.get("/policies/{policy_id}/versions/{version}", response_class=HTMLResponse)
@@ -275,7 +279,7 @@ def policy_review(
             service.review_policy(db, actor=actor, policy_id=policy_id, version=version, note=note)
     except FIXABLE as exc:
         error, status = refusal(exc, FIELDS)
-        return policy_detail(policy_id, request, actor, db, error=error, stale=is_stale(exc), status=status)
+        return _detail(request, db, actor, policy_id, error=error, stale=is_stale(exc), status=status)
     return see_other(f"/policies/{policy_id}?done=reviewed")
 
 
@@ -293,5 +297,5 @@ def policy_retire(
             service.retire_policy(db, actor=actor, policy_id=policy_id, version=version, reason=reason)
     except FIXABLE as exc:
         error, status = refusal(exc, FIELDS)
-        return policy_detail(policy_id, request, actor, db, error=error, stale=is_stale(exc), status=status)
+        return _detail(request, db, actor, policy_id, error=error, stale=is_stale(exc), status=status)
     return see_other(f"/policies/{policy_id}?done=retired")
