@@ -115,6 +115,8 @@ class Action(StrEnum):
     destruction_approve_department = "destruction.approve_department"
     destruction_approve_bureau = "destruction.approve_bureau"
     destruction_supervise = "destruction.supervise"
+    policy_view = "policy.view"
+    policy_manage = "policy.manage"
 
     @property
     def label(self) -> str:
@@ -177,6 +179,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.destruction_approve_department: "本单位审批数据销毁",
     Action.destruction_approve_bureau: "市数据局审批数据销毁",
     Action.destruction_supervise: "监督确认数据销毁",
+    Action.policy_view: "查看安全管理制度",
+    Action.policy_manage: "制定、修订和废止安全管理制度",
 }
 
 
@@ -231,6 +235,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.incident_manage: _C,
         Action.destruction_view: _C,
         Action.destruction_approve_bureau: _C,
+        # The Bureau's own policies (S5, S6); a department's are its own administrators' (S8).
+        Action.policy_manage: _O,
     },
     Role.bureau_reviewer: {
         Action.catalog_view_sensitive: _C,
@@ -296,6 +302,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.masking_view: _C,
         Action.destruction_view: _O,
         Action.destruction_request: _O,
+        Action.policy_manage: _O,
     },
     Role.security_officer: {
         Action.catalog_view_sensitive: _O,
@@ -312,6 +319,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.masking_view: _C,
         Action.alert_view: _O,
         Action.destruction_view: _O,
+        Action.policy_manage: _O,
     },
     Role.catalog_compiler: {
         Action.catalog_view_sensitive: _O,
@@ -380,8 +388,10 @@ SYSTEM_PERMISSIONS: dict[Action, Scope] = {
 }
 
 # What every logged-in person may do whatever their roles: read the working-day calendar that their
-# deadlines are counted in (it is the State Council's schedule, nobody's secret).
-EVERY_PERSON: dict[Action, Scope] = {Action.calendar_view: _C}
+# deadlines are counted in (it is the State Council's schedule, nobody's secret), and the security
+# policies that bind them (S5, S6, S8): the Bureau's and their own department's — the policies
+# service narrows this city-wide reach to those two owners.
+EVERY_PERSON: dict[Action, Scope] = {Action.calendar_view: _C, Action.policy_view: _C}
 
 
 @dataclass(frozen=True)

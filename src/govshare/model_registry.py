@@ -19,6 +19,7 @@ def load_models() -> MetaData:
     from govshare.exchange import service_models as _exchange_services  # noqa: F401
     from govshare.masking import models as _masking  # noqa: F401
     from govshare.orgs import models as _orgs  # noqa: F401
+    from govshare.policies import models as _policies  # noqa: F401
     from govshare.protection import models as _protection  # noqa: F401
     from govshare.sharing import models as _sharing  # noqa: F401
     from govshare.systems import models as _systems  # noqa: F401

@@ -27,6 +27,7 @@ ALL_ENTRIES = [
     "脱敏方案",
     "备份与恢复",
     "数据销毁",
+    "安全制度",
     "审计日志",
     "安全告警",
     "安全事件",
@@ -46,6 +47,7 @@ BUREAU_ADMIN_NAV = [
     "脱敏方案",
     "备份与恢复",
     "数据销毁",
+    "安全制度",
     "安全告警",
     "安全事件",
     "节假日安排",
@@ -63,11 +65,15 @@ DEPARTMENT_ADMIN_NAV = [
     "分类分级",
     "脱敏方案",
     "数据销毁",
+    "安全制度",
 ]
-ORG_VIEW_ONLY_NAV = ["工作台", "数据目录", "单位管理", "分类分级", "脱敏方案"]
-SHARING_NAV = ["工作台", "数据目录", "数据共享", "单位管理", "分类分级", "脱敏方案"]
-APPROVER_NAV = [*SHARING_NAV, "数据销毁"]
-SUPERVISOR_NAV = [*ORG_VIEW_ONLY_NAV, "数据销毁"]
+# Every person reads the security policies that bind them (安全制度).
+_ORG_VIEW_ONLY = ["工作台", "数据目录", "单位管理", "分类分级", "脱敏方案"]
+_SHARING = ["工作台", "数据目录", "数据共享", "单位管理", "分类分级", "脱敏方案"]
+ORG_VIEW_ONLY_NAV = [*_ORG_VIEW_ONLY, "安全制度"]
+SHARING_NAV = [*_SHARING, "安全制度"]
+APPROVER_NAV = [*_SHARING, "数据销毁", "安全制度"]
+SUPERVISOR_NAV = [*_ORG_VIEW_ONLY, "数据销毁", "安全制度"]
 
 # (demo username, Chinese role label, sidebar entries), derived from authz.PERMISSIONS and
 # templating.NAV by hand so that a change to either shows up here.
@@ -88,6 +94,7 @@ PEOPLE = [
             "数据资产登记",
             "分类分级",
             "脱敏方案",
+            "安全制度",
         ],
     ),
     ("bureau_auditor", "审计员", ALL_ENTRIES),
@@ -111,6 +118,7 @@ PEOPLE = [
             "分类分级",
             "脱敏方案",
             "数据销毁",
+            "安全制度",
             "审计日志",
             "安全告警",
         ],

@@ -6,7 +6,8 @@ here who holds it fails `test_the_table_covers_every_action_and_every_role`, and
 
 Columns, in this order: bureau_admin, bureau_reviewer, auditor, data_admin, catalog_compiler,
 approver, security_officer, destruction_supervisor, business_user, metadata_admin,
-bureau_metadata_admin, then (after two spaces) a department's business system. Cells: C city-wide, O own organisation only, - not allowed.
+bureau_metadata_admin, then (after two spaces) a department's business system. Cells: C city-wide,
+O own organisation only, - not allowed.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ MATRIX: dict[str, str] = {
     "export_approve":                 "C - - - - - - - - - -  -",
     "data_consume":                   "- - - O - - - - O - -  O",
     "calendar_view":                  "C C C C C C C C C C C  -",
+    "policy_view":                    "C C C C C C C C C C C  -",
+    "policy_manage":                  "O - - O - - O - - - -  -",
     "calendar_manage":                "C - - - - - - - - - -  -",
     "masking_view":                   "C C C C C C C C C C C  -",
     "masking_manage":                 "C - - - - - - - - - -  -",
@@ -129,9 +132,12 @@ def test_authz_decides_exactly_as_the_table_says(action: Action) -> None:
     assert scope_of(Actor.operator(), action) is Scope.city
 
 
-def test_a_person_without_roles_may_only_read_the_calendar() -> None:
+def test_a_person_without_roles_may_only_read_the_calendar_and_the_security_policies() -> None:
     nobody = Actor(kind="user", name="nobody", user_id=1, org_id=OWN_ORG)
-    assert {a for a in Action if scope_of(nobody, a) is not None} == {Action.calendar_view}
+    assert {a for a in Action if scope_of(nobody, a) is not None} == {
+        Action.calendar_view,
+        Action.policy_view,
+    }
 
 
 # ---- The same decisions over the real routes, for one demo person of each role --------------------

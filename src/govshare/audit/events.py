@@ -118,6 +118,11 @@ class EventType(StrEnum):
     destruction_refused = "destruction.refused"
     destruction_withdrawn = "destruction.withdrawn"
     destruction_executed = "destruction.executed"
+    policy_created = "policy.created"
+    policy_revised = "policy.revised"
+    policy_reviewed = "policy.reviewed"
+    policy_retired = "policy.retired"
+    policy_review_due = "policy.review_due"
 
     @property
     def label(self) -> str:
@@ -237,4 +242,9 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.destruction_refused: "驳回数据销毁申请",
     EventType.destruction_withdrawn: "撤回数据销毁申请",
     EventType.destruction_executed: "监督确认并执行数据销毁",
+    EventType.policy_created: "制定安全管理制度",
+    EventType.policy_revised: "修订安全管理制度",
+    EventType.policy_reviewed: "定期审核安全管理制度（无需修改）",
+    EventType.policy_retired: "废止安全管理制度",
+    EventType.policy_review_due: "安全管理制度到期待审核",
 }

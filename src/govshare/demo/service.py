@@ -14,7 +14,7 @@ from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.auth.service import actor_for
 from govshare.authz import REGISTERED_ROLES, Actor, Role
-from govshare.demo import catalog, provision
+from govshare.demo import catalog, policies, provision
 from govshare.demo.city import BUREAU_PEOPLE, DEMO_PASSWORD, DEPARTMENT_POSTS, ORGS, credit_code, person_name
 from govshare.demo.data import DEMO_ROWS, POPULATION
 from govshare.errors import Conflict
@@ -147,6 +147,8 @@ def load(
     progress("政务数据资源目录")
     assert bureau_admin is not None
     result.resources = catalog.load(db, bureau_admin=bureau_admin)
+    progress("安全管理制度")
+    policies.load(db)
     if population:
         result.rows = provision.load_data(db, population=population, progress=progress)
     # One change of person waits for the Bureau, so the Bureau's workbench shows real work.

@@ -52,6 +52,8 @@ def routers() -> list[APIRouter]:
     from govshare.masking import views as masking_views
     from govshare.orgs import api as orgs_api
     from govshare.orgs import views as orgs_views
+    from govshare.policies import api as policies_api
+    from govshare.policies import views as policies_views
     from govshare.protection import api as protection_api
     from govshare.protection import views as protection_views
     from govshare.sharing import api as sharing_api
@@ -80,6 +82,7 @@ def routers() -> list[APIRouter]:
         protection_api.router,
         classification_api.router,
         destruction_api.router,
+        policies_api.router,
         auth_views.router,
         orgs_views.router,
         users_views.router,
@@ -91,6 +94,7 @@ def routers() -> list[APIRouter]:
         protection_views.router,
         classification_views.router,
         destruction_views.router,
+        policies_views.router,
         # The Bureau's (review) and the exchange pages have fixed paths under /catalog/ that must match before
         # the entry pages' /catalog/{resource_id}.
         catalog_views_review.router,

@@ -41,6 +41,7 @@ NAV = [
     NavItem("/admin/masking", "脱敏方案", Action.masking_view),
     NavItem("/admin/backups", "备份与恢复", Action.backup_view),
     NavItem("/destructions", "数据销毁", Action.destruction_view),
+    NavItem("/policies", "安全制度", Action.policy_view),
     NavItem("/audit", "审计日志", Action.audit_read),
     NavItem("/protection/alerts", "安全告警", Action.alert_view),
     NavItem("/protection/incidents", "安全事件", Action.incident_view),
