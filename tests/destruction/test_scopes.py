@@ -52,8 +52,7 @@ def test_a_whole_resource_is_destroyed_with_its_quarantine_exports_and_keys(clie
     police = login(client, "police_admin")
     bad = push(client, police, population.id, csv_body(line(BAD, "王芳")))
     assert bad.status_code == 201 and bad.json()["quarantined"] == 1
-    keys.current(db, population.id)
-    keys.current(db, population.id, "index")
+    keys.ring(db, population.id, create=True)  # a data key and an index key
     assert vault._path(population.id).exists()
     granted(client, population, ["id_number", "name", "region_code"])
     civil, bureau = login(client, "civil_user"), login(client, "bureau_admin")
