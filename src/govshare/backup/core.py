@@ -303,10 +303,11 @@ class RestoreResult:
 def _known_revision(revision: str | None) -> str:
     script = ScriptDirectory.from_config(alembic_config())
     try:
-        if revision and script.get_revision(revision) is not None:
-            return revision
-    except Exception:  # noqa: S110 - alembic raises several kinds of error for an unknown id
-        pass
+        found = script.get_revision(revision) if revision else None
+    except Exception:  # alembic raises several kinds of error for an unknown id
+        found = None
+    if found is not None and revision:
+        return revision
     raise BackupError(
         f"备份来自更新版本的 GovShare（数据库结构版本 {revision}），请先升级本平台再恢复",
         f"the backup comes from a newer GovShare (schema revision {revision}); upgrade first",
