@@ -12,6 +12,7 @@ from sqlalchemy import Column, MetaData, String, Table, Text, select, update
 from sqlalchemy.orm import Session
 
 from govshare.catalog.models import Resource
+from govshare.classification import scheme
 from govshare.classification.models import ClassificationLevel
 from govshare.encryption import cells, keys, service, vault
 from govshare.encryption.models import DataKey
@@ -33,7 +34,7 @@ def encrypt_level(db: Session, code: str = "L3") -> None:
     assert level is not None
     level.encrypted = True
     db.flush()
-    db.info.pop("classification_scheme", None)
+    scheme.forget(db)
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import base64
 import hashlib
 import os
 import secrets
+import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +28,7 @@ from govshare.migrate import alembic_config
 from govshare.settings import Settings
 
 SCOPES = ("full", "database")
-Progress = Callable[[str, int], None]
+Progress = snapshot.Progress
 
 
 def _hasher() -> Any:
@@ -406,11 +406,7 @@ def _checksums(conn: Connection, verified: Verified) -> dict[str, dict[str, Any]
         table: Table = (
             stores[int(name.split(":", 1)[1])] if name.startswith("store:") else metadata.tables[name]
         )
-        total = snapshot.TableSum()
-        for batch in snapshot.rows(conn, table, [table.c[c] for c in columns]):
-            for line in batch:
-                total.add(line)
-        out[name] = total.as_dict()
+        out[name] = snapshot.TableSum.of(snapshot.rows(conn, table, [table.c[c] for c in columns])).as_dict()
     return out
 
 
@@ -459,7 +455,7 @@ def restore(
                 settings.write_secret(name, value)
         _restore_vault(settings, verified.header.get("development_vault") or {})
     finally:
-        snapshot.remove_tree(staging)
+        shutil.rmtree(staging, ignore_errors=True)
     return RestoreResult(
         verified=verified,
         tables=len(counts),

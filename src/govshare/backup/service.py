@@ -78,18 +78,19 @@ def update_policy(db: Session, actor: Actor, change: PolicyChange) -> BackupPoli
     if problems:
         raise Invalid("；".join(problems), "invalid backup policy")
     current = policy(db)
-    before = _policy_dict(current)
+    before = policy_values(current)
     for key, value in change.__dict__.items():
         setattr(current, key, value)
     current.updated_by = actor.user_id
     current.updated_at = utcnow()
-    after = _policy_dict(current)
+    after = policy_values(current)
     changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     audit.record(db, EventType.backup_policy_changed, actor=actor, obj=current, details={"changed": changed})
     return current
 
 
-def _policy_dict(p: BackupPolicy) -> dict[str, Any]:
+def policy_values(p: BackupPolicy) -> dict[str, Any]:
+    """The settings of the policy, as the page's form and the audit trail show them."""
     return {
         "enabled": p.enabled,
         "scope": p.scope,
@@ -98,10 +99,6 @@ def _policy_dict(p: BackupPolicy) -> dict[str, Any]:
         "keep_min": p.keep_min,
         "drill_every_days": p.drill_every_days,
     }
-
-
-def policy_form(p: BackupPolicy) -> dict[str, Any]:
-    return _policy_dict(p)
 
 
 def request_backup(db: Session, actor: Actor) -> BackupPolicy:

@@ -19,9 +19,7 @@ it goes into a staging file renamed into place at the end. Files are staged the 
 from __future__ import annotations
 
 import base64
-import json
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -129,6 +127,15 @@ class TableSum:
 
     def as_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "sum": f"{self.total:064x}"}
+
+    @classmethod
+    def of(cls, batches: Iterator[list[bytes]]) -> TableSum:
+        """The count and checksum of a table's rows as `rows` yields them."""
+        total = cls()
+        for batch in batches:
+            for line in batch:
+                total.add(line)
+        return total
 
 
 @dataclass
@@ -486,19 +493,4 @@ def after_load(conn: Connection) -> None:
 
 def checksums(conn: Connection) -> dict[str, dict[str, Any]]:
     """Row count and checksum of every table, as the manifest records them."""
-    out: dict[str, dict[str, Any]] = {}
-    for dump in tables(conn):
-        total = TableSum()
-        for batch in dump.rows:
-            for line in batch:
-                total.add(line)
-        out[dump.name] = total.as_dict()
-    return out
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def jsonl(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    return {dump.name: TableSum.of(dump.rows).as_dict() for dump in tables(conn)}

@@ -44,7 +44,7 @@ def _page(
         request,
         "backup/backups.html",
         {
-            "policy": form or service.policy_form(policy),
+            "policy": form or service.policy_values(policy),
             "requested_at": policy.requested_at,
             "runs": rows,
             "total": total,

@@ -160,8 +160,24 @@ class Scheme:
         return f"{importance} / {self.level('sensitivity', item.get('sensitivity')).label}"
 
 
+_CACHED = "classification_scheme"  # key in Session.info
+
+
 def load(db: Session) -> Scheme:
-    """The scheme in force: the table's rows, a default for any level whose row is missing."""
+    """The scheme in force: the table's rows, a default for any level whose row is missing. Read
+    once per session: a data API call checks the levels and opens the store's table (which reads
+    each item's 须加密存储 control) from the same copy. `forget` after changing a level."""
+    cached: Scheme | None = db.info.get(_CACHED)
+    if cached is None:
+        cached = db.info[_CACHED] = _read(db)
+    return cached
+
+
+def forget(db: Session) -> None:
+    db.info.pop(_CACHED, None)
+
+
+def _read(db: Session) -> Scheme:
     levels = {(d.dimension, d.code): d for d in DEFAULTS}
     for row in db.scalars(select(ClassificationLevel)):
         if row.code in DIMENSIONS.get(row.dimension, ()):

@@ -60,7 +60,6 @@ def update_level(
     require(actor, Action.classification_manage)
     if code not in scheme.DIMENSIONS.get(dimension, ()):
         raise NotFound("找不到该级别。", f"Level {dimension}/{code} not found.")
-    db.info.pop("classification_scheme", None)  # the store's cached copy (encryption.cells)
     ensure_levels(db)
     row = db.scalar(
         select(ClassificationLevel).where(
@@ -82,6 +81,7 @@ def update_level(
         return row
     row.updated_by, row.updated_at = actor.user_id, utcnow()
     db.flush()
+    scheme.forget(db)
     if "restricted" in changed:
         from govshare.catalog.service import reindex_all
 

@@ -33,12 +33,10 @@ BLIND_PREFIX = "_bi_"
 
 def encrypted_items(db: Session, items: list[dict[str, Any]]) -> set[str]:
     """The items the Bureau's classification scheme requires to be stored encrypted (须加密存储: by
-    default 核心数据 and L4); the scheme is read once per session."""
+    default 核心数据 and L4)."""
     from govshare.classification import scheme
 
-    loaded = db.info.get("classification_scheme")
-    if loaded is None:
-        loaded = db.info["classification_scheme"] = scheme.load(db)
+    loaded = scheme.load(db)
     return {str(i["name"]) for i in items if loaded.of_item(i).encrypted}
 
 

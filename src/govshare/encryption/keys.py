@@ -48,8 +48,8 @@ def _kek(resource_id: int, *, create: bool = False) -> bytes | None:
     return bytes.fromhex(hmac_sm3(hmac_key("data-key-kek"), secret + str(resource_id).encode()))[:16]
 
 
-def _unwrap(row: DataKey) -> Key:
-    kek = _kek(row.resource_id)
+def _unwrap(row: DataKey, kek: bytes | None) -> Key:
+    """The key of `row`, opened with its resource's key-encryption key (`_kek`)."""
     if row.wrapped is None or row.destroyed_at is not None or kek is None:
         raise KeysDestroyed()
     return Key(
@@ -121,11 +121,13 @@ def ring(db: Session, resource_id: int, *, create: bool = False) -> Ring:
             if not live[kind]:
                 top = max((r.version for r in rows if r.kind == kind), default=0)
                 live[kind] = [_create(db, resource_id, kind, top + 1)]
-    data = live["data"]
+    data, index = live["data"], live["index"]
+    kek = _kek(resource_id) if data or index else None  # one read of the vault for all of them
+    versions = {r.version: _unwrap(r, kek) for r in data}
     return Ring(
-        current=_unwrap(data[0]) if data else None,
-        versions={r.version: _unwrap(r) for r in data},
-        index=_unwrap(live["index"][0]) if live["index"] else None,
+        current=versions[data[0].version] if data else None,
+        versions=versions,
+        index=_unwrap(index[0], kek) if index else None,
     )
 
 
@@ -133,7 +135,8 @@ def rotate(db: Session, resource_id: int) -> Key:
     """A new data-key version for new writes; the previous ones stay readable until every cell has
     been re-encrypted (`cells.reencrypt`), then they are erased (`retire_older`)."""
     rows = _rows(db, resource_id, "data")
-    return _unwrap(_create(db, resource_id, "data", (rows[0].version if rows else 0) + 1))
+    created = _create(db, resource_id, "data", (rows[0].version if rows else 0) + 1)
+    return _unwrap(created, _kek(resource_id))
 
 
 def retire_older(db: Session, resource_id: int, version: int) -> int:
