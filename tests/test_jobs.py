@@ -41,6 +41,7 @@ def test_lease_is_exclusive_and_runs_are_recorded(tmp_path: Path) -> None:
         "protection.scan",
         "sharing.deadlines",
         "sharing.expire_grants",
+        "supervision.publish_reports",
     ]
     assert scheduler.run_due() == []
     with unit_of_work(engine) as db:

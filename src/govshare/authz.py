@@ -117,6 +117,8 @@ class Action(StrEnum):
     destruction_supervise = "destruction.supervise"
     policy_view = "policy.view"
     policy_manage = "policy.manage"
+    supervision_view = "supervision.view"
+    report_publish = "report.publish"
 
     @property
     def label(self) -> str:
@@ -181,6 +183,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.destruction_supervise: "监督确认数据销毁",
     Action.policy_view: "查看安全管理制度",
     Action.policy_manage: "制定、修订和废止安全管理制度",
+    Action.supervision_view: "查看共享工作监督指标",
+    Action.report_publish: "生成和发布共享情况公示报告",
 }
 
 
@@ -235,6 +239,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.incident_manage: _C,
         Action.destruction_view: _C,
         Action.destruction_approve_bureau: _C,
+        Action.supervision_view: _C,
+        Action.report_publish: _C,
         # The Bureau's own policies (S5, S6); a department's are its own administrators' (S8).
         Action.policy_manage: _O,
     },
@@ -252,6 +258,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.sharing_view: _C,
         Action.sharing_supervise: _C,
         Action.masking_view: _C,
+        Action.supervision_view: _C,
     },
     Role.auditor: {
         Action.asset_register_view: _C,
@@ -273,6 +280,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.rules_view: _C,
         Action.incident_view: _C,
         Action.destruction_view: _C,
+        Action.supervision_view: _C,
     },
     Role.data_admin: {
         Action.catalog_view_sensitive: _O,
@@ -303,6 +311,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.destruction_view: _O,
         Action.destruction_request: _O,
         Action.policy_manage: _O,
+        Action.supervision_view: _O,
     },
     Role.security_officer: {
         Action.catalog_view_sensitive: _O,

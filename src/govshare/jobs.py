@@ -75,6 +75,7 @@ def load_jobs() -> None:
     from govshare.policies import jobs as _policies_jobs  # noqa: F401
     from govshare.protection import jobs as _protection_jobs  # noqa: F401
     from govshare.sharing import jobs as _sharing_jobs  # noqa: F401
+    from govshare.supervision import jobs as _supervision_jobs  # noqa: F401
 
 
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"

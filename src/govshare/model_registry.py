@@ -22,6 +22,7 @@ def load_models() -> MetaData:
     from govshare.policies import models as _policies  # noqa: F401
     from govshare.protection import models as _protection  # noqa: F401
     from govshare.sharing import models as _sharing  # noqa: F401
+    from govshare.supervision import models as _supervision  # noqa: F401
     from govshare.systems import models as _systems  # noqa: F401
     from govshare.tasks import models as _tasks  # noqa: F401
     from govshare.users import models as _users  # noqa: F401

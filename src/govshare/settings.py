@@ -133,6 +133,12 @@ class Settings(BaseSettings):
         None,
         description="PEM private key (unencrypted) of `tls_cert`; set together with it.",
     )
+    report_font: Path | None = Field(
+        None,
+        description="A font with Chinese glyphs (TrueType/OpenType, or a .ttc collection) embedded in the "
+        "public reports' PDF. Unset: the system's Noto Sans CJK SC (Debian `fonts-noto-cjk`), found through "
+        "its usual install directories.",
+    )
     max_batch_bytes: int = Field(
         1024 * 1024 * 1024,
         ge=1024 * 1024,

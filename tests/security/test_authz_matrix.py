@@ -76,6 +76,8 @@ MATRIX: dict[str, str] = {
     "calendar_view":                  "C C C C C C C C C C C  -",
     "policy_view":                    "C C C C C C C C C C C  -",
     "policy_manage":                  "O - - O - - O - - - -  -",
+    "supervision_view":               "C C C O - - - - - - -  -",
+    "report_publish":                 "C - - - - - - - - - -  -",
     "calendar_manage":                "C - - - - - - - - - -  -",
     "masking_view":                   "C C C C C C C C C C C  -",
     "masking_manage":                 "C - - - - - - - - - -  -",

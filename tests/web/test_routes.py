@@ -13,7 +13,19 @@ from govshare.web.deps import current_actor, is_public
 # Routes FastAPI generates itself: the OpenAPI document and its viewer are deliberately public
 # (business systems integrate against them).
 FRAMEWORK_PUBLIC = {"/api/v1/openapi.json", "/api/docs"}
-EXPECTED_PUBLIC = {("GET", "/healthz"), ("POST", "/api/v1/auth/login"), ("GET", "/login"), ("POST", "/login")}
+EXPECTED_PUBLIC = {
+    ("GET", "/healthz"),
+    ("POST", "/api/v1/auth/login"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    # The public reports (公示, M23): the archive, each report, its PDF and CSV.
+    ("GET", "/open/reports"),
+    ("GET", "/open/reports/{report_id}"),
+    ("GET", "/open/reports/{report_id}.pdf"),
+    ("GET", "/open/reports/{report_id}.csv"),
+    ("GET", "/api/v1/open/reports"),
+    ("GET", "/api/v1/open/reports/{report_id}"),
+}
 
 
 def _depends_on_actor(route: APIRoute) -> bool:

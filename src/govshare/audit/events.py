@@ -123,6 +123,7 @@ class EventType(StrEnum):
     policy_reviewed = "policy.reviewed"
     policy_retired = "policy.retired"
     policy_review_due = "policy.review_due"
+    report_published = "report.published"
 
     @property
     def label(self) -> str:
@@ -247,4 +248,5 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.policy_reviewed: "定期审核安全管理制度（无需修改）",
     EventType.policy_retired: "废止安全管理制度",
     EventType.policy_review_due: "安全管理制度到期待审核",
+    EventType.report_published: "发布共享情况公示报告",
 }

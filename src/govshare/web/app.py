@@ -59,6 +59,8 @@ def routers() -> list[APIRouter]:
     from govshare.sharing import api as sharing_api
     from govshare.sharing import data_views as sharing_data_views
     from govshare.sharing import views as sharing_views
+    from govshare.supervision import api as supervision_api
+    from govshare.supervision import views as supervision_views
     from govshare.systems import api as systems_api
     from govshare.systems import views as systems_views
     from govshare.users import api as users_api
@@ -83,6 +85,7 @@ def routers() -> list[APIRouter]:
         classification_api.router,
         destruction_api.router,
         policies_api.router,
+        supervision_api.router,
         auth_views.router,
         orgs_views.router,
         users_views.router,
@@ -95,6 +98,7 @@ def routers() -> list[APIRouter]:
         classification_views.router,
         destruction_views.router,
         policies_views.router,
+        supervision_views.router,
         # The Bureau's (review) and the exchange pages have fixed paths under /catalog/ that must match before
         # the entry pages' /catalog/{resource_id}.
         catalog_views_review.router,

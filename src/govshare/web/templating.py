@@ -32,6 +32,7 @@ NAV = [
     NavItem("/catalog/supervision", "目录监督", Action.catalog_supervise),
     NavItem("/provision/timeliness", "数据及时性", Action.provision_view),
     NavItem("/sharing", "数据共享", Action.sharing_view),
+    NavItem("/supervision", "共享监督", Action.supervision_view),
     NavItem("/orgs", "单位管理", Action.org_view),
     NavItem("/users", "人员与角色", Action.user_view),
     NavItem("/registrations", "人员备案", Action.registration_view),

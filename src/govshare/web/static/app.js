@@ -97,6 +97,18 @@
       var chart = window.echarts.getInstanceByDom(el) || window.echarts.init(el);
       chart.setOption(JSON.parse(source.textContent));
       window.addEventListener("resize", function () { chart.resize(); });
+      // Drill-down: data-chart-links="ID" names a JSON list of same-origin paths, one per category.
+      var links = document.getElementById(el.getAttribute("data-chart-links") || "");
+      if (links && !el.dataset.linked) {
+        var targets = JSON.parse(links.textContent);
+        el.dataset.linked = "1";
+        chart.on("click", function (params) {
+          var target = targets[params.dataIndex];
+          if (typeof target === "string" && target.charAt(0) === "/" && target.charAt(1) !== "/") {
+            window.location.assign(target);
+          }
+        });
+      }
     });
   }
   document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
