@@ -40,6 +40,7 @@ assets: $(VENDOR)/.stamp
 install: $(STAMP) assets
 
 run: install
+	scripts/ensure-system-packages fonts
 	$(BIN)/govshare demo
 	$(BIN)/govshare serve --host $(HOST) --port $(PORT)
 

@@ -52,6 +52,22 @@ def test_demo_fills_published_table_resources_through_ingest(data_dir: Path) -> 
     assert list((data_dir / "frontdb").glob("demo-*.db"))
 
 
+def test_demo_has_months_of_sharing_and_the_reports_published_on_them(data_dir: Path) -> None:
+    with sqlite3.connect(data_dir / "govshare.db") as db:
+        statuses = dict(db.execute("SELECT status, count(*) FROM share_requests GROUP BY status").fetchall())
+        months = db.execute("SELECT count(DISTINCT substr(at, 1, 7)), sum(rows) FROM data_uses").fetchone()
+        late = db.execute(
+            "SELECT count(*) FROM share_requests WHERE decided_at IS NOT NULL AND date(decided_at) > due_date"
+        ).fetchone()[0]
+        open_doubts = db.execute("SELECT count(*) FROM data_feedback WHERE status = 'open'").fetchone()[0]
+        published = db.execute("SELECT kind, period, pdf_sm3, length(pdf) FROM public_reports").fetchall()
+    assert statuses["granted"] >= 5 and statuses["approved"] >= 3 and statuses["pending"] == 1
+    assert months[0] >= 5 and months[1] > 0  # uses spread over the past months, with rows delivered
+    assert late >= 1 and open_doubts == 1  # some providers answered late; one doubt waits
+    kinds = sorted(kind for kind, *_ in published)
+    assert kinds == ["month", "month", "month", "quarter"] and all(size > 10_000 for *_, size in published)
+
+
 def test_demo_is_idempotent_and_leaves_tokens(data_dir: Path) -> None:
     again = _cli(data_dir, "demo")
     assert again.returncode == 0 and "已存在" in again.stdout
