@@ -42,9 +42,7 @@ def get_indicators(
 
 
 @router.get("/supervision/trend", response_model=TrendOut)
-def get_trend(
-    actor: CurrentActor, db: DB, months: Annotated[int, Query(ge=1, le=36)] = 12
-) -> TrendOut:
+def get_trend(actor: CurrentActor, db: DB, months: Annotated[int, Query(ge=1, le=36)] = 12) -> TrendOut:
     """Monthly totals of the departments the caller may supervise, oldest first."""
     visible = indicators.visible_orgs(actor)
     series = indicators.trend(db, last_months(months), org_ids=visible)
