@@ -47,7 +47,12 @@ def _rates_chart(rows: list[indicators.Indicators]) -> dict[str, Any]:
         "legend": {"top": 0},
         "grid": {"left": 110, "right": 24, "top": 32, "bottom": 24},
         "xAxis": {"type": "value", "max": 100, "axisLabel": {"formatter": "{value}%"}},
-        "yAxis": {"type": "category", "data": [r.short_name for r in rows], "inverse": True},
+        "yAxis": {
+            "type": "category",
+            "data": [r.short_name for r in rows],
+            "inverse": True,
+            "triggerEvent": True,
+        },
         "series": [
             {"name": label, "type": "bar", "color": color, "data": [r.as_dict()[key] for r in rows]}
             for key, label, color in RATES
@@ -62,11 +67,16 @@ def _use_chart(rows: list[indicators.Indicators]) -> dict[str, Any]:
         "legend": {"top": 0},
         "grid": {"left": 110, "right": 60, "top": 32, "bottom": 24},
         "xAxis": [{"type": "value", "name": "次", "minInterval": 1}],
-        "yAxis": {"type": "category", "data": [r.short_name for r in ranked], "inverse": True},
+        "yAxis": {
+            "type": "category",
+            "data": [r.short_name for r in ranked],
+            "inverse": True,
+            "triggerEvent": True,
+        },
         "series": [
             {"name": "被调用次数", "type": "bar", "color": "#6a1b9a", "data": [r.calls for r in ranked]},
         ],
-        "links_for": [r.org_id for r in ranked],
+        "links_for": [(r.short_name, r.org_id) for r in ranked],
     }
 
 
@@ -117,7 +127,7 @@ def dashboard(request: Request, actor: CurrentActor, db: DB, period: str | None 
     visible = indicators.visible_orgs(actor)
     rows = city.departments
     use = _use_chart(rows)
-    use_links = [_drill(org_id, chosen) for org_id in use.pop("links_for")]
+    use_links = {name: _drill(org_id, chosen) for name, org_id in use.pop("links_for")}
     context: dict[str, Any] = {
         "period": chosen,
         "choices": _period_choices(chosen),
@@ -126,7 +136,7 @@ def dashboard(request: Request, actor: CurrentActor, db: DB, period: str | None 
         "total": city.total,
         "columns": indicators.COLUMNS,
         "rates_chart": _rates_chart(rows),
-        "rates_links": [_drill(r.org_id, chosen) for r in rows],
+        "rates_links": {r.short_name: _drill(r.org_id, chosen) for r in rows},
         "use_chart": use,
         "use_links": use_links,
         "trend_chart": _trend_chart(indicators.trend(db, last_months(12), org_ids=visible)),

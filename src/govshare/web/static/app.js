@@ -51,6 +51,8 @@
   document.addEventListener("change", function (event) {
     var form = event.target.closest && event.target.closest("form");
     if (form) { applyWhen(form); }
+    // <select data-autosubmit> submits its (GET) form as soon as a choice is made.
+    if (form && event.target.hasAttribute && event.target.hasAttribute("data-autosubmit")) { form.requestSubmit(); }
   });
   document.addEventListener("DOMContentLoaded", function () { applyWhen(document); });
 
@@ -97,13 +99,15 @@
       var chart = window.echarts.getInstanceByDom(el) || window.echarts.init(el);
       chart.setOption(JSON.parse(source.textContent));
       window.addEventListener("resize", function () { chart.resize(); });
-      // Drill-down: data-chart-links="ID" names a JSON list of same-origin paths, one per category.
+      // Drill-down: data-chart-links="ID" names a JSON object {category: same-origin path}; a click on
+      // a bar or on its axis label (axis with triggerEvent) opens the records behind it.
       var links = document.getElementById(el.getAttribute("data-chart-links") || "");
       if (links && !el.dataset.linked) {
         var targets = JSON.parse(links.textContent);
         el.dataset.linked = "1";
         chart.on("click", function (params) {
-          var target = targets[params.dataIndex];
+          var key = params.componentType === "series" ? params.name : params.value;
+          var target = Object.prototype.hasOwnProperty.call(targets, key) ? targets[key] : null;
           if (typeof target === "string" && target.charAt(0) === "/" && target.charAt(1) !== "/") {
             window.location.assign(target);
           }
