@@ -40,11 +40,12 @@ class Row:
         return self.cells[-1]
 
 
-def table_rows(text: str, letter: str) -> list[Row]:
-    """The rows of the tables in `text` whose Article cell starts with `letter` ("M" or "S")."""
+def table_rows(text: str, letters: str) -> list[Row]:
+    """The rows of the tables in `text` whose Article cell starts with one of `letters` ("M", "S",
+    "MS"), in the order they are written."""
     rows = []
     for line in text.splitlines():
-        if line.startswith(f"| {letter}"):
+        if line[:3] in {f"| {letter}" for letter in letters}:
             cells = tuple(cell.strip() for cell in line.strip().strip("|").split("|"))
             rows.append(Row(line=line, cells=cells))
     return rows

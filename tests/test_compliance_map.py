@@ -20,8 +20,7 @@ MIN_REFERENCES = 300
 
 
 def _rows() -> list[Row]:
-    text = DOC.read_text(encoding="utf-8")
-    return table_rows(text, "M") + table_rows(text, "S")
+    return table_rows(DOC.read_text(encoding="utf-8"), "MS")
 
 
 def test_the_article_cells_are_read_as_written() -> None:
