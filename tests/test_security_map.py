@@ -4,49 +4,26 @@ test that does not exist, fails here."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+from tests.article_maps import ROOT, Row, articles, missing, references, table_rows
 
-ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "security.md"
-ARTICLES = range(1, 33)
+ARTICLES = {f"S{n}" for n in range(1, 33)}
 
 
-def _map_rows() -> list[str]:
+def _map_rows() -> list[Row]:
     text = DOC.read_text(encoding="utf-8")
     section = text.split("## Article map", 1)[1].split("\n## ", 1)[0]
-    return [line for line in section.splitlines() if line.startswith("| S")]
-
-
-def _articles(cell: str) -> set[int]:
-    found: set[int] = set()
-    for a, b in re.findall(r"S(\d+)(?:[–-]S(\d+))?", cell):
-        found.update(range(int(a), int(b or a) + 1))
-    return found
+    return table_rows(section, "S")
 
 
 def test_every_article_is_mapped() -> None:
-    mapped: set[int] = set()
+    mapped: set[str] = set()
     for row in _map_rows():
-        mapped |= _articles(row.split("|")[1])
-    assert set(ARTICLES) - mapped == set(), "articles missing from the map in docs/security.md"
+        mapped |= articles(row.article)
+    assert ARTICLES - mapped == set(), "articles missing from the map in docs/security.md"
 
 
 def test_every_named_test_exists() -> None:
-    missing: list[str] = []
-    checked = 0
-    for row in _map_rows():
-        current: Path | None = None
-        for path, name in re.findall(r"`(tests/[\w/]+\.py)?::(\w+)`", row):
-            if path:
-                current = ROOT / path
-            assert current is not None, f"a test name without its file: {name}"
-            checked += 1
-            source = current.read_text(encoding="utf-8") if current.exists() else ""
-            if not re.search(rf"^(async )?def {name}\(", source, re.M):
-                missing.append(f"{current.relative_to(ROOT)}::{name}")
-        for path in re.findall(r"`(tests/[\w/]+\.py)`", row):
-            if not (ROOT / path).exists():
-                missing.append(path)
-    assert missing == [], "docs/security.md names tests that do not exist"
-    assert checked > 40  # the map names its tests in the form this test reads
+    rows = _map_rows()
+    assert missing(rows) == [], "docs/security.md names tests that do not exist"
+    assert sum(len(references(row.tests)) for row in rows) > 40  # the map names its tests in this form
