@@ -13,7 +13,7 @@ from govshare.workdays import judge, today
 from tests.exchange.test_ingest import csv_body, line, push
 from tests.helpers import login
 from tests.sharing.test_requests import PURPOSE
-from tests.sharing.test_rows import PEOPLE, granted, loaded
+from tests.sharing.test_rows import PEOPLE, granted, loaded, rows
 
 
 def report(client, headers, population: Resource, **body):  # type: ignore[no-untyped-def]
@@ -113,3 +113,12 @@ def test_a_case_past_its_due_date_is_escalated_once(client, city, db) -> None:
     )
     assert bureau_task is not None
     assert client.get(f"/api/v1/feedback/{case['id']}", headers=civil).json()["overdue"] is True
+
+
+def test_an_open_case_never_blocks_reading_the_data(client, city, db) -> None:
+    population = loaded(client, db)
+    granted(client, population)
+    civil = login(client, "civil_user")
+    assert report(client, civil, population, keys={"id_number": PEOPLE[0]}).status_code == 201
+    still = rows(client, population, civil, limit=10)
+    assert still.status_code == 200 and len(still.json()["rows"]) == len(PEOPLE)
