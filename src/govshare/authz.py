@@ -117,6 +117,9 @@ class Action(StrEnum):
     destruction_supervise = "destruction.supervise"
     policy_view = "policy.view"
     policy_manage = "policy.manage"
+    rectification_view = "rectification.view"
+    rectification_supervise = "rectification.supervise"
+    rectification_report = "rectification.report"
 
     @property
     def label(self) -> str:
@@ -181,6 +184,9 @@ ACTION_LABELS: dict[Action, str] = {
     Action.destruction_supervise: "监督确认数据销毁",
     Action.policy_view: "查看安全管理制度",
     Action.policy_manage: "制定、修订和废止安全管理制度",
+    Action.rectification_view: "查看违规与整改通知",
+    Action.rectification_supervise: "检测、登记违规，下发和核验整改通知",
+    Action.rectification_report: "报送整改报告",
 }
 
 
@@ -237,6 +243,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.destruction_approve_bureau: _C,
         # The Bureau's own policies (S5, S6); a department's are its own administrators' (S8).
         Action.policy_manage: _O,
+        Action.rectification_view: _C,
+        Action.rectification_supervise: _C,
     },
     Role.bureau_reviewer: {
         Action.catalog_view_sensitive: _C,
@@ -252,6 +260,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.sharing_view: _C,
         Action.sharing_supervise: _C,
         Action.masking_view: _C,
+        Action.rectification_view: _C,
+        Action.rectification_supervise: _C,
     },
     Role.auditor: {
         Action.asset_register_view: _C,
@@ -273,6 +283,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.rules_view: _C,
         Action.incident_view: _C,
         Action.destruction_view: _C,
+        Action.rectification_view: _C,
     },
     Role.data_admin: {
         Action.catalog_view_sensitive: _O,
@@ -303,6 +314,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.destruction_view: _O,
         Action.destruction_request: _O,
         Action.policy_manage: _O,
+        Action.rectification_view: _O,
+        Action.rectification_report: _O,
     },
     Role.security_officer: {
         Action.catalog_view_sensitive: _O,
