@@ -31,6 +31,7 @@ ALL_ENTRIES = [
     "审计日志",
     "安全告警",
     "安全事件",
+    "违规与整改",
 ]
 BUREAU_ADMIN_NAV = [
     "工作台",
@@ -51,6 +52,7 @@ BUREAU_ADMIN_NAV = [
     "安全告警",
     "安全事件",
     "节假日安排",
+    "违规与整改",
 ]
 DEPARTMENT_ADMIN_NAV = [
     "工作台",
@@ -66,6 +68,7 @@ DEPARTMENT_ADMIN_NAV = [
     "脱敏方案",
     "数据销毁",
     "安全制度",
+    "违规与整改",
 ]
 # Every person reads the security policies that bind them (安全制度).
 _ORG_VIEW_ONLY = ["工作台", "数据目录", "单位管理", "分类分级", "脱敏方案"]
@@ -95,6 +98,7 @@ PEOPLE = [
             "分类分级",
             "脱敏方案",
             "安全制度",
+            "违规与整改",
         ],
     ),
     ("bureau_auditor", "审计员", ALL_ENTRIES),
