@@ -183,6 +183,16 @@ def test_the_bureau_enters_other_violations_and_others_cannot(client, db) -> Non
     created = manual(client, login(client, "bureau_reviewer"), hrss)
     violation = db.get(Violation, created)
     assert violation is not None and violation.kind == "other" and violation.source == "manual"
+    linked = client.post(
+        f"{API}/violations",
+        json={
+            "org_id": hrss,
+            "summary": "检查记录",
+            "evidence": "/catalog/supervision\n//evil.example/x\n检查记录表",
+        },
+        headers=login(client, "bureau_admin"),
+    ).json()["evidence"]
+    assert [e["link"] for e in linked] == ["/catalog/supervision", None, None]  # only this platform's paths
     refused = client.post(
         f"{API}/violations", json={"org_id": hrss, "summary": "x"}, headers=login(client, "hrss_admin")
     )

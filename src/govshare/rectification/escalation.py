@@ -100,7 +100,7 @@ def escalate_overdue(db: Session, *, actor: Actor | None = None, on: date | None
     on = on or today()
     done = []
     for notice in overdue(db, on=on):
-        service._lock(db, RectificationNotice, notice.id)
+        service.lock_row(db, RectificationNotice, notice.id)
         if notice.status not in ("issued", "returned") or notice.escalated_at is not None:
             continue
         year = on.year
@@ -120,7 +120,7 @@ def escalate_overdue(db: Session, *, actor: Actor | None = None, on: date | None
         )
         db.add(escalation)
         notice.status, notice.escalated_at = "escalated", utcnow()
-        service._flush(db, "整改通知")
+        service.guarded_flush(db, "整改通知")
         bureau = orgs.bureau(db)
         if bureau is not None:
             tasks.open_task(

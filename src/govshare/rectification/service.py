@@ -12,6 +12,7 @@ sweep (escalation.py) reports it to the city government.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -87,6 +88,8 @@ ATTACHMENT_TYPES = {
     ".zip": "application/zip",
 }
 MAX_TEXT = 10_000
+# A reference the Bureau enters is a link only when it is a path of this platform (never "//host").
+_LOCAL_LINK = re.compile(r"/(?![/\\])[A-Za-z0-9_\-./?=&%]{0,300}")
 
 
 def text_of(value: str | None, field: str, label: str, limit: int = MAX_TEXT) -> str:
@@ -99,7 +102,9 @@ def text_of(value: str | None, field: str, label: str, limit: int = MAX_TEXT) ->
     return value
 
 
-def _flush(db: Session, what: str) -> None:
+def guarded_flush(db: Session, what: str) -> None:
+    """Flush, turning a version clash (another transaction changed the row since it was read) into
+    a Conflict that tells the person to reload."""
     try:
         db.flush()
     except StaleDataError:
@@ -107,6 +112,7 @@ def _flush(db: Session, what: str) -> None:
 
 
 def _expect(obj: Violation | RectificationNotice, expected: int | None, what: str) -> None:
+    """Refuse a decision taken on a page showing an older version than the row's (stale edit)."""
     if expected is not None and expected != obj.version:
         raise Conflict(
             f"该{what}已被他人办理，请刷新页面查看最新状态后再操作。",
@@ -115,7 +121,8 @@ def _expect(obj: Violation | RectificationNotice, expected: int | None, what: st
         )
 
 
-def _lock(db: Session, model: type[Any], obj_id: int) -> None:
+def lock_row(db: Session, model: type[Any], obj_id: int) -> None:
+    """Re-read the row under a lock (PostgreSQL), so a decision made meanwhile is seen."""
     db.execute(
         select(model).where(model.id == obj_id).with_for_update().execution_options(populate_existing=True)
     )
@@ -197,7 +204,7 @@ def enter_violation(
                 "type": "note",
                 "id": str(n),
                 "label": line[:500],
-                "link": line if line.startswith("/") else None,
+                "link": line if _LOCAL_LINK.fullmatch(line) else None,
             }
             for n, line in enumerate(lines, start=1)
         ],
@@ -225,7 +232,7 @@ def dismiss_violation(
     not raised again; a state that persists is raised again at the next detection."""
     violation = get_violation(db, actor=actor, violation_id=violation_id)
     require(actor, Action.rectification_supervise, violation)
-    _lock(db, Violation, violation.id)
+    lock_row(db, Violation, violation.id)
     _expect(violation, expected_version, "违规记录")
     if violation.status != "open":
         raise Conflict(
@@ -233,7 +240,7 @@ def dismiss_violation(
         )
     violation.resolution = text_of(reason, "reason", "撤销理由", 2000)
     violation.status, violation.resolved_at, violation.resolved_by = "dismissed", utcnow(), actor.user_id
-    _flush(db, "违规记录")
+    guarded_flush(db, "违规记录")
     audit.record(
         db,
         EventType.violation_dismissed,
@@ -373,7 +380,7 @@ def issue_notice(
         raise Conflict("通知编号被同时占用，请重新提交。", "Notice number taken meanwhile.") from None
     for violation in found:
         violation.status, violation.notice_id = "noticed", notice.id
-    _flush(db, "违规记录")
+    guarded_flush(db, "违规记录")
     _department_task(
         db, notice, f"整改通知 {notice.number}：请于 {due.day:%Y-%m-%d} 前完成整改并报送整改报告"
     )
@@ -430,7 +437,7 @@ def _bureau_task(db: Session, notice: RectificationNotice, title: str) -> None:
 
 def _locked_notice(db: Session, actor: Actor, notice_id: int) -> RectificationNotice:
     notice = get_notice(db, actor=actor, notice_id=notice_id)
-    _lock(db, RectificationNotice, notice.id)
+    lock_row(db, RectificationNotice, notice.id)
     return notice
 
 
@@ -491,7 +498,7 @@ def submit_report(
         report.file_size, report.file_sm3 = len(content), sm3_hex(content)
     db.add(report)
     notice.status, notice.reported_at = "reported", utcnow()
-    _flush(db, "整改通知")
+    guarded_flush(db, "整改通知")
     _bureau_task(db, notice, f"整改报告待核验：{notice.number}")
     audit.record(
         db,
@@ -540,7 +547,7 @@ def verify(
     for violation in violations_of(db, notice):
         violation.status, violation.resolved_at, violation.resolved_by = "resolved", now, actor.user_id
         violation.resolution = f"{notice.number} 整改已核验通过"
-    _flush(db, "整改通知")
+    guarded_flush(db, "整改通知")
     tasks.close_tasks(db, subject_type="rect_notices", subject_id=notice.id, kind=TASK)
     audit.record(
         db,
@@ -565,7 +572,7 @@ def reject(
     report.verdict, report.decided_by, report.decided_at = "rejected", actor.user_id, utcnow()
     report.decision_reason = text_of(reason, "reason", "退回理由", 2000)
     notice.status = "escalated" if notice.escalated_at is not None else "returned"
-    _flush(db, "整改通知")
+    guarded_flush(db, "整改通知")
     _department_task(db, notice, f"整改报告被退回，请重新整改并报送：{notice.number}")
     audit.record(
         db,
