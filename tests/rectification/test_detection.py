@@ -202,3 +202,32 @@ def test_the_bureau_enters_other_violations_and_others_cannot(client, db) -> Non
     )
     assert empty.status_code == 422 and "违规情形" in empty.json()["error"]["message"]
     assert client.post(f"{API}/detection", headers=login(client, "bureau_auditor")).status_code == 403
+
+
+def test_an_entry_returned_and_not_revised(db) -> None:
+    from govshare.catalog import service as catalog
+    from govshare.catalog.models import ResourceVersion
+    from govshare.catalog.schemas import ReviewDecision
+    from tests.catalog.conftest import entry, submit
+
+    resource = catalog.create_resource(db, actor=actor(db, "civil_admin"), data=entry(db))
+    submit(db, resource.id)
+    catalog.review(
+        db,
+        actor=actor(db, "bureau_reviewer"),
+        resource_id=resource.id,
+        data=ReviewDecision(decision="return", field_comments={"summary": "请写明数据来源系统。"}),
+    )
+    key = f"catalog:returned:{resource.org_id}"
+    detect(db)
+    assert unresolved(db, key) is None  # returned today: the department still has time
+    db.execute(
+        update(ResourceVersion)
+        .where(ResourceVersion.id == resource.working_version_id)
+        .values(reviewed_at=utcnow() - timedelta(days=40))
+    )
+    detect(db)
+    violation = unresolved(db, key)
+    assert violation is not None and violation.rule == "returned" and "退回后未修改" in violation.summary
+    assert {"type": "resource", "id": str(resource.id), "label": f"退回未修改：{resource.name}",
+            "link": f"/catalog/{resource.id}"} in violation.evidence  # fmt: skip
