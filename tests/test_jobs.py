@@ -39,6 +39,8 @@ def test_lease_is_exclusive_and_runs_are_recorded(tmp_path: Path) -> None:
         "exchange.sync",
         "policies.review_reminders",
         "protection.scan",
+        "rectification.detect",
+        "rectification.escalate",
         "sharing.deadlines",
         "sharing.expire_grants",
         "supervision.publish_reports",

@@ -119,6 +119,9 @@ class Action(StrEnum):
     policy_manage = "policy.manage"
     supervision_view = "supervision.view"
     report_publish = "report.publish"
+    rectification_view = "rectification.view"
+    rectification_supervise = "rectification.supervise"
+    rectification_report = "rectification.report"
 
     @property
     def label(self) -> str:
@@ -185,6 +188,9 @@ ACTION_LABELS: dict[Action, str] = {
     Action.policy_manage: "制定、修订和废止安全管理制度",
     Action.supervision_view: "查看共享工作监督指标",
     Action.report_publish: "生成和发布共享情况公示报告",
+    Action.rectification_view: "查看违规与整改通知",
+    Action.rectification_supervise: "检测、登记违规，下发和核验整改通知",
+    Action.rectification_report: "报送整改报告",
 }
 
 
@@ -243,6 +249,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.report_publish: _C,
         # The Bureau's own policies (S5, S6); a department's are its own administrators' (S8).
         Action.policy_manage: _O,
+        Action.rectification_view: _C,
+        Action.rectification_supervise: _C,
     },
     Role.bureau_reviewer: {
         Action.catalog_view_sensitive: _C,
@@ -259,6 +267,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.sharing_supervise: _C,
         Action.masking_view: _C,
         Action.supervision_view: _C,
+        Action.rectification_view: _C,
+        Action.rectification_supervise: _C,
     },
     Role.auditor: {
         Action.asset_register_view: _C,
@@ -281,6 +291,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.incident_view: _C,
         Action.destruction_view: _C,
         Action.supervision_view: _C,
+        Action.rectification_view: _C,
     },
     Role.data_admin: {
         Action.catalog_view_sensitive: _O,
@@ -312,6 +323,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.destruction_request: _O,
         Action.policy_manage: _O,
         Action.supervision_view: _O,
+        Action.rectification_view: _O,
+        Action.rectification_report: _O,
     },
     Role.security_officer: {
         Action.catalog_view_sensitive: _O,

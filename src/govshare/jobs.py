@@ -74,6 +74,7 @@ def load_jobs() -> None:
     from govshare.exchange import jobs as _exchange_jobs  # noqa: F401
     from govshare.policies import jobs as _policies_jobs  # noqa: F401
     from govshare.protection import jobs as _protection_jobs  # noqa: F401
+    from govshare.rectification import jobs as _rectification_jobs  # noqa: F401
     from govshare.sharing import jobs as _sharing_jobs  # noqa: F401
     from govshare.supervision import jobs as _supervision_jobs  # noqa: F401
 

@@ -21,6 +21,7 @@ def load_models() -> MetaData:
     from govshare.orgs import models as _orgs  # noqa: F401
     from govshare.policies import models as _policies  # noqa: F401
     from govshare.protection import models as _protection  # noqa: F401
+    from govshare.rectification import models as _rectification  # noqa: F401
     from govshare.sharing import models as _sharing  # noqa: F401
     from govshare.supervision import models as _supervision  # noqa: F401
     from govshare.systems import models as _systems  # noqa: F401

@@ -205,6 +205,47 @@ class Settings(BaseSettings):
         description="A published catalog entry not reviewed for this many days is reported to the Bureau as "
         "not updated (M11, M24(1)).",
     )
+    rectification_deadline_working_days: int = Field(
+        10,
+        ge=1,
+        le=60,
+        description="Default working days a department has to report on a rectification notice (M24), "
+        "counted from the day after the notice is issued; the Bureau may set another number per notice.",
+    )
+    rectification_window_days: int = Field(
+        30,
+        ge=1,
+        le=366,
+        description="How far back violation detection looks for events: quarantined batches, feedback "
+        "cases corrected as errors, refused calls for an undeclared purpose.",
+    )
+    rectification_returned_working_days: int = Field(
+        10,
+        ge=1,
+        le=120,
+        description="A catalog entry returned by the Bureau and not revised for this many working days "
+        "is a violation (catalog not updated, M24(1)).",
+    )
+    rectification_late_days: int = Field(
+        1,
+        ge=0,
+        le=365,
+        description="A resource whose last batch is this many days past its update cycle is a violation "
+        "(data not provided in time, M24(2)); a published resource never provided always is.",
+    )
+    rectification_purpose_mismatch_min: int = Field(
+        1,
+        ge=1,
+        le=10_000,
+        description="Refused calls for a purpose no grant declares, per consumer, resource and day, that "
+        "make a violation (use beyond the declared purpose, M24(4)).",
+    )
+    rectification_report_max_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        le=10 * 1024 * 1024,
+        description="Largest attachment (bytes) a department may add to a rectification report.",
+    )
     sync_sqlite_dir: Path | None = Field(
         None,
         description="Directory where SQLite front-end exchange databases (前置库) may live; a SQLite sync "

@@ -32,6 +32,7 @@ ALL_ENTRIES = [
     "审计日志",
     "安全告警",
     "安全事件",
+    "违规与整改",
 ]
 BUREAU_ADMIN_NAV = [
     "工作台",
@@ -53,6 +54,7 @@ BUREAU_ADMIN_NAV = [
     "安全告警",
     "安全事件",
     "节假日安排",
+    "违规与整改",
 ]
 DEPARTMENT_ADMIN_NAV = [
     "工作台",
@@ -69,6 +71,7 @@ DEPARTMENT_ADMIN_NAV = [
     "脱敏方案",
     "数据销毁",
     "安全制度",
+    "违规与整改",
 ]
 # Every person reads the security policies that bind them (安全制度).
 _ORG_VIEW_ONLY = ["工作台", "数据目录", "单位管理", "分类分级", "脱敏方案"]
@@ -99,6 +102,7 @@ PEOPLE = [
             "分类分级",
             "脱敏方案",
             "安全制度",
+            "违规与整改",
         ],
     ),
     ("bureau_auditor", "审计员", ALL_ENTRIES),
@@ -199,7 +203,9 @@ def test_a_protected_page_sends_a_stranger_to_login_and_back_afterwards(page: Pa
 def test_the_bureau_admin_finds_the_pending_registration_among_their_tasks(page: Page) -> None:
     login(page, "bureau_admin")
 
-    expect(page.get_by_test_id("task-count")).to_have_text("1")
+    # The registration, and the demo's escalated rectification notice (its report to the city government).
+    expect(page.get_by_test_id("task-count")).to_have_text("2")
+    expect(page.get_by_role("link", name="已生成上报市政府的报告", exact=False)).to_be_visible()
     task = page.get_by_role("link", name="审批长安区政府安全管理员备案", exact=False)
     with page.expect_navigation():
         task.click()

@@ -97,6 +97,9 @@ MATRIX: dict[str, str] = {
     "destruction_approve_department": "- - - - - O - - - - -  -",
     "destruction_approve_bureau":     "C - - - - - - - - - -  -",
     "destruction_supervise":          "- - - - - - - O - - -  -",
+    "rectification_view":             "C C C O - - - - - - -  -",
+    "rectification_supervise":        "C C - - - - - - - - -  -",
+    "rectification_report":           "- - - O - - - - - - -  -",
 }  # fmt: skip
 
 CELL = {"C": Scope.city, "O": Scope.own_org, "-": None}
@@ -176,6 +179,9 @@ ROUTES: list[tuple[str, str, Any, Action]] = [
     ("POST", "/api/v1/catalog/classes", {"parent": "2", "name": "矩阵测试分类"}, Action.catalog_classes),
     ("GET", "/api/v1/backups/runs", None, Action.backup_view),
     ("GET", "/api/v1/backups/policy", None, Action.backup_view),
+    ("GET", "/api/v1/rectification/notices", None, Action.rectification_view),
+    ("GET", "/api/v1/rectification/violations", None, Action.rectification_view),
+    ("POST", "/api/v1/rectification/detection", None, Action.rectification_supervise),
 ]
 
 

@@ -124,6 +124,15 @@ class EventType(StrEnum):
     policy_retired = "policy.retired"
     policy_review_due = "policy.review_due"
     report_published = "report.published"
+    violation_detected = "rectification.violation_detected"
+    violation_entered = "rectification.violation_entered"
+    violation_dismissed = "rectification.violation_dismissed"
+    violation_resolved = "rectification.violation_resolved"
+    notice_issued = "rectification.notice_issued"
+    notice_reported = "rectification.notice_reported"
+    notice_verified = "rectification.notice_verified"
+    notice_rejected = "rectification.notice_rejected"
+    notice_escalated = "rectification.notice_escalated"
 
     @property
     def label(self) -> str:
@@ -249,4 +258,13 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.policy_retired: "废止安全管理制度",
     EventType.policy_review_due: "安全管理制度到期待审核",
     EventType.report_published: "发布共享情况公示报告",
+    EventType.violation_detected: "发现违规情形",
+    EventType.violation_entered: "登记违规情形",
+    EventType.violation_dismissed: "撤销违规记录",
+    EventType.violation_resolved: "违规情形消除",
+    EventType.notice_issued: "下发整改通知",
+    EventType.notice_reported: "报送整改报告",
+    EventType.notice_verified: "核验整改通过",
+    EventType.notice_rejected: "退回整改报告",
+    EventType.notice_escalated: "逾期未整改，上报市政府",
 }

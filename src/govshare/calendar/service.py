@@ -49,7 +49,7 @@ from govshare.workdays import (
 Recompute = Callable[[Session, Calendar, int], int]
 on_schedule_loaded: list[Recompute] = []
 # Modules that register a recompute function when imported (e.g. "govshare.sharing.service").
-HOOK_MODULES: tuple[str, ...] = ("govshare.sharing.service",)
+HOOK_MODULES: tuple[str, ...] = ("govshare.sharing.service", "govshare.rectification.service")
 
 LOAD_TASK = "calendar_load_year"
 SUBJECT = "holiday_schedules"

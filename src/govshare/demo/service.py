@@ -14,7 +14,7 @@ from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.auth.service import actor_for
 from govshare.authz import REGISTERED_ROLES, Actor, Role
-from govshare.demo import activity, catalog, policies, provision
+from govshare.demo import activity, catalog, policies, provision, rectification
 from govshare.demo.city import BUREAU_PEOPLE, DEMO_PASSWORD, DEPARTMENT_POSTS, ORGS, credit_code, person_name
 from govshare.demo.data import DEMO_ROWS, POPULATION
 from govshare.errors import Conflict
@@ -165,6 +165,8 @@ def load(
         role=Role.security_officer,
         note="演示数据：安全管理员岗位调整，待市数据资源管理局审批",
     )
+    progress("违规与整改")
+    rectification.load(db)
     audit.record(
         db,
         EventType.demo_loaded,

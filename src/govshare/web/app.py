@@ -56,6 +56,8 @@ def routers() -> list[APIRouter]:
     from govshare.policies import views as policies_views
     from govshare.protection import api as protection_api
     from govshare.protection import views as protection_views
+    from govshare.rectification import api as rectification_api
+    from govshare.rectification import views as rectification_views
     from govshare.sharing import api as sharing_api
     from govshare.sharing import data_views as sharing_data_views
     from govshare.sharing import views as sharing_views
@@ -86,6 +88,7 @@ def routers() -> list[APIRouter]:
         destruction_api.router,
         policies_api.router,
         supervision_api.router,
+        rectification_api.router,
         auth_views.router,
         orgs_views.router,
         users_views.router,
@@ -99,6 +102,7 @@ def routers() -> list[APIRouter]:
         destruction_views.router,
         policies_views.router,
         supervision_views.router,
+        rectification_views.router,
         # The Bureau's (review) and the exchange pages have fixed paths under /catalog/ that must match before
         # the entry pages' /catalog/{resource_id}.
         catalog_views_review.router,
@@ -175,7 +179,14 @@ def create_app(
         default=settings.max_json_bytes,
         overrides=upload_limits(),
         # Data batches stream to disk; their own limit is checked while they arrive (exchange.ingest).
-        patterns=[(re.compile(r"/api/v1/resources/\d+/(batches|files)"), settings.max_batch_bytes)],
+        patterns=[
+            (re.compile(r"/api/v1/resources/\d+/(batches|files)"), settings.max_batch_bytes),
+            # A rectification report's attachment: base64 in JSON (4/3) or multipart, plus the text.
+            (
+                re.compile(r"(/api/v1)?/rectification/notices/\d+/reports?"),
+                settings.rectification_report_max_bytes * 4 // 3 + 128 * 1024,
+            ),
+        ],
     )
     app.add_middleware(SecurityHeaders, hsts=settings.cookies_secure)
     return app

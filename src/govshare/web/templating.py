@@ -47,6 +47,7 @@ NAV = [
     NavItem("/protection/alerts", "安全告警", Action.alert_view),
     NavItem("/protection/incidents", "安全事件", Action.incident_view),
     NavItem("/admin/holidays", "节假日安排", Action.calendar_manage),
+    NavItem("/rectification", "违规与整改", Action.rectification_view),
 ]
 
 
