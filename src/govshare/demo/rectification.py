@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govshare.auth.service import actor_for
-from govshare.calendar import deadlines
 from govshare.authz import Role
+from govshare.calendar import deadlines
 from govshare.rectification import detection, escalation, service
 from govshare.rectification.models import Violation
 from govshare.users.models import User, UserRole
