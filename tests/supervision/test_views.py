@@ -42,6 +42,10 @@ def test_the_bureau_sees_every_department_with_charts_and_drills_down(app, clien
     trend = chart(page.text, "chart-trend")
     assert len(trend["xAxis"]["data"]) == 12
 
+    cells = texts(page.text, "rectification-cell")  # violations and notices (M24) beside the figures
+    assert len(cells) == len(departments) and all(c.startswith("待处理违规") for c in cells)
+    assert any("已上报" in c for c in cells) and any("整改中" in c or "已上报" in c for c in cells)
+
     drill = bureau.get(f"/supervision/departments/{police.id}")
     assert drill.status_code == 200
     catalog = {row.split("库表")[0][10:]: row.split("库表")[-1] for row in texts(drill.text, "catalog-row")}
@@ -55,6 +59,7 @@ def test_a_department_sees_only_itself(app, city, db) -> None:
     page = police_admin.get("/supervision")
     assert page.status_code == 200
     assert len(texts(page.text, "indicator-row")) == 1 and "publish-card" not in page.text
+    assert len(texts(page.text, "rectification-cell")) == 1
     assert police_admin.get(f"/supervision/departments/{org(db, 'police').id}").status_code == 200
     assert police_admin.get(f"/supervision/departments/{org(db, 'civil').id}").status_code == 404
     assert browser(app, "civil_user").get("/supervision").status_code == 403

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from govshare.authz import Action, allowed
 from govshare.errors import Invalid
 from govshare.pagination import PageParams
+from govshare.rectification import service as rectification
 from govshare.supervision import drilldown, indicators, reports
 from govshare.supervision.models import PublicReport
 from govshare.supervision.periods import Period, last_months
@@ -144,6 +145,12 @@ def dashboard(request: Request, actor: CurrentActor, db: DB, period: str | None 
         "city_wide": visible is None,
         "drill": lambda org_id: _drill(org_id, chosen),
     }
+    if allowed(actor, Action.rectification_view):
+        # Violations and notices (M24) beside the figures, for those who may see them.
+        context["rectification"] = {
+            row["org_id"]: row
+            for row in rectification.summary(db, org_id=None if visible is None else actor.org_id)
+        }
     if allowed(actor, Action.report_publish):
         done = {(r.kind, r.period) for r in db.execute(select(PublicReport.kind, PublicReport.period))}
         context["publishable"] = [
