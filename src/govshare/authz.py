@@ -117,6 +117,9 @@ class Action(StrEnum):
     destruction_supervise = "destruction.supervise"
     policy_view = "policy.view"
     policy_manage = "policy.manage"
+    open_application_view = "open.application_view"
+    open_application_decide = "open.application_decide"
+    open_settings = "open.settings"
 
     @property
     def label(self) -> str:
@@ -181,6 +184,9 @@ ACTION_LABELS: dict[Action, str] = {
     Action.destruction_supervise: "监督确认数据销毁",
     Action.policy_view: "查看安全管理制度",
     Action.policy_manage: "制定、修订和废止安全管理制度",
+    Action.open_application_view: "查看开放数据申请",
+    Action.open_application_decide: "审批开放数据申请",
+    Action.open_settings: "设置开放数据脱敏方案",
 }
 
 
@@ -237,6 +243,9 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.destruction_approve_bureau: _C,
         # The Bureau's own policies (S5, S6); a department's are its own administrators' (S8).
         Action.policy_manage: _O,
+        Action.open_application_view: _C,
+        Action.open_application_decide: _C,
+        Action.open_settings: _C,
     },
     Role.bureau_reviewer: {
         Action.catalog_view_sensitive: _C,
@@ -252,6 +261,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.sharing_view: _C,
         Action.sharing_supervise: _C,
         Action.masking_view: _C,
+        Action.open_application_view: _C,
+        Action.open_application_decide: _C,
     },
     Role.auditor: {
         Action.asset_register_view: _C,
@@ -273,6 +284,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.rules_view: _C,
         Action.incident_view: _C,
         Action.destruction_view: _C,
+        Action.open_application_view: _C,
     },
     Role.data_admin: {
         Action.catalog_view_sensitive: _O,

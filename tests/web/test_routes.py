@@ -13,7 +13,25 @@ from govshare.web.deps import current_actor, is_public
 # Routes FastAPI generates itself: the OpenAPI document and its viewer are deliberately public
 # (business systems integrate against them).
 FRAMEWORK_PUBLIC = {"/api/v1/openapi.json", "/api/docs"}
-EXPECTED_PUBLIC = {("GET", "/healthz"), ("POST", "/api/v1/auth/login"), ("GET", "/login"), ("POST", "/login")}
+EXPECTED_PUBLIC = {
+    ("GET", "/healthz"),
+    ("POST", "/api/v1/auth/login"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    # The open-data portal and API (no login, M1/M3): rate-limited and audited where data leaves.
+    ("GET", "/api/v1/open/resources"),
+    ("GET", "/api/v1/open/resources/{resource_id}"),
+    ("GET", "/api/v1/open/resources/{resource_id}/rows"),
+    ("GET", "/open"),
+    ("GET", "/open/resources"),
+    ("GET", "/open/resources/{resource_id}"),
+    ("GET", "/open/resources/{resource_id}/download.csv"),
+    ("GET", "/open/resources/{resource_id}/download.json"),
+    ("POST", "/open/resources/{resource_id}/apply"),
+    ("GET", "/open/applications/lookup"),
+    ("POST", "/open/applications/lookup"),
+    ("POST", "/open/applications/download"),
+}
 
 
 def _depends_on_actor(route: APIRoute) -> bool:

@@ -123,6 +123,12 @@ class EventType(StrEnum):
     policy_reviewed = "policy.reviewed"
     policy_retired = "policy.retired"
     policy_review_due = "policy.review_due"
+    open_data_delivered = "open.data_delivered"
+    open_application_submitted = "open.application_submitted"
+    open_application_approved = "open.application_approved"
+    open_application_rejected = "open.application_rejected"
+    open_application_refused = "open.application_refused"
+    open_settings_changed = "open.settings_changed"
 
     @property
     def label(self) -> str:
@@ -247,4 +253,10 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.policy_reviewed: "定期审核安全管理制度（无需修改）",
     EventType.policy_retired: "废止安全管理制度",
     EventType.policy_review_due: "安全管理制度到期待审核",
+    EventType.open_data_delivered: "向社会提供开放数据",
+    EventType.open_application_submitted: "提交开放数据申请",
+    EventType.open_application_approved: "批准开放数据申请",
+    EventType.open_application_rejected: "驳回开放数据申请",
+    EventType.open_application_refused: "开放数据申请凭证核验未通过",
+    EventType.open_settings_changed: "修改开放数据脱敏方案",
 }

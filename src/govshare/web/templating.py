@@ -46,6 +46,7 @@ NAV = [
     NavItem("/protection/alerts", "安全告警", Action.alert_view),
     NavItem("/protection/incidents", "安全事件", Action.incident_view),
     NavItem("/admin/holidays", "节假日安排", Action.calendar_manage),
+    NavItem("/open-applications", "开放申请", Action.open_application_view),
 ]
 
 
