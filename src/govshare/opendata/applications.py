@@ -22,7 +22,7 @@ from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, register_view_action, require
 from govshare.crypto import constant_time_equal, sm3_hex
-from govshare.db import utcnow
+from govshare.db import later, utcnow
 from govshare.errors import Conflict, Invalid, NotFound
 from govshare.opendata import service
 from govshare.opendata.models import ApplicationStatus, OpenApplication
@@ -126,15 +126,20 @@ def lookup(db: Session, *, actor: Actor, number: str, code: str) -> OpenApplicat
         db.scalar(select(OpenApplication).where(OpenApplication.number == number)) if number else None
     )
     if application is None or not constant_time_equal(application.code_hash, sm3_hex(code.strip().encode())):
-        audit.record(
-            db,
-            EventType.open_application_refused,
-            actor=actor,
-            outcome="denied",
-            object_type="open_applications",
-            object_id=application.id if application is not None else None,
-            details={"number": number},
-        )
+        found_id = application.id if application is not None else None
+
+        def refused(w: Session) -> None:  # also from a reads-first download: after its reads
+            audit.record(
+                w,
+                EventType.open_application_refused,
+                actor=actor,
+                outcome="denied",
+                object_type="open_applications",
+                object_id=found_id,
+                details={"number": number},
+            )
+
+        later(db, refused)
         raise NotFound(
             "申请编号或查询码不正确，请核对后重试（查询码在提交申请时显示一次）。",
             "Wrong application number or code.",

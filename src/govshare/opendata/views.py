@@ -67,9 +67,7 @@ def _check_form(request: Request, presented: str) -> None:
     cookie = request.cookies.get(FORM_COOKIE, "")
     if not cookie or not secrets.compare_digest(cookie, presented):
         raise Forbidden(
-            "页面已过期或请求来源不可信，请返回资源页面刷新后重新提交。",
-            "Form token check failed.",
-            details={"reason": "csrf"},
+            "页面已过期或请求来源不可信，请返回资源页面刷新后重新提交。", "Form token check failed."
         )
 
 
