@@ -93,7 +93,9 @@ class TooManyRequests(DomainError):
     default_zh = "请求过于频繁，请稍后再试。"
     default_en = "Too many requests; try again later."
 
-    def __init__(self, message: str | None = None, message_en: str | None = None, *, retry_after: int) -> None:
+    def __init__(
+        self, message: str | None = None, message_en: str | None = None, *, retry_after: int
+    ) -> None:
         super().__init__(message, message_en, details={"retry_after": retry_after}, keep_changes=True)
         self.headers = {"Retry-After": str(retry_after)}
 

@@ -23,8 +23,8 @@ from govshare.opendata.schemas import ApplicationIn
 from govshare.workdays import today
 from tests.conftest import settings_override
 from tests.helpers import actor
-from tests.ui import browser
 from tests.opendata.helpers import ENTERPRISES, EQUIPMENT, loaded, resource
+from tests.ui import browser
 
 CREDIT = "91130100MA0" + "ABCDE1"
 CREDIT = CREDIT + credit_code_check_char(CREDIT)
