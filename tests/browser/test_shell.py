@@ -31,6 +31,7 @@ ALL_ENTRIES = [
     "审计日志",
     "安全告警",
     "安全事件",
+    "开放申请",
 ]
 BUREAU_ADMIN_NAV = [
     "工作台",
@@ -51,6 +52,7 @@ BUREAU_ADMIN_NAV = [
     "安全告警",
     "安全事件",
     "节假日安排",
+    "开放申请",
 ]
 DEPARTMENT_ADMIN_NAV = [
     "工作台",
@@ -95,6 +97,7 @@ PEOPLE = [
             "分类分级",
             "脱敏方案",
             "安全制度",
+            "开放申请",
         ],
     ),
     ("bureau_auditor", "审计员", ALL_ENTRIES),
