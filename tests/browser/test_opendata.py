@@ -90,7 +90,7 @@ def test_anonymous_visitor_browses_downloads_masked_and_applies_then_the_bureau_
     form.get_by_label("企业").check()
     form.get_by_label("申请人姓名").fill("赵工程师")
     form.get_by_label("单位名称（企业、其他单位填写）").fill("石家庄特检科技有限公司")
-    code17 = "91130100MA0BROWS1"
+    code17 = "91130100MA0BRW7X1"
     form.get_by_label("统一社会信用代码（企业必填）").fill(code17 + credit_code_check_char(code17))
     form.get_by_label("联系电话").fill("13800001111")
     form.get_by_label("用途").fill("编制辖区特种设备定期检验计划。")
