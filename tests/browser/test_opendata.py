@@ -87,13 +87,13 @@ def test_anonymous_visitor_browses_downloads_masked_and_applies_then_the_bureau_
     page.goto(f"/open/resources/{equipment}")
     expect(page.get_by_test_id("open-type")).to_have_text("有条件开放")
     form = page.get_by_test_id("apply-form")
-    form.get_by_label("企业").check()
+    form.get_by_role("radio", name="企业").check()
     form.get_by_label("申请人姓名").fill("赵工程师")
     form.get_by_label("单位名称（企业、其他单位填写）").fill("石家庄特检科技有限公司")
     code17 = "91130100MA0BRW7X1"
     form.get_by_label("统一社会信用代码（企业必填）").fill(code17 + credit_code_check_char(code17))
     form.get_by_label("联系电话").fill("13800001111")
-    form.get_by_label("用途").fill("编制辖区特种设备定期检验计划。")
+    form.get_by_role("textbox", name="用途").fill("编制辖区特种设备定期检验计划。")
     form.get_by_label("使用期限至").fill((today() + timedelta(days=60)).isoformat())
     with page.expect_navigation():
         page.get_by_test_id("apply-submit").click()

@@ -134,9 +134,7 @@ def overview(db: Session, *, newest: int = 8) -> Overview:
             .order_by(CatalogClass.code)
         )
     ]
-    latest = (
-        search(db, q=None, params=PageParams(page=1, page_size=newest)) if newest else Listing([], 0, {})
-    )
+    latest = search(db, q=None, params=PageParams(page=1, page_size=newest)) if newest else Listing([], 0, {})
     return Overview(
         total=sum(counts.values()),
         open=counts.get("open", 0),
