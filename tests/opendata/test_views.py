@@ -75,7 +75,7 @@ def test_the_bureau_chooses_the_masking_profile_but_never_one_that_opens_people_
     bureau = browser(app, "bureau_admin")
     assert 'data-testid="open-settings"' in bureau.get("/open-applications").text
     refused = bureau.post("/open-applications/settings", {"profile": "standard"})
-    assert refused.status_code == 200 and "原样提供" in refused.text
+    assert refused.status_code == 422 and "原样提供" in refused.text
     saved = bureau.post("/open-applications/settings", {"profile": "open-min"})
     assert saved.status_code == 303 and service.masking_profile(db) == "open-min"
     assert service.get(db, resource_id=resource(db, ENTERPRISES).id).masking()["address"] == "置空"

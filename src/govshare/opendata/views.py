@@ -372,6 +372,7 @@ def inbox(
             else [],
             **page_context(params, total, status=status),
         },
+        status_code=422 if error else 200,
     )
 
 
