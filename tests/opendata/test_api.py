@@ -155,3 +155,23 @@ def test_the_default_limit_is_120_a_minute(client, db, city) -> None:
     url = f"{API}/{entry.id}/rows"
     codes = [client.get(url, params={"limit": 1}).status_code for _ in range(121)]
     assert codes[:120] == [200] * 120 and codes[120] == 429
+
+
+def test_an_item_that_is_not_openable_is_never_served_even_if_the_entry_slipped_through(
+    client, db, city
+) -> None:
+    from govshare.catalog.models import ResourceVersion
+
+    entry, pushed = loaded(client, db, n=3)
+    version = db.get(ResourceVersion, entry.published_version_id)
+    assert version is not None
+    version.items = [
+        {**i, "sensitivity": "L2"} if i["name"] == "enterprise_name" else i for i in version.items
+    ]  # as if the scheme had changed after publication
+    db.flush()
+    meta = {i["name"]: i for i in client.get(f"{API}/{entry.id}").json()["items"]}
+    assert meta["enterprise_name"]["open"] is False and meta["credit_code"]["open"] is True
+    rows = client.get(f"{API}/{entry.id}/rows").json()["rows"]
+    assert len(rows) == 3 and all("enterprise_name" not in r for r in rows)
+    download = client.get(f"/open/resources/{entry.id}/download.csv").content.decode("utf-8-sig")
+    assert not any(r["enterprise_name"] in download for r in pushed)
