@@ -37,6 +37,7 @@ def test_lease_is_exclusive_and_runs_are_recorded(tmp_path: Path) -> None:
         "calendar.next_year_check",
         "encryption.rotate_keys",
         "exchange.sync",
+        "opendata.prune_rate_counters",
         "policies.review_reminders",
         "protection.scan",
         "rectification.detect",

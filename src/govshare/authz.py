@@ -122,6 +122,9 @@ class Action(StrEnum):
     rectification_view = "rectification.view"
     rectification_supervise = "rectification.supervise"
     rectification_report = "rectification.report"
+    open_application_view = "open.application_view"
+    open_application_decide = "open.application_decide"
+    open_settings = "open.settings"
 
     @property
     def label(self) -> str:
@@ -191,6 +194,9 @@ ACTION_LABELS: dict[Action, str] = {
     Action.rectification_view: "查看违规与整改通知",
     Action.rectification_supervise: "检测、登记违规，下发和核验整改通知",
     Action.rectification_report: "报送整改报告",
+    Action.open_application_view: "查看开放数据申请",
+    Action.open_application_decide: "审批开放数据申请",
+    Action.open_settings: "设置开放数据脱敏方案",
 }
 
 
@@ -251,6 +257,9 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.policy_manage: _O,
         Action.rectification_view: _C,
         Action.rectification_supervise: _C,
+        Action.open_application_view: _C,
+        Action.open_application_decide: _C,
+        Action.open_settings: _C,
     },
     Role.bureau_reviewer: {
         Action.catalog_view_sensitive: _C,
@@ -269,6 +278,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.supervision_view: _C,
         Action.rectification_view: _C,
         Action.rectification_supervise: _C,
+        Action.open_application_view: _C,
+        Action.open_application_decide: _C,
     },
     Role.auditor: {
         Action.asset_register_view: _C,
@@ -292,6 +303,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.destruction_view: _C,
         Action.supervision_view: _C,
         Action.rectification_view: _C,
+        Action.open_application_view: _C,
     },
     Role.data_admin: {
         Action.catalog_view_sensitive: _O,

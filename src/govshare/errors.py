@@ -85,6 +85,21 @@ class TooLarge(DomainError):
     default_en = "The request body is too large."
 
 
+class TooManyRequests(DomainError):
+    """Too many calls from one address in the current window; `retry_after` seconds until the next."""
+
+    status = 429
+    code = "too_many_requests"
+    default_zh = "请求过于频繁，请稍后再试。"
+    default_en = "Too many requests; try again later."
+
+    def __init__(
+        self, message: str | None = None, message_en: str | None = None, *, retry_after: int
+    ) -> None:
+        super().__init__(message, message_en, details={"retry_after": retry_after}, keep_changes=True)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class Locked(DomainError):
     status = 423
     code = "locked"

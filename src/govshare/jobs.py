@@ -72,6 +72,7 @@ def load_jobs() -> None:
     from govshare.calendar import jobs as _calendar_jobs  # noqa: F401
     from govshare.encryption import jobs as _encryption_jobs  # noqa: F401
     from govshare.exchange import jobs as _exchange_jobs  # noqa: F401
+    from govshare.opendata import jobs as _opendata_jobs  # noqa: F401
     from govshare.policies import jobs as _policies_jobs  # noqa: F401
     from govshare.protection import jobs as _protection_jobs  # noqa: F401
     from govshare.rectification import jobs as _rectification_jobs  # noqa: F401

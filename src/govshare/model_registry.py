@@ -18,6 +18,7 @@ def load_models() -> MetaData:
     from govshare.exchange import models as _exchange  # noqa: F401
     from govshare.exchange import service_models as _exchange_services  # noqa: F401
     from govshare.masking import models as _masking  # noqa: F401
+    from govshare.opendata import models as _opendata  # noqa: F401
     from govshare.orgs import models as _orgs  # noqa: F401
     from govshare.policies import models as _policies  # noqa: F401
     from govshare.protection import models as _protection  # noqa: F401

@@ -315,6 +315,23 @@ class Settings(BaseSettings):
         "positive integers that add up to it, e.g. `2,5` (2 working days to accept, then 5 to answer) with "
         "`sharing_reply_working_days=7`. Empty: one stage.",
     )
+    open_rate_limit_per_minute: int = Field(
+        120,
+        ge=1,
+        description="Anonymous calls per minute one client address may make to the open-data API's data "
+        "endpoints and downloads (the counter is in the platform database, shared by every instance); "
+        "more get 429 with `Retry-After`.",
+    )
+    open_applications_per_hour: int = Field(
+        5,
+        ge=1,
+        description="Applications for conditionally open resources one client address may submit per hour.",
+    )
+    open_masking_profile: str = Field(
+        "open",
+        description="Masking profile applied to every open-data delivery until the Bureau chooses one on the "
+        "开放申请 page (its choice, stored in the database, wins).",
+    )
     run_jobs: bool = Field(
         True, description="Run scheduled jobs (audit checkpoints, …) inside `govshare serve`."
     )

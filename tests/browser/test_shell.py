@@ -33,6 +33,7 @@ ALL_ENTRIES = [
     "安全告警",
     "安全事件",
     "违规与整改",
+    "开放申请",
 ]
 BUREAU_ADMIN_NAV = [
     "工作台",
@@ -55,6 +56,7 @@ BUREAU_ADMIN_NAV = [
     "安全事件",
     "节假日安排",
     "违规与整改",
+    "开放申请",
 ]
 DEPARTMENT_ADMIN_NAV = [
     "工作台",
@@ -103,6 +105,7 @@ PEOPLE = [
             "脱敏方案",
             "安全制度",
             "违规与整改",
+            "开放申请",
         ],
     ),
     ("bureau_auditor", "审计员", ALL_ENTRIES),

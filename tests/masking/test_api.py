@@ -51,7 +51,7 @@ def test_everyone_logged_in_reads_the_profiles(client: TestClient, city) -> None
     headers = login(client, "police_user")
     listed = client.get("/api/v1/masking/profiles", headers=headers)
     assert listed.status_code == 200
-    assert [p["code"] for p in listed.json()] == ["linkage", "standard", "strict"]
+    assert [p["code"] for p in listed.json()] == ["linkage", "open", "standard", "strict"]
     one = client.get("/api/v1/masking/profiles/standard", headers=headers)
     assert one.status_code == 200 and one.json()["name"] == "标准脱敏" and one.json()["builtin"] is True
     assert one.json()["levels"]["L3"]["region"] == "region(4)"

@@ -67,13 +67,14 @@ def test_kinds_come_from_the_element_then_the_type_title_and_name(given: dict[st
 
 
 def test_builtin_profiles_are_complete_and_parse() -> None:
-    assert [b.code for b in BUILTIN_PROFILES] == ["standard", "strict", "linkage"]
-    assert [b.name for b in BUILTIN_PROFILES] == ["标准脱敏", "严格脱敏", "关联分析"]
+    assert [b.code for b in BUILTIN_PROFILES] == ["standard", "strict", "linkage", "open"]
+    assert [b.name for b in BUILTIN_PROFILES] == ["标准脱敏", "严格脱敏", "关联分析", "开放数据脱敏"]
     for b in BUILTIN_PROFILES:
         parsed = Profile.parse(b.code, b.name, b.levels, b.elements)
         assert set(parsed.levels) == {"L1", "L2", "L3"}
         assert all(set(row) == set(KINDS) for row in parsed.levels.values())
-        assert all(rule is None for rule in parsed.levels["L1"].values())  # L1: as it is
+        if b.code != "open":  # L1: as it is, except in open data (see the test of that profile)
+            assert all(rule is None for rule in parsed.levels["L1"].values())
 
 
 def test_standard_profile_follows_level_and_kind() -> None:
@@ -192,3 +193,34 @@ def test_profiles_are_checked_cell_by_cell() -> None:
 def test_an_item_of_an_unknown_level_is_refused() -> None:
     with pytest.raises(MaskingError, match="敏感级别"):
         RowMasker.compile(profile("standard"), [item("x", "备注", "L9")])
+
+
+def test_the_open_data_profile_hides_people_even_at_l1_and_is_strict_above() -> None:
+    masker = RowMasker.compile(
+        profile("open"),
+        [
+            item("legal_representative", "法定代表人", "L1"),
+            item("id_number", "公民身份号码", "L1", element="DE0001"),
+            item("phone", "联系电话", "L1"),
+            item("credit_code", "统一社会信用代码", "L1"),
+            item("address", "住所", "L1"),
+            item("income", "收入", "L2"),
+        ],
+    )
+    row = {
+        "legal_representative": "张伟",
+        "id_number": "130102198503177710",
+        "phone": "13912345678",
+        "credit_code": "91130100MA0ABCDE12",
+        "address": "河北省石家庄市长安区建设北大街1号",
+        "income": "12000",
+    }
+    out = masker(row)
+    for name in ("legal_representative", "id_number", "phone"):
+        assert out[name] and out[name] != row[name] and row[name] not in str(out[name])
+    assert out["credit_code"] == row["credit_code"]  # an enterprise's code is public information
+    assert out["address"] != row["address"] and out["income"] is None
+    strict = profile("strict")
+    opened = profile("open")
+    for level in ("L2", "L3"):
+        assert opened.levels[level] == strict.levels[level]

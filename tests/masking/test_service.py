@@ -109,7 +109,7 @@ def test_pseudonyms_join_across_resources_and_change_with_the_master_key(db: Ses
 
 def test_builtin_profiles_are_seeded_and_unknown_ones_refuse_delivery(db: Session, city) -> None:
     rows = {p.code: p for p in service.list_profiles(db, actor=actor(db, "police_user"))}
-    assert list(rows) == ["linkage", "standard", "strict"]
+    assert list(rows) == ["linkage", "open", "standard", "strict"]
     for b in BUILTIN_PROFILES:
         assert rows[b.code].builtin and rows[b.code].name == b.name and rows[b.code].levels == b.levels
     with pytest.raises(NotFound, match="数据不能交付"):

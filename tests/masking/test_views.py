@@ -28,7 +28,7 @@ def test_others_see_what_each_profile_does_read_only(client: TestClient, city) -
     ui_login(client, "police_user")
     page = client.get("/admin/masking")
     assert page.status_code == 200
-    assert page.text.count('data-testid="profile"') == 3
+    assert page.text.count('data-testid="profile"') == 4
     for text in (
         "标准脱敏",
         "严格脱敏",

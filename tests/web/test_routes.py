@@ -25,6 +25,19 @@ EXPECTED_PUBLIC = {
     ("GET", "/open/reports/{report_id}.csv"),
     ("GET", "/api/v1/open/reports"),
     ("GET", "/api/v1/open/reports/{report_id}"),
+    # The open-data portal and API (no login, M1/M3): rate-limited and audited where data leaves.
+    ("GET", "/api/v1/open/resources"),
+    ("GET", "/api/v1/open/resources/{resource_id}"),
+    ("GET", "/api/v1/open/resources/{resource_id}/rows"),
+    ("GET", "/open"),
+    ("GET", "/open/resources"),
+    ("GET", "/open/resources/{resource_id}"),
+    ("GET", "/open/resources/{resource_id}/download.csv"),
+    ("GET", "/open/resources/{resource_id}/download.json"),
+    ("POST", "/open/resources/{resource_id}/apply"),
+    ("GET", "/open/applications/lookup"),
+    ("POST", "/open/applications/lookup"),
+    ("POST", "/open/applications/download"),
 }
 
 

@@ -133,6 +133,12 @@ class EventType(StrEnum):
     notice_verified = "rectification.notice_verified"
     notice_rejected = "rectification.notice_rejected"
     notice_escalated = "rectification.notice_escalated"
+    open_data_delivered = "open.data_delivered"
+    open_application_submitted = "open.application_submitted"
+    open_application_approved = "open.application_approved"
+    open_application_rejected = "open.application_rejected"
+    open_application_refused = "open.application_refused"
+    open_settings_changed = "open.settings_changed"
 
     @property
     def label(self) -> str:
@@ -267,4 +273,10 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.notice_verified: "核验整改通过",
     EventType.notice_rejected: "退回整改报告",
     EventType.notice_escalated: "逾期未整改，上报市政府",
+    EventType.open_data_delivered: "向社会提供开放数据",
+    EventType.open_application_submitted: "提交开放数据申请",
+    EventType.open_application_approved: "批准开放数据申请",
+    EventType.open_application_rejected: "驳回开放数据申请",
+    EventType.open_application_refused: "开放数据申请凭证核验未通过",
+    EventType.open_settings_changed: "修改开放数据脱敏方案",
 }

@@ -126,6 +126,7 @@ class DemoEntry:
     basis: tuple[str, str] | None = None  # (kind, text)
     not_shared_reason: str | None = None
     open_type: str = "closed"
+    open_condition: str | None = None
     cycle: str = "daily"
     format: str = "database"
     method: str = "table"
@@ -278,6 +279,8 @@ ENTRIES = [
         ["licence_no", "credit_code", "title", "location", "issued_on"],
         ("licence_no",),
         queryable=("licence_no", "credit_code"),
+        open_type="conditional",
+        open_condition="向从事特种设备检验检测、保险和安全研究的企业和单位开放，须经市数据资源管理局授权（M8）。",
         cycle="monthly",
     ),
     DemoEntry(
@@ -664,6 +667,7 @@ def load(db: Session, *, bureau_admin: Actor) -> int:
             legal_basis_kind=entry.basis[0] if entry.basis else None,
             legal_basis=entry.basis[1] if entry.basis else None,
             open_type=entry.open_type,
+            open_condition=entry.open_condition,
             update_cycle=entry.cycle,
             items=[_item(n, entry) for n in entry.items],
         )

@@ -14,7 +14,7 @@ from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.auth.service import actor_for
 from govshare.authz import REGISTERED_ROLES, Actor, Role
-from govshare.demo import activity, catalog, policies, provision, rectification
+from govshare.demo import activity, catalog, opendata, policies, provision, rectification
 from govshare.demo.city import BUREAU_PEOPLE, DEMO_PASSWORD, DEPARTMENT_POSTS, ORGS, credit_code, person_name
 from govshare.demo.data import DEMO_ROWS, POPULATION
 from govshare.errors import Conflict
@@ -149,6 +149,8 @@ def load(
     result.resources = catalog.load(db, bureau_admin=bureau_admin)
     progress("安全管理制度")
     policies.load(db)
+    progress("开放数据申请")
+    opendata.load(db)
     if population:
         result.rows = provision.load_data(db, population=population, progress=progress)
         # Six months of simulated sharing and the reports published on it (supervision, M22–M23).

@@ -267,6 +267,11 @@ _STRICT = {
     "other": "nullify",
 }
 _LINKED_IDS = {"id_number": "pseudonym", "mobile": "pseudonym", "bank_card": "pseudonym"}
+# Open data goes to anyone: people's names and identifiers are pseudonymised even at L1, and above
+# L1 everything is as strict as `strict` (only openable items, L1 in the default scheme, are opened).
+_OPEN_L1 = {**_ALL_AS_IS, **dict.fromkeys(("name", "id_number", "mobile", "bank_card"), "pseudonym")}
+_OPEN_L1["address"] = "address"
+OPEN_PROFILE = "open"
 
 
 @dataclass(frozen=True)
@@ -304,6 +309,14 @@ BUILTIN_PROFILES: tuple[Builtin, ...] = (
         "L4 级不提供。",
         _table(dict(_ALL_AS_IS), {**_STANDARD_L2, **_LINKED_IDS}, {**_STANDARD_L3, **_LINKED_IDS}),
         {"DE0001": "pseudonym", "DE0006": "pseudonym", "DE0008": "pseudonym"},
+    ),
+    Builtin(
+        OPEN_PROFILE,
+        "开放数据脱敏",
+        "向社会开放的数据默认使用本方案：任何级别的姓名、证件号码、手机号码、银行卡号一律假名化，L1 级地址"
+        "保留到区县，其余 L1 级原样；L2、L3 级同严格脱敏（标识假名化，其余置空）；L4 级不提供。",
+        _table(dict(_OPEN_L1), dict(_STRICT), dict(_STRICT)),
+        {"DE0001": "pseudonym", "DE0005": "pseudonym", "DE0006": "pseudonym", "DE0008": "pseudonym"},
     ),
 )
 

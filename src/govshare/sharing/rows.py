@@ -88,7 +88,7 @@ class Reading:
             return []
         columns = list(zip(*found, strict=True))[first:]
         masked = [
-            _json_column(self.masker.column(name, values))
+            json_column(self.masker.column(name, values))
             for name, values in zip(self.columns, columns, strict=True)
         ]
         return [dict(zip(self.columns, values, strict=True)) for values in zip(*masked, strict=True)]
@@ -166,7 +166,7 @@ def parse_filters(
     return filters, shown
 
 
-def _condition(column: Column[Any], op: str, values: list[Any]) -> Any:
+def condition(column: Column[Any], op: str, values: list[Any]) -> Any:
     if store.is_encrypted(column):
         if op:
             raise Invalid(
@@ -184,7 +184,7 @@ def _condition(column: Column[Any], op: str, values: list[Any]) -> Any:
 _PLAIN = (str, int, float, type(None))
 
 
-def _json_column(values: list[Any]) -> list[Any]:
+def json_column(values: list[Any]) -> list[Any]:
     """One column's values as the JSON answer carries them (decimals as exact text, dates in ISO
     form), so that the audited SM3 is that of the rows as returned."""
     if all(isinstance(v, _PLAIN) for v in values):
@@ -283,7 +283,7 @@ def _page(
         select(table.c._key, *(table.c[c] for c in reading.columns)).where(table.c._retired_at.is_(None))
     )
     for item, op, values in filters:
-        stmt = stmt.where(_condition(table.c[item], op, values))
+        stmt = stmt.where(condition(table.c[item], op, values))
     if after is not None:
         stmt = stmt.where(table.c._key > after)
     return stmt.order_by(table.c._key).limit(size)

@@ -50,6 +50,8 @@ def routers() -> list[APIRouter]:
     from govshare.exchange import views_sync as exchange_views_sync
     from govshare.masking import api as masking_api
     from govshare.masking import views as masking_views
+    from govshare.opendata import api as opendata_api
+    from govshare.opendata import views as opendata_views
     from govshare.orgs import api as orgs_api
     from govshare.orgs import views as orgs_views
     from govshare.policies import api as policies_api
@@ -89,6 +91,7 @@ def routers() -> list[APIRouter]:
         policies_api.router,
         supervision_api.router,
         rectification_api.router,
+        opendata_api.router,
         auth_views.router,
         orgs_views.router,
         users_views.router,
@@ -103,6 +106,7 @@ def routers() -> list[APIRouter]:
         policies_views.router,
         supervision_views.router,
         rectification_views.router,
+        opendata_views.router,
         # The Bureau's (review) and the exchange pages have fixed paths under /catalog/ that must match before
         # the entry pages' /catalog/{resource_id}.
         catalog_views_review.router,

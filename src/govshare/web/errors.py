@@ -44,6 +44,12 @@ def wants_json(request: Request) -> bool:
 
 
 def render_error(request: Request, error: DomainError) -> Response:
+    response = _error_response(request, error)
+    response.headers.update(getattr(error, "headers", None) or {})  # e.g. Retry-After of a 429
+    return response
+
+
+def _error_response(request: Request, error: DomainError) -> Response:
     if wants_json(request):
         return JSONResponse(error.to_dict(), status_code=error.status)
     if isinstance(error, Unauthorized) and request.method == "GET" and "hx-request" not in request.headers:

@@ -48,6 +48,7 @@ NAV = [
     NavItem("/protection/incidents", "安全事件", Action.incident_view),
     NavItem("/admin/holidays", "节假日安排", Action.calendar_manage),
     NavItem("/rectification", "违规与整改", Action.rectification_view),
+    NavItem("/open-applications", "开放申请", Action.open_application_view),
 ]
 
 
