@@ -34,7 +34,7 @@ from govshare.demo.synthetic import (
     slots,
     words,
 )
-from govshare.identifiers import CREDIT_ALPHABET, credit_code_check_char
+from govshare.identifiers import CREDIT_ALPHABET, credit_code_check_char, id_number_valid
 
 # First serial of each kind of organisation; a block holds BLOCK serials, and blocks never overlap.
 BLOCK = 5_000_000
@@ -69,6 +69,19 @@ def credit_code(head: str, region: str, organisation: str) -> str:
     organisation, 12 public institution), region, organisation code, check character."""
     first17 = head + region + organisation
     return first17 + credit_code_check_char(first17)
+
+
+def registered_code(head: str, region: str, serial: int, marker: str, offset: int) -> str:
+    """The credit code of the organisation with `serial`. About one old-style (all-digit) code in
+    eleven would also pass the citizen ID number check (GB 11643 MOD 11-2) and could be taken for a
+    person's ID by a checksum-only scanner of open data; such a serial takes the next offset's
+    organisation code instead. The shift moves a code by a multiple of about 8.6 million serials,
+    far outside any register's block, so codes stay distinct."""
+    for step in range(64):
+        code = credit_code(head, region, org_code(serial, marker, offset + step))
+        if not id_number_valid(code):
+            return code
+    raise AssertionError(f"no unambiguous credit code for serial {serial}")  # 64 misses: (1/11)**64
 
 
 def new_style(established: date) -> bool:
@@ -150,7 +163,8 @@ class Enterprises:
         county = COUNTIES[COUNTY_SLOTS[h & 1023]]
         word, _, tag = SECTORS[_SECTOR_SLOTS[(h >> 10) & 255]]
         established = _since(h >> 18, date(1993, 1, 1))
-        code = org_code(ENTERPRISE_SERIALS + k, "MA" if new_style(established) else "", self._offset)
+        marker = "MA" if new_style(established) else ""
+        code = registered_code("91", county.code, ENTERPRISE_SERIALS + k, marker, self._offset)
         a, b = self._names  # trade names are distinct among the first ZIHAO_SPACE enterprises
         shares = "股份" if (h >> 34) % 40 == 0 else ""
         scale = 100 if tag == "estate" else 10 if tag in ("factory", "build") else 1
@@ -158,7 +172,7 @@ class Enterprises:
         # Only enterprises of some age have been struck off or moved away.
         status = _STATUS[(h >> 50) & 255] if established < date(2023, 1, 1) else "存续"
         return Enterprise(
-            credit_code=credit_code("91", county.code, code),
+            credit_code=code,
             name=f"石家庄{zihao((a * k + b) % ZIHAO_SPACE)}{word}{shares}有限公司",
             tag=tag,
             county=county,
@@ -200,9 +214,11 @@ class Shops:
         surname = SURNAME_SLOTS[(h >> 20) & 1023]
         brand = (zihao(h >> 30), f"{surname}记", f"老{surname}家", f"{surname}氏")[(h >> 17) & 3]
         established = _since(h >> 46, date(2000, 1, 1))
-        code = org_code(SHOP_SERIALS + k, "MA" if new_style(established) else "", self._offset)
+        code = registered_code(
+            "92", county.code, SHOP_SERIALS + k, "MA" if new_style(established) else "", self._offset
+        )
         return Shop(
-            credit_code=credit_code("92", county.code, code),
+            credit_code=code,
             name=f"石家庄市{county.name}{brand}{kind}",
             kind=kind,
             county=county,
@@ -265,8 +281,8 @@ class Schools:
             name = f"{county.name}第{n}中学" if county.towns else f"石家庄市第{(h >> 47) % 45 + 1}中学"
         marker = ("MJ" if private else "MB") if (h >> 52) % 10 < 3 else ""
         return School(
-            credit_code=credit_code(
-                "52" if private else "12", county.code, org_code(SCHOOL_SERIALS + k, marker, self._offset)
+            credit_code=registered_code(
+                "52" if private else "12", county.code, SCHOOL_SERIALS + k, marker, self._offset
             ),
             name=name,
             kind=kind,
@@ -309,6 +325,9 @@ class World:
 
     def org_code(self, serial: int, marker: str) -> str:
         return org_code(serial, marker, self.code_offset)
+
+    def credit_code(self, head: str, region: str, serial: int, marker: str) -> str:
+        return registered_code(head, region, serial, marker, self.code_offset)
 
     def distinct(self, salt: str, where: Callable[[Person], bool] | None = None) -> Iterator[Person]:
         """Distinct people: the population in a shuffled order, then people beyond it."""

@@ -22,7 +22,6 @@ from govshare.demo.registers import (
     SOCIAL_SERIALS,
     Enterprise,
     World,
-    credit_code,
     distinct_indices,
     new_style,
     zihao,
@@ -233,9 +232,11 @@ def social_organisations(world: World) -> Iterator[Row]:
         else:
             head, city = "53", True
             name = f"石家庄市{zihao(rng.randrange(1 << 30))}{rng.choice(words('慈善 教育 助学 公益'))}基金会"
-        organisation = world.org_code(SOCIAL_SERIALS + j, "MJ" if new_style(established) else "")
+        marker = "MJ" if new_style(established) else ""
         yield {
-            "credit_code": credit_code(head, "130100" if city else county.code, organisation),
+            "credit_code": world.credit_code(
+                head, "130100" if city else county.code, SOCIAL_SERIALS + j, marker
+            ),
             "org_name": name,
             "legal_representative": world.anyone(rng, aged(18, on=established)).name,
             "established_on": established.isoformat(),
@@ -263,9 +264,9 @@ def pension_institutions(world: World) -> Iterator[Row]:
         else:
             head, marker, beds = "91", "MA", rng.randint(50, 300)
             name = f"石家庄{brand}康养服务有限公司"
-        organisation = world.org_code(PENSION_SERIALS + j, marker if new_style(established) else "")
+        marker = marker if new_style(established) else ""
         yield {
-            "credit_code": credit_code(head, county.code, organisation),
+            "credit_code": world.credit_code(head, county.code, PENSION_SERIALS + j, marker),
             "org_name": name,
             "address": office_address(county, rng.getrandbits(64)),
             "count": str(beds),
@@ -361,7 +362,7 @@ def designated_providers(world: World) -> Iterator[Row]:
             county, head, name = clinic.county, clinic.head, clinic.name
         marker = {"12": "MB", "52": "MJ"}.get(head, "MA") if rng.random() < 0.5 else ""
         yield {
-            "credit_code": credit_code(head, county.code, world.org_code(PHARMACY_SERIALS + j, marker)),
+            "credit_code": world.credit_code(head, county.code, PHARMACY_SERIALS + j, marker),
             "org_name": name,
             "address": office_address(county, rng.getrandbits(64)),
             "phone": landline(rng.getrandbits(64)),
