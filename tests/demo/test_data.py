@@ -137,6 +137,9 @@ def test_credit_codes_pass_gb_32100(name: str) -> None:
         assert code[2:6] == "1301" and (code[2:8] == "130100" or code[2:8] in COUNTY_CODES), code
         assert org_code_valid(code[8:17]), code
         assert code[:2] in heads.get(name, {"91", "92", "12", "51", "52", "53"}), code
+        # No organisation's code also passes the citizen ID check: a checksum-only scanner of open
+        # data would take it for a person's ID number.
+        assert not id_number_valid(code), code
 
 
 def test_mobile_numbers_and_phones() -> None:
