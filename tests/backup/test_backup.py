@@ -4,6 +4,7 @@ targets (whichever the suite runs on) and into a scratch SQLite drill."""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 from collections.abc import Iterator
@@ -294,3 +295,17 @@ def test_backup_destroy_restore(source: Platform, tmp_path: Path, target: Platfo
             rows = [dict(r._mapping) for r in conn.execute(restored.select())]
             dst.execute(store.insert(), rows)
         assert core_settings
+
+
+def test_an_entry_larger_than_a_frame_spans_several_frames(tmp_path: Path) -> None:
+    """A published report's PDF makes one entry larger than a frame: it is split, never refused."""
+    key = os.urandom(32)
+    path = tmp_path / "big.gsbackup"
+    blob = base64.b64encode(os.urandom(3 * archive.CHUNK_BYTES)).decode()  # incompressible
+    with path.open("wb") as out:
+        writer = archive.ArchiveWriter(out, {"kind": "test"}, key)
+        writer.entry({"n": 1, "blob": blob})
+        writer.entry({"n": 2})
+        writer.close()
+    assert [e["n"] for e in archive.entries(path, key)] == [1, 2]
+    assert next(archive.entries(path, key))["blob"] == blob

@@ -92,7 +92,7 @@ class ArchiveWriter:
     def write_line(self, line: bytes) -> None:
         """One entry, already encoded as a JSON line."""
         self._pending += self._zip.compress(line)
-        if len(self._pending) >= CHUNK_BYTES:
+        while len(self._pending) >= CHUNK_BYTES:  # a long line (a report's PDF) spans several frames
             self._frame(last=False)
 
     def entry(self, obj: dict[str, Any]) -> None:
@@ -103,10 +103,14 @@ class ArchiveWriter:
         self._frame(last=True)
 
     def _frame(self, *, last: bool) -> None:
-        blob = sm4_gcm_encrypt(self._data_key, bytes(self._pending), _aad(self._digest, self._index, last))
+        """Encrypt and write at most CHUNK_BYTES of what is pending (all of it when `last`)."""
+        while last and len(self._pending) > CHUNK_BYTES:
+            self._frame(last=False)
+        piece = bytes(self._pending[:CHUNK_BYTES])
+        del self._pending[:CHUNK_BYTES]
+        blob = sm4_gcm_encrypt(self._data_key, piece, _aad(self._digest, self._index, last))
         self._out.write(_FRAME.pack(int(last), len(blob)) + blob)
         self.size += _FRAME.size + len(blob)
-        self._pending.clear()
         self._index += 1
 
 

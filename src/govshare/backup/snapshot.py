@@ -37,6 +37,7 @@ from sqlalchemy import (
     Engine,
     Float,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -75,6 +76,8 @@ def _codec(type_: TypeEngine[Any]) -> str:
         return "d"
     if isinstance(type_, Numeric) and not isinstance(type_, Float):
         return "n"
+    if isinstance(type_, LargeBinary):
+        return "b"
     return ""
 
 
@@ -89,8 +92,10 @@ def _encode(value: Any, codec: str) -> Any:
         return value.isoformat()
     if codec == "n":
         return format(Decimal(value).normalize(), "f")
+    if codec == "b":  # published reports' files, rectification attachments
+        return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, bytes | bytearray | memoryview):
-        raise TypeError("binary column values are not expected in the platform database")
+        raise TypeError("binary values are expected only in LargeBinary columns")
     return value
 
 
@@ -109,6 +114,8 @@ def _decoder(codec: str, type_: TypeEngine[Any]) -> Callable[[Any], Any] | None:
         return lambda v: None if v is None else date.fromisoformat(v)
     if codec == "n":
         return lambda v: None if v is None else Decimal(v)
+    if codec == "b":
+        return lambda v: None if v is None else base64.b64decode(v)
     return None
 
 
