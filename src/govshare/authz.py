@@ -119,6 +119,9 @@ class Action(StrEnum):
     policy_manage = "policy.manage"
     supervision_view = "supervision.view"
     report_publish = "report.publish"
+    analysis_run = "analysis.run"
+    analysis_release = "analysis.release"
+    analysis_audit = "analysis.audit"
 
     @property
     def label(self) -> str:
@@ -185,6 +188,9 @@ ACTION_LABELS: dict[Action, str] = {
     Action.policy_manage: "制定、修订和废止安全管理制度",
     Action.supervision_view: "查看共享工作监督指标",
     Action.report_publish: "生成和发布共享情况公示报告",
+    Action.analysis_run: "对已授权数据做分析查询",
+    Action.analysis_release: "导出或保存通过风险评估的分析结果",
+    Action.analysis_audit: "查阅全部分析查询与发布记录",
 }
 
 
@@ -241,6 +247,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.destruction_approve_bureau: _C,
         Action.supervision_view: _C,
         Action.report_publish: _C,
+        Action.analysis_audit: _C,
         # The Bureau's own policies (S5, S6); a department's are its own administrators' (S8).
         Action.policy_manage: _O,
     },
@@ -281,6 +288,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.incident_view: _C,
         Action.destruction_view: _C,
         Action.supervision_view: _C,
+        Action.analysis_audit: _C,
     },
     Role.data_admin: {
         Action.catalog_view_sensitive: _O,
@@ -312,6 +320,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.destruction_request: _O,
         Action.policy_manage: _O,
         Action.supervision_view: _O,
+        Action.analysis_run: _O,
+        Action.analysis_release: _O,
     },
     Role.security_officer: {
         Action.catalog_view_sensitive: _O,
@@ -382,6 +392,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.sharing_view: _O,
         Action.data_consume: _O,
         Action.masking_view: _C,
+        Action.analysis_run: _O,
+        Action.analysis_release: _O,
     },
 }
 

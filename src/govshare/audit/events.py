@@ -124,6 +124,11 @@ class EventType(StrEnum):
     policy_retired = "policy.retired"
     policy_review_due = "policy.review_due"
     report_published = "report.published"
+    analysis_run = "analysis.query_run"
+    analysis_refused = "analysis.query_refused"
+    analysis_checked = "analysis.checked"
+    analysis_released = "analysis.released"
+    analysis_release_refused = "analysis.release_refused"
 
     @property
     def label(self) -> str:
@@ -249,4 +254,9 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.policy_retired: "废止安全管理制度",
     EventType.policy_review_due: "安全管理制度到期待审核",
     EventType.report_published: "发布共享情况公示报告",
+    EventType.analysis_run: "执行数据分析查询",
+    EventType.analysis_refused: "拒绝数据分析查询",
+    EventType.analysis_checked: "分析结果输出风险评估",
+    EventType.analysis_released: "发布分析结果（导出或保存为派生数据集）",
+    EventType.analysis_release_refused: "拒绝发布分析结果",
 }

@@ -25,6 +25,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 def routers() -> list[APIRouter]:
     """Every domain's routers, in the order they are included."""
+    from govshare.analysis import api as analysis_api
+    from govshare.analysis import views as analysis_views
     from govshare.audit import api as audit_api
     from govshare.audit import views as audit_views
     from govshare.auth import api as auth_api
@@ -78,6 +80,7 @@ def routers() -> list[APIRouter]:
         exchange_api_sync.router,
         exchange_api_services.router,
         sharing_api.router,
+        analysis_api.router,
         calendar_api.router,
         masking_api.router,
         backup_api.router,
@@ -98,6 +101,7 @@ def routers() -> list[APIRouter]:
         classification_views.router,
         destruction_views.router,
         policies_views.router,
+        analysis_views.router,
         supervision_views.router,
         # The Bureau's (review) and the exchange pages have fixed paths under /catalog/ that must match before
         # the entry pages' /catalog/{resource_id}.
