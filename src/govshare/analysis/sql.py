@@ -173,6 +173,9 @@ def resource_id_of(table: str) -> int | None:
 
 def _check_functions(tree: exp.Expr) -> None:
     for node in tree.find_all(exp.Func):
+        # sqlglot models AND, OR, COLLATE and EXISTS as functions too: they are operators here.
+        if isinstance(node, exp.Binary | exp.Exists):
+            continue
         if isinstance(node, exp.Anonymous):
             if node.name.lower() in ALLOWED_ANONYMOUS:
                 continue
