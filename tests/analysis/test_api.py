@@ -84,7 +84,9 @@ def test_only_one_select_is_accepted(client, city, db) -> None:
     refused = db.scalars(select(AnalysisQuery).where(AnalysisQuery.status == "refused")).all()
     assert len(refused) == 10 and all(q.refusal for q in refused)
     events = db.scalars(select(AuditEvent).where(AuditEvent.event_type == "analysis.query_refused")).all()
-    assert len(events) == 10 and all(json.loads(e.details)["reason"] and json.loads(e.details)["sql"] for e in events)
+    assert len(events) == 10 and all(
+        json.loads(e.details)["reason"] and json.loads(e.details)["sql"] for e in events
+    )
 
 
 def test_ungranted_tables_columns_and_functions_are_refused(client, city, db) -> None:
@@ -305,7 +307,9 @@ def test_derived_dataset_keeps_lineage_and_stays_in_the_department(client, city,
         == 404
     )
     assert (
-        client.get(f"/api/v1/analysis/derived/{derived['id']}", headers=login(client, "bureau_auditor")).status_code
+        client.get(
+            f"/api/v1/analysis/derived/{derived['id']}", headers=login(client, "bureau_auditor")
+        ).status_code
         == 200
     )
     missing = client.post(
