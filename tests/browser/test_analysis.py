@@ -9,6 +9,7 @@ carries a unique purpose; no other browser test touches 户籍迁移信息 or th
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -91,7 +92,7 @@ def test_an_analyst_writes_a_query_sees_the_checks_and_releases(
 
     with page.expect_download() as download:
         page.get_by_test_id("release-csv").get_by_role("button").click()
-    content = open(download.value.path(), encoding="utf-8-sig").read().splitlines()
+    content = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
     assert content[0] == "region_code,n" and sorted(content[1:]) == ["130102,12", "130104,12"]
 
     page.get_by_test_id("derived-name").fill("迁移人员区划分布")

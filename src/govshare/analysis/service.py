@@ -31,6 +31,7 @@ from govshare.authz import Action, Actor, allowed, require
 from govshare.catalog.models import Resource
 from govshare.classification.scheme import highest
 from govshare.crypto import sm3_hex
+from govshare.db import utcnow
 from govshare.errors import Conflict, DomainError, Invalid, NotFound
 from govshare.exchange.access import published_items
 from govshare.exchange.models import Batch
@@ -51,8 +52,6 @@ def table_name(resource_id: int) -> str:
 
 def _usable_grants(db: Session, actor: Actor) -> list[Grant]:
     """The department's active grants a person may analyse (not bound to a business system)."""
-    from govshare.db import utcnow
-
     assert actor.org_id is not None
     now = utcnow()
     stmt = (
@@ -298,7 +297,7 @@ def run_query(db: Session, *, actor: Actor, sql: str, purpose: str) -> AnalysisQ
     outputs = (
         checked.outputs
         if len(checked.outputs) == len(result.columns)
-        else [Output(name=c, count=bool(checker._COUNT_NAME.search(c))) for c in result.columns]
+        else [Output(name=c, count=bool(checker.COUNT_NAME.search(c))) for c in result.columns]
     )
     query = AnalysisQuery(
         org_id=actor.org_id,

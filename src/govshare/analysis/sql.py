@@ -82,7 +82,7 @@ FORBIDDEN_NODES = (
     exp.Merge,
     exp.Into,
 )
-_COUNT_NAME = re.compile(r"(^n$|(^|_)(count|cnt|num|total)($|_)|人数|数量|户数|人次|次数|件数|个数)", re.I)
+COUNT_NAME = re.compile(r"(^n$|(^|_)(count|cnt|num|total)($|_)|人数|数量|户数|人次|次数|件数|个数)", re.I)
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,7 @@ def _outputs(tree: exp.Query) -> tuple[list[Output], bool]:
             isinstance(inner, exp.Sum) and isinstance(inner.this, exp.Literal) and inner.this.name == "1"
         )
         name = projection.alias_or_name
-        is_count = is_count or bool(_COUNT_NAME.search(name))
+        is_count = is_count or bool(COUNT_NAME.search(name))
         measure = inner.find(exp.AggFunc) is not None
         aggregate = aggregate or measure
         outputs.append(Output(name=name, count=is_count, measure=measure or is_count))
