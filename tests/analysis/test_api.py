@@ -346,3 +346,48 @@ def test_every_query_check_and_release_is_audited_with_its_batches(client, city,
     assert everyone["total"] == 1 and everyone["items"][0]["sources"][0]["batches"] == [batch]
     assert client.get("/api/v1/analysis/releases", headers=auditor).json()["total"] == 1
     assert client.get("/api/v1/analysis/releases", headers=civil).status_code == 403
+
+
+def test_a_query_joins_several_granted_sources(client, city, db) -> None:
+    population = loaded(client, db)
+    granted(client, population, ["gender", "region_code"])
+    cars = db.scalar(select(Resource).where(Resource.name == "机动车登记信息"))
+    assert cars is not None
+    body = csv_body(
+        *[f"冀A2000{i},张伟,{idn_for(i)},1391234567{i},小型轿车,2020-01-0{i + 1},130102" for i in range(3)],
+        header="plate_number,name,id_number,mobile,vehicle_type,first_registered_on,region_code",
+    )
+    assert push(client, login(client, "police_admin"), cars.id, body).json()["accepted"] == 3
+    civil = login(client, "civil_user")
+    requested = client.post(
+        "/api/v1/requests",
+        json={
+            "resource_id": cars.id,
+            "items": ["plate_number", "region_code"],
+            "purpose": PURPOSE,
+            "basis": BASIS,
+            "duration_days": 30,
+        },
+        headers=civil,
+    ).json()
+    client.post(
+        f"/api/v1/requests/{requested['id']}/decision",
+        json={"decision": "approve", "reason": "同意"},
+        headers=login(client, "police_approver"),
+    )
+    p, c = f"r{population.id}", f"r{cars.id}"
+    joined = run(
+        client,
+        civil,
+        f"SELECT p.gender, COUNT(*) AS n FROM {p} p JOIN {c} v ON v.region_code = p.region_code "
+        "GROUP BY p.gender",
+    )
+    assert joined.status_code == 200, joined.text
+    assert sorted(r[1] for r in joined.json()["rows"]) == [36, 36]  # 12 + 12 people × 3 cars
+    assert {s["resource_id"] for s in joined.json()["sources"]} == {population.id, cars.id}
+    # One alias for two tables in two scopes: both tables get the columns they need.
+    shadowed = run(
+        client, civil, f"SELECT COUNT(*) AS n FROM {p} a WHERE a.gender IN (SELECT a.plate_number FROM {c} a)"
+    )
+    assert shadowed.status_code == 200, shadowed.text
+    assert shadowed.json()["rows"] == [[0]]

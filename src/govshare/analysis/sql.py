@@ -102,6 +102,7 @@ class Checked:
     sqlite: str  # the SQL to run in the sandbox
     outputs: list[Output]
     aggregate: bool
+    needed: dict[str, set[str]]  # per table, the granted items the query reads (only they are loaded)
 
 
 def _refuse(message: str, english: str, **details: str) -> Invalid:
@@ -244,4 +245,18 @@ def check(tree: exp.Query, schema: dict[str, Any]) -> Checked:
     # The qualified tree has every `*` expanded, so its projections match the result's columns.
     assert isinstance(qualified, exp.Query)
     outputs, aggregate = _outputs(qualified)
-    return Checked(tree, tables, tree.sql(dialect="sqlite"), outputs, aggregate)
+    return Checked(tree, tables, tree.sql(dialect="sqlite"), outputs, aggregate, _needed(qualified, schema))
+
+
+def _needed(qualified: exp.Expr, schema: dict[str, Any]) -> dict[str, set[str]]:
+    """The columns of each table a qualified query reads. An alias used for two tables in two scopes
+    counts for both: loading a column too many is harmless, one too few would fail the query."""
+    aliases: dict[str, set[str]] = {}
+    for table in qualified.find_all(exp.Table):
+        aliases.setdefault(table.alias_or_name, set()).add(table.name.lower())
+    needed: dict[str, set[str]] = {name: set() for name in schema}
+    for column in qualified.find_all(exp.Column):
+        for name in aliases.get(column.table, ()):
+            if column.name in schema.get(name, {}):
+                needed[name].add(column.name)
+    return needed
