@@ -391,3 +391,21 @@ def test_a_query_joins_several_granted_sources(client, city, db) -> None:
     )
     assert shadowed.status_code == 200, shadowed.text
     assert shadowed.json()["rows"] == [[0]]
+
+
+def test_a_result_cannot_be_released_once_its_grant_is_suspended(client, city, db) -> None:
+    population = loaded(client, db)
+    grant = granted(client, population, ["gender"])
+    civil = login(client, "civil_user")
+    body = run(client, civil, f"SELECT gender, COUNT(*) AS n FROM r{population.id} GROUP BY gender").json()
+    assert body["releasable"] is True
+    suspended = client.post(
+        f"/api/v1/grants/{grant['id']}/suspend",
+        json={"reason": "核查"},
+        headers=login(client, "police_admin"),
+    )
+    assert suspended.status_code == 200
+    refused = client.post(
+        f"/api/v1/analysis/queries/{body['id']}/release", json={"kind": "csv"}, headers=civil
+    )
+    assert refused.status_code == 409 and "授权已不再有效" in refused.json()["error"]["message"]

@@ -56,6 +56,7 @@ SQLITE_FUNCTIONS = frozenset(
         "concat",
     }
 )
+MAX_VALUE_BYTES = 16 * 1024 * 1024
 _READS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ}
 _TYPES = {"N": "NUMERIC", "Y": "NUMERIC", "I": "INTEGER", "B": "REAL", "F": "REAL"}
 
@@ -94,6 +95,9 @@ class Sandbox:
         if hasattr(self.conn, "enable_load_extension"):
             self.conn.enable_load_extension(False)
         self.conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        # No string or blob beyond 16 MB (group_concat over a huge join would otherwise grow
+        # until the time budget ends).
+        self.conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
 
     def load(self, table: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> None:
         """Create `table` with `columns` ((name, SQLite type)) and insert `rows`."""

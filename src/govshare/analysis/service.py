@@ -464,6 +464,16 @@ def release(
         raise _refuse_release(
             db, actor, query, "该结果未通过输出风险评估，不能导出或保存：请按检查结果修改查询后重试。"
         )
+    now = utcnow()
+    for source in query.sources:
+        grant = db.get(Grant, source["grant_id"])
+        if grant is None or grant.status != "active" or not grant.valid_from <= now < grant.valid_until:
+            raise _refuse_release(
+                db,
+                actor,
+                query,
+                f"查询所用的 {source['resource_name']} 授权已不再有效，不能再发布这一结果。",
+            )
     k = int(query.shape.get("k", 1))
     again = risk.differencing(query.columns, _outputs(query), query.rows, _earlier(db, query), k)
     if not all(c["passed"] for c in again):
