@@ -53,3 +53,27 @@ def test_caps_apply_through_the_api(client, city, db) -> None:
     with settings_override(analysis_table_rows=len(REGIONS) - 1):
         refused = run(client, civil, f"SELECT COUNT(*) FROM r{population.id}")
         assert refused.status_code == 422 and "超出分析沙箱上限" in refused.json()["error"]["message"]
+
+
+def test_the_allowed_functions_run_after_transpiling_and_recursion_is_refused() -> None:
+    from govshare.analysis import sql
+
+    schema = {"r1": {"a": "INTEGER", "d": "TEXT"}}
+    query = (
+        "SELECT strftime('%Y', d) AS y, date(d, '+1 day') AS next, iif(a > 1, 'x', 'y') AS flag, "
+        "ifnull(substr(d, 1, 4), '-') AS s, julianday(d) - julianday('2020-01-01') AS days, "
+        "round(a / 3.0, 2) AS r, CASE WHEN a > 1 THEN 1 ELSE 0 END AS c FROM r1 WHERE d LIKE '20%' ORDER BY a"
+    )
+    sandbox = Sandbox()
+    sandbox.load("r1", [("a", "INTEGER"), ("d", "TEXT")], [[1, "2020-01-02"], [2, "2021-03-04"]])
+    result = sandbox.run(sql.check(sql.parse(query), schema).sqlite, seconds=5, max_rows=10)
+    assert result.rows == [
+        ["2020", "2020-01-03", "y", "2020", 1.0, 0.33, 0],
+        ["2021", "2021-03-05", "x", "2021", 428.0, 0.67, 1],
+    ]
+    sandbox.close()
+    recursive = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c"
+    sandbox = box()
+    with pytest.raises(Invalid, match="递归"):
+        sandbox.run(sql.check(sql.parse(recursive), schema).sqlite, seconds=5, max_rows=10)
+    sandbox.close()

@@ -53,7 +53,6 @@ SQLITE_FUNCTIONS = frozenset(
         "row_number",
         "rank",
         "dense_rank",
-        "concat",
     }
 )
 MAX_VALUE_BYTES = 16 * 1024 * 1024
@@ -131,6 +130,12 @@ class Sandbox:
                 details={"field": "sql", "reason": "sqlite"},
             ) from None
         except sqlite3.DatabaseError as exc:
+            if "not authorized" in str(exc):
+                raise Invalid(
+                    "查询用到了分析沙箱不允许的操作（如递归查询、写入或不在允许列表中的函数）：请改写后重试。",
+                    "The sandbox refused an operation.",
+                    details={"field": "sql", "reason": "not_authorized"},
+                ) from None
             raise Invalid(
                 f"查询无法执行：{str(exc)[:200]}。", "The query failed.", details={"field": "sql"}
             ) from None

@@ -59,12 +59,11 @@ ALLOWED_FUNCTIONS = frozenset(
         "RowNumber",
         "Rank",
         "DenseRank",
-        "Concat",
         "DPipe",
     }
 )
 # Functions sqlglot does not model that SQLite offers and that are harmless.
-ALLOWED_ANONYMOUS = frozenset({"total", "julianday", "time", "datetime", "ifnull", "iif"})
+ALLOWED_ANONYMOUS = frozenset({"total", "julianday", "date", "time", "datetime", "strftime", "ifnull", "iif"})
 FORBIDDEN_NODES = (
     exp.Insert,
     exp.Update,
