@@ -125,6 +125,9 @@ class Action(StrEnum):
     open_application_view = "open.application_view"
     open_application_decide = "open.application_decide"
     open_settings = "open.settings"
+    analysis_run = "analysis.run"
+    analysis_release = "analysis.release"
+    analysis_audit = "analysis.audit"
 
     @property
     def label(self) -> str:
@@ -197,6 +200,9 @@ ACTION_LABELS: dict[Action, str] = {
     Action.open_application_view: "查看开放数据申请",
     Action.open_application_decide: "审批开放数据申请",
     Action.open_settings: "设置开放数据脱敏方案",
+    Action.analysis_run: "对已授权数据做分析查询",
+    Action.analysis_release: "导出或保存通过风险评估的分析结果",
+    Action.analysis_audit: "查阅全部分析查询与发布记录",
 }
 
 
@@ -253,6 +259,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.destruction_approve_bureau: _C,
         Action.supervision_view: _C,
         Action.report_publish: _C,
+        Action.analysis_audit: _C,
         # The Bureau's own policies (S5, S6); a department's are its own administrators' (S8).
         Action.policy_manage: _O,
         Action.rectification_view: _C,
@@ -304,6 +311,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.supervision_view: _C,
         Action.rectification_view: _C,
         Action.open_application_view: _C,
+        Action.analysis_audit: _C,
     },
     Role.data_admin: {
         Action.catalog_view_sensitive: _O,
@@ -337,6 +345,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.supervision_view: _O,
         Action.rectification_view: _O,
         Action.rectification_report: _O,
+        Action.analysis_run: _O,
+        Action.analysis_release: _O,
     },
     Role.security_officer: {
         Action.catalog_view_sensitive: _O,
@@ -407,6 +417,8 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.sharing_view: _O,
         Action.data_consume: _O,
         Action.masking_view: _C,
+        Action.analysis_run: _O,
+        Action.analysis_release: _O,
     },
 }
 

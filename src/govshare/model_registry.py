@@ -7,6 +7,7 @@ from sqlalchemy import MetaData
 
 def load_models() -> MetaData:
     from govshare import jobs  # noqa: F401
+    from govshare.analysis import models as _analysis  # noqa: F401
     from govshare.audit import models as _audit  # noqa: F401
     from govshare.backup import models as _backup  # noqa: F401
     from govshare.calendar import models as _calendar  # noqa: F401

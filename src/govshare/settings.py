@@ -165,6 +165,36 @@ class Settings(BaseSettings):
         le=90,
         description="Days an approved bulk export of shared data may be downloaded (at most 3 times).",
     )
+    analysis_table_rows: int = Field(
+        200_000,
+        ge=1,
+        description="Most granted rows of one resource an analysis query may read (they are copied into "
+        "the query's in-memory sandbox); a larger table is refused with a clear message.",
+    )
+    analysis_seconds: float = Field(
+        10.0, gt=0, le=300, description="Time budget of one analysis query in its sandbox (seconds)."
+    )
+    analysis_result_rows: int = Field(
+        10_000,
+        ge=1,
+        le=100_000,
+        description="Most rows an analysis result keeps (the answer says when it was cut).",
+    )
+    analysis_small_cell: int = Field(
+        5,
+        ge=1,
+        description="Small-cell threshold of analysis output checks: a count in an aggregate below it (and "
+        "above 0) is not releasable. Applies to sources whose highest level has k > 1.",
+    )
+    analysis_k_l1: int = Field(
+        1, ge=1, description="k of the k-anonymity and differencing checks for L1 sources (1: off)."
+    )
+    analysis_k_l2: int = Field(
+        5, ge=1, description="k of the k-anonymity and differencing checks for L2 sources."
+    )
+    analysis_k_l3: int = Field(
+        10, ge=1, description="k of the k-anonymity and differencing checks for L3 sources."
+    )
     ingest_helper_min_mb: int = Field(
         16,
         ge=0,

@@ -139,6 +139,11 @@ class EventType(StrEnum):
     open_application_rejected = "open.application_rejected"
     open_application_refused = "open.application_refused"
     open_settings_changed = "open.settings_changed"
+    analysis_run = "analysis.query_run"
+    analysis_refused = "analysis.query_refused"
+    analysis_checked = "analysis.checked"
+    analysis_released = "analysis.released"
+    analysis_release_refused = "analysis.release_refused"
 
     @property
     def label(self) -> str:
@@ -279,4 +284,9 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.open_application_rejected: "驳回开放数据申请",
     EventType.open_application_refused: "开放数据申请凭证核验未通过",
     EventType.open_settings_changed: "修改开放数据脱敏方案",
+    EventType.analysis_run: "执行数据分析查询",
+    EventType.analysis_refused: "拒绝数据分析查询",
+    EventType.analysis_checked: "分析结果输出风险评估",
+    EventType.analysis_released: "发布分析结果（导出或保存为派生数据集）",
+    EventType.analysis_release_refused: "拒绝发布分析结果",
 }

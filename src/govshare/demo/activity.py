@@ -51,11 +51,13 @@ class Use:
     reply_days: int | None = None  # conditional: working days the provider took (None: unanswered)
 
 
-# Who uses whose data, in the order of the months they started (oldest first).
+# Who uses whose data, in the order of the months they started (oldest first). 民政局 holds no grant
+# on 公安局's 人口基础信息 or 机动车登记信息: a newcomer following docs/sharing.md (and the acceptance
+# checks) requests them as 民政局 from scratch.
 USES = (
-    Use("civil", "police", "人口基础信息", "最低生活保障对象资格核查"),
+    Use("housing", "police", "人口基础信息", "住房保障对象资格审核"),
     Use("hrss", "police", "人口基础信息", "社会保险参保资格核验"),
-    Use("civil", "police", "机动车登记信息", "低保家庭财产状况核查", reply_days=4),
+    Use("housing", "police", "机动车登记信息", "住房保障家庭财产状况核查", reply_days=4),
     Use("health", "police", "人口基础信息", "居民健康档案身份核验"),
     Use("housing", "market", "企业登记信息", "建筑业企业资质审查"),
     Use("civil", "health", "出生医学证明信息", "新生儿救助对象核查", reply_days=3),
@@ -68,6 +70,7 @@ USES = (
     Use("market", "housing", "住房公积金缴存信息", "市场主体准入联合审查", reply_days=6),
     Use("changan", "civil", "最低生活保障对象信息", "辖区困难群众走访慰问", reply_days=None),
 )
+DOUBTER = USES[1]  # 人社局 on 人口基础信息: files the demo's waiting doubt and runs its analysis
 
 
 def _person(db: Session, username: str) -> Actor:
@@ -192,22 +195,22 @@ def _use(db: Session, use: Use, resource: Resource, filed_on: date, now: date) -
 
 
 def _doubt(db: Session, population: Resource, now: date) -> None:
-    """民政局 doubts one row of 人口基础信息 twelve days ago; 公安局 has not answered yet."""
+    """人社局 doubts one row of 人口基础信息 twelve days ago; 公安局 has not answered yet."""
     if not store.exists(db, population.id):
         return  # a demo without rows has nothing to doubt
-    civil = _person(db, "civil_user")
+    consumer = _person(db, f"{DOUBTER.consumer}_user")
     table = store.table_for(db, population.id, published_items(db, population))
     key = db.scalar(select(table.c._key).where(table.c._retired_at.is_(None)).order_by(table.c._key).limit(1))
     if key is None:
         return
     case = feedback.file_feedback(
         db,
-        actor=civil,
+        actor=consumer,
         resource_id=population.id,
-        purpose=USES[0].purpose,
+        purpose=DOUBTER.purpose,
         kind="wrong",
-        description="该居民已于上月迁出本市，户籍地址与民政救助系统不一致",
-        row_id=rowids.row_id(civil.org_id or 0, key),
+        description="该参保人已于上月迁出本市，户籍地址与社会保险登记不一致",
+        row_id=rowids.row_id(consumer.org_id or 0, key),
     )
     filed = now - timedelta(days=12)
     case.filed_at = _noon(filed)

@@ -14,7 +14,7 @@ from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.auth.service import actor_for
 from govshare.authz import REGISTERED_ROLES, Actor, Role
-from govshare.demo import activity, catalog, opendata, policies, provision, rectification
+from govshare.demo import activity, analysis, catalog, opendata, policies, provision, rectification
 from govshare.demo.city import BUREAU_PEOPLE, DEMO_PASSWORD, DEPARTMENT_POSTS, ORGS, credit_code, person_name
 from govshare.demo.data import DEMO_ROWS, POPULATION
 from govshare.errors import Conflict
@@ -156,6 +156,7 @@ def load(
         # Six months of simulated sharing and the reports published on it (supervision, M22–M23).
         activity.load(db, progress=progress)
         activity.publish_reports(db, progress=progress)
+        analysis.load(db, progress=progress)
     # One change of person waits for the Bureau, so the Bureau's workbench shows real work.
     district_admin = db.scalar(select(User).where(User.username == "changan_admin"))
     successor = db.scalar(select(User).where(User.username == "changan_supervisor"))

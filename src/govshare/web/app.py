@@ -25,6 +25,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 def routers() -> list[APIRouter]:
     """Every domain's routers, in the order they are included."""
+    from govshare.analysis import api as analysis_api
+    from govshare.analysis import views as analysis_views
     from govshare.audit import api as audit_api
     from govshare.audit import views as audit_views
     from govshare.auth import api as auth_api
@@ -82,6 +84,7 @@ def routers() -> list[APIRouter]:
         exchange_api_sync.router,
         exchange_api_services.router,
         sharing_api.router,
+        analysis_api.router,
         calendar_api.router,
         masking_api.router,
         backup_api.router,
@@ -104,6 +107,7 @@ def routers() -> list[APIRouter]:
         classification_views.router,
         destruction_views.router,
         policies_views.router,
+        analysis_views.router,
         supervision_views.router,
         rectification_views.router,
         opendata_views.router,

@@ -33,6 +33,8 @@ NAV = [
     NavItem("/provision/timeliness", "数据及时性", Action.provision_view),
     NavItem("/sharing", "数据共享", Action.sharing_view),
     NavItem("/supervision", "共享监督", Action.supervision_view),
+    NavItem("/analysis", "数据分析", Action.analysis_run),
+    NavItem("/analysis/audit", "分析审计", Action.analysis_audit),
     NavItem("/orgs", "单位管理", Action.org_view),
     NavItem("/users", "人员与角色", Action.user_view),
     NavItem("/registrations", "人员备案", Action.registration_view),
