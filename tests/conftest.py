@@ -33,6 +33,47 @@ os.environ.pop("GOVSHARE_DATABASE_URL", None)
 get_settings.cache_clear()
 
 
+# Modules that never touch the database under test — pure functions, documents, or the CLI and the
+# server run as processes on a SQLite data directory of their own — run in the SQLite pass only: the
+# PostgreSQL pass would run the very same code again. A module listed here that asks for a database
+# fixture is an error, so the list cannot hide a test that needs PostgreSQL.
+NO_DATABASE = frozenset(
+    {
+        "tests/analysis/test_risk.py",
+        "tests/demo/test_data.py",
+        "tests/masking/test_profiles.py",
+        "tests/masking/test_rules.py",
+        "tests/protection/test_policy.py",
+        "tests/security/test_tls.py",
+        "tests/sharing/test_rowids.py",
+        "tests/test_authz.py",
+        "tests/test_cli.py",
+        "tests/test_compliance_map.py",
+        "tests/test_crypto.py",
+        "tests/test_identifiers.py",
+        "tests/test_security_map.py",
+        "tests/test_settings.py",
+        "tests/test_workdays.py",
+    }
+)
+DATABASE_FIXTURES = frozenset(
+    {"engine", "db", "app", "client", "city", "demo_city", "live_engine", "live_server"}
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.split("::")[0] in NO_DATABASE and DATABASE_FIXTURES & set(
+            getattr(item, "fixturenames", ())
+        ):
+            raise pytest.UsageError(f"{item.nodeid} uses the database: remove its module from NO_DATABASE")
+    if not os.environ.get("GOVSHARE_TEST_DATABASE_URL"):
+        return
+    kept = [i for i in items if i.nodeid.split("::")[0] not in NO_DATABASE]
+    config.hook.pytest_deselected(items=[i for i in items if i.nodeid.split("::")[0] in NO_DATABASE])
+    items[:] = kept
+
+
 def _postgres_url(base: str, tag: str = "gs") -> str:
     """A fresh database for this worker (and process: runs may overlap) on the server of `base`;
     tests that need databases of their own give another `tag`."""
