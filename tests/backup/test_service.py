@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -164,3 +164,13 @@ def test_auditor_reads_but_cannot_manage_and_departments_see_nothing(client: Tes
     assert client.get("/api/v1/backups/runs", headers=police).status_code == 403
     ui_login(client, "police_admin")
     assert client.get("/admin/backups").status_code == 403
+
+
+def test_two_backups_in_the_same_second_get_files_of_their_own(scheduled_env: Settings) -> None:
+    when = datetime(2026, 11, 27, 15, 26, 57, tzinfo=UTC)
+    scheduled_env.backups.mkdir(parents=True, exist_ok=True)
+    first = service.default_path(scheduled_env, when)
+    first.write_bytes(b"x")
+    second = service.default_path(scheduled_env, when)
+    assert first.name == "govshare-20261127T152657Z.gsbackup"
+    assert second.name == "govshare-20261127T152657Z-2.gsbackup"

@@ -173,7 +173,13 @@ def _finish(
 
 
 def default_path(settings: Settings, when: datetime) -> Path:
-    return settings.backups / f"govshare-{when.strftime('%Y%m%dT%H%M%SZ')}.gsbackup"
+    """`govshare-<UTC time>.gsbackup`, or `…-2.gsbackup` and so on when a backup of the same second
+    exists (a requested backup right after a scheduled one): a backup never replaces another."""
+    stem = f"govshare-{when.strftime('%Y%m%dT%H%M%SZ')}"
+    path, n = settings.backups / f"{stem}.gsbackup", 2
+    while path.exists():
+        path, n = settings.backups / f"{stem}-{n}.gsbackup", n + 1
+    return path
 
 
 def run_backup(
