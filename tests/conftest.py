@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session
@@ -24,6 +25,14 @@ from govshare.authz import Actor
 from govshare.db import SessionFactory, dispose_engines, make_engine, reads_first, transaction
 from govshare.migrate import upgrade
 from govshare.settings import get_settings
+from govshare.users import passwords
+
+# argon2id at its lowest cost in the test processes. Nearly every test logs people in, and the
+# production profile (about a tenth of a second per verification, by design) would spend minutes of
+# each CI pass hashing. Algorithm, code paths and rehash-on-login stay the same; the CLI, servers
+# run as processes and the acceptance checks keep the production profile.
+passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+passwords._DUMMY_HASH = passwords._hasher.hash("govshare-timing-equaliser")
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 _DATA_DIR = Path(tempfile.mkdtemp(prefix=f"govshare-test-{WORKER}-"))
