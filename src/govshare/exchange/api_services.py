@@ -116,17 +116,20 @@ def put_api_service(resource_id: int, data: ServiceIn, actor: CurrentActor, db: 
     return service_out(services.save_service(db, actor=actor, resource_id=resource_id, data=data))
 
 
-@router.api_route(
-    "/resources/{resource_id}/service/call",
-    methods=["GET", "POST"],
-    responses={
-        200: {"description": "The upstream's answer, masked; header X-GovShare-Call-Id."},
-        403: {"description": "No sharing grant (共享授权) for this caller."},
-        429: {"description": "Rate limit reached; see Retry-After."},
-        502: {"description": "Upstream failed, answered non-2xx, too large, or not maskable."},
-        504: {"description": "Upstream timed out."},
-    },
-)
+CALL_PATH = "/resources/{resource_id}/service/call"
+CALL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The upstream's answer, masked; header X-GovShare-Call-Id."},
+    403: {"description": "No sharing grant (共享授权) for this caller."},
+    429: {"description": "Rate limit reached; see Retry-After."},
+    502: {"description": "Upstream failed, answered non-2xx, too large, or not maskable."},
+    504: {"description": "Upstream timed out."},
+}
+
+
+# One endpoint, two operations with ids of their own (a single GET+POST route would give both the
+# same OpenAPI operationId).
+@router.post(CALL_PATH, operation_id="call_api_service_post", responses=CALL_RESPONSES)
+@router.get(CALL_PATH, operation_id="call_api_service_get", responses=CALL_RESPONSES)
 async def call_api_service(
     resource_id: int,
     request: Request,
