@@ -14,8 +14,7 @@ from govshare.authz import Action, Actor, require
 from govshare.catalog.models import Resource
 from govshare.db import utcnow
 from govshare.errors import NotFound
-from govshare.exchange.models import Batch, ResourceFile
-from govshare.exchange.service_models import ApiService
+from govshare.exchange.models import Batch
 from govshare.orgs.models import Organisation
 from govshare.sharing.models import DataUse, Feedback
 from govshare.supervision import indicators
@@ -94,30 +93,14 @@ def records(db: Session, *, actor: Actor, org_id: int, period: Period) -> Record
 
 def _catalog(db: Session, org_id: int, end: datetime) -> list[dict[str, Any]]:
     """Every entry compiled by `end`, whether published by then and whether data was attached."""
-    has_batch = (
-        select(Batch.id)
-        .where(Batch.resource_id == Resource.id, Batch.accepted > 0, Batch.finished_at < end)
-        .exists()
-    )
-    has_file = (
-        select(ResourceFile.id)
-        .where(ResourceFile.resource_id == Resource.id, ResourceFile.uploaded_at < end)
-        .exists()
-    )
-    has_service = (
-        select(ApiService.id)
-        .where(ApiService.resource_id == Resource.id, ApiService.created_at < end)
-        .exists()
-    )
     rows = []
-    for resource, batch, file, service in db.execute(
-        select(Resource, has_batch, has_file, has_service)
+    for resource, attached in db.execute(
+        select(Resource, indicators.attached_by(end))
         .where(Resource.org_id == org_id, Resource.status != "retired", Resource.created_at < end)
         .order_by(Resource.code)
         .limit(MAX_ROWS)
     ):
         published_at = indicators.aware(resource.published_at)
         published = published_at is not None and published_at < end
-        attached = {"table": batch, "file": file, "api": service}.get(resource.provision_method, False)
         rows.append({"resource": resource, "published": published, "attached": bool(published and attached)})
     return rows

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from govshare.authz import Action, Actor, Scope, require, scope_of
@@ -203,20 +203,10 @@ def for_actor(db: Session, *, actor: Actor, period: Period) -> CityIndicators:
     return compute(db, period, org_ids=visible_orgs(actor))
 
 
-def _catalog(db: Session, rows: dict[int, Indicators], ids: list[int], end: datetime) -> None:
-    live = Resource.status != "retired"
-    for org_id, count in db.execute(
-        select(Resource.org_id, func.count())
-        .where(Resource.org_id.in_(ids), live, Resource.created_at < end)
-        .group_by(Resource.org_id)
-    ):
-        rows[org_id].compiled = count
-    published = and_(Resource.org_id.in_(ids), live, Resource.published_at < end)
-    for org_id, count in db.execute(
-        select(Resource.org_id, func.count()).where(published).group_by(Resource.org_id)
-    ):
-        rows[org_id].published = count
-    attached = or_(
+def attached_by(end: datetime) -> ColumnElement[bool]:
+    """Whether a resource had data attached before `end`: a 库表 resource an accepted batch, a 文件
+    resource an uploaded file, an 接口 resource a registered service."""
+    return or_(
         and_(
             Resource.provision_method == "table",
             select(Batch.id)
@@ -236,6 +226,22 @@ def _catalog(db: Session, rows: dict[int, Indicators], ids: list[int], end: date
             .exists(),
         ),
     )
+
+
+def _catalog(db: Session, rows: dict[int, Indicators], ids: list[int], end: datetime) -> None:
+    live = Resource.status != "retired"
+    for org_id, count in db.execute(
+        select(Resource.org_id, func.count())
+        .where(Resource.org_id.in_(ids), live, Resource.created_at < end)
+        .group_by(Resource.org_id)
+    ):
+        rows[org_id].compiled = count
+    published = and_(Resource.org_id.in_(ids), live, Resource.published_at < end)
+    for org_id, count in db.execute(
+        select(Resource.org_id, func.count()).where(published).group_by(Resource.org_id)
+    ):
+        rows[org_id].published = count
+    attached = attached_by(end)
     for org_id, count in db.execute(
         select(Resource.org_id, func.count()).where(published, attached).group_by(Resource.org_id)
     ):

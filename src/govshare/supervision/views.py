@@ -124,8 +124,8 @@ def dashboard(request: Request, actor: CurrentActor, db: DB, period: str | None 
         chosen = Period.parse(period)
     except Invalid as exc:
         chosen, error = Period.parse(None), exc.message
-    city = indicators.for_actor(db, actor=actor, period=chosen)
     visible = indicators.visible_orgs(actor)
+    city = indicators.compute(db, chosen, org_ids=visible)
     rows = city.departments
     use = _use_chart(rows)
     use_links = {name: _drill(org_id, chosen) for name, org_id in use.pop("links_for")}
