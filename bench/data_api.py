@@ -22,6 +22,8 @@ through the same server and client, serially and concurrently.
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import socket
 import statistics
@@ -32,6 +34,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import Engine, select, text
 
@@ -215,32 +218,45 @@ def _serve(url: str, workdir: Path, port: int, workers: int) -> subprocess.Popen
     )
 
 
-def _client_run(base: str, token: str, resource_id: int, n: int, offset: int, out: list[float]) -> None:
-    import httpx
+def _get(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    conn.request("GET", path, headers=headers)
+    answer = conn.getresponse()
+    return answer.status, answer.read()
 
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+
+def _client_run(port: int, token: str, resource_id: int, n: int, offset: int, out: list[float]) -> None:
+    """`n` data API pages on one keep-alive connection. The standard library's client: the load
+    generator shares the two cores with the server, and it costs a fraction of httpx per request."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Bearer {token}"}
+    paths = [
+        f"/api/v1/resources/{resource_id}/rows?"
+        + urlencode({"purpose": PURPOSE, "region_code": region, "limit": 100})
+        for region in REGIONS
+    ]
+    try:
         for i in range(n):
             start = time.perf_counter()
-            answer = client.get(
-                f"/api/v1/resources/{resource_id}/rows",
-                params={"purpose": PURPOSE, "region_code": REGIONS[(i + offset) % 9], "limit": 100},
-            )
+            status, body = _get(conn, paths[(i + offset) % 9], headers)
             out.append(time.perf_counter() - start)
-            if answer.status_code != 200 or len(answer.json()["rows"]) != 100:
-                raise RuntimeError(f"API answered {answer.status_code}: {answer.text[:200]}")
+            if status != 200 or len(json.loads(body)["rows"]) != 100:
+                raise RuntimeError(f"API answered {status}: {body[:200]!r}")
+    finally:
+        conn.close()
 
 
-def _floor_run(base: str, n: int, _offset: int, out: list[float]) -> None:
+def _floor_run(port: int, n: int, _offset: int, out: list[float]) -> None:
     """`n` calls of `/healthz` (one `SELECT 1`, nothing else) on one keep-alive connection."""
-    import httpx
-
-    with httpx.Client(base_url=base, timeout=30) as client:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
         for _ in range(n):
             start = time.perf_counter()
-            answer = client.get("/healthz")
+            status, _body = _get(conn, "/healthz", {})
             out.append(time.perf_counter() - start)
-            if answer.status_code != 200:
-                raise RuntimeError(f"/healthz answered {answer.status_code}")
+            if status != 200:
+                raise RuntimeError(f"/healthz answered {status}")
+    finally:
+        conn.close()
 
 
 def bench_data_api(
@@ -266,23 +282,22 @@ def bench_data_api(
 
     port = _free_port()
     server = _serve(url, workdir, port, workers)
-    base = f"http://127.0.0.1:{port}"
     try:
-        _client_run(base, token, resource_id, 10, 0, [])  # warm up
+        _client_run(port, token, resource_id, 10, 0, [])  # warm up
         serial: list[float] = []
         start = time.perf_counter()
-        _client_run(base, token, resource_id, requests, 0, serial)
+        _client_run(port, token, resource_id, requests, 0, serial)
         api_s = time.perf_counter() - start
 
         concurrent_s, latencies = _threads(
-            _client_run, clients, lambda c: (base, token, resource_id, per_client, c)
+            _client_run, clients, lambda c: (port, token, resource_id, per_client, c)
         )
         # The floor: what the same server and client manage for a route that does nothing.
         floor_serial: list[float] = []
         start = time.perf_counter()
-        _floor_run(base, requests, 0, floor_serial)
+        _floor_run(port, requests, 0, floor_serial)
         floor_s = time.perf_counter() - start
-        floor_concurrent_s, floor_latencies = _threads(_floor_run, clients, lambda c: (base, per_client, c))
+        floor_concurrent_s, floor_latencies = _threads(_floor_run, clients, lambda c: (port, per_client, c))
     finally:
         server.terminate()
         server.wait(30)

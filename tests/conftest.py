@@ -137,6 +137,15 @@ def demo_city(engine: Engine):  # type: ignore[no-untyped-def]
         return demo.load(session, population=0)
 
 
+@pytest.fixture(autouse=True)
+def _nothing_kept_from_other_tests() -> None:
+    """Each test starts with empty per-process caches (govshare.generation): tests roll back, and a
+    store table one test created is not there in the next."""
+    from govshare import generation
+
+    generation.clear_all()
+
+
 @pytest.fixture
 def db(engine: Engine, demo_city) -> Iterator[Session]:  # type: ignore[no-untyped-def]
     """A session whose every commit is a savepoint inside a transaction rolled back after the test."""

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from sqlalchemy import Column, Engine, Integer, MetaData, Table, insert, select, text, update
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, event, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from govshare.db import later, reads_first, unit_of_work
+from govshare.db import READS_FIRST, _group_writer, later, reads_first, unit_of_work
 from govshare.errors import Forbidden, Invalid
 
 
@@ -108,3 +111,68 @@ def test_the_tests_unit_of_work_is_guarded_the_same_way(engine: Engine, db, city
             read,
             lambda w: w.execute(update(Organisation).where(Organisation.id == -1).values(short_name="x")),
         )
+
+
+def _queued_calls(engine: Engine, scratch: str, writes: dict[int, Any]) -> dict[int, Any]:
+    """Run one reads-first call per entry of `writes` (n → the write phase's function, given the
+    session and n) from threads that all queue behind a write phase in progress; returns, per n,
+    whether its row was committed when its call returned, or the exception it raised."""
+    writer = _group_writer(engine)
+    outcome: dict[int, Any] = {}
+
+    def call(n: int) -> None:
+        try:
+            with reads_first(engine) as db:
+                db.execute(text("SELECT 1"))
+                later(db, lambda w: writes[n](w, n))
+            outcome[n] = n in _values(engine, scratch)
+        except Exception as exc:
+            outcome[n] = exc
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in writes]
+    with writer.writing:  # another call's write phase is running: these queue behind it
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(writer.queue) < len(writes) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(writer.queue) == len(writes)
+    for thread in threads:
+        thread.join(10)
+    return outcome
+
+
+def test_queued_write_phases_commit_together_and_each_call_returns_after_the_commit(
+    engine: Engine, scratch: str
+) -> None:
+    commits: list[int] = []
+
+    def counted(conn: Any) -> None:
+        if not conn.get_execution_options().get(READS_FIRST):
+            commits.append(1)
+
+    def insert(w: Any, n: int) -> None:
+        w.execute(text(f"INSERT INTO {scratch} (n) VALUES ({n})"))
+
+    event.listen(engine, "commit", counted)
+    try:
+        outcome = _queued_calls(engine, scratch, dict.fromkeys(range(10, 16), insert))
+    finally:
+        event.remove(engine, "commit", counted)
+    assert outcome == dict.fromkeys(range(10, 16), True)
+    assert _values(engine, scratch) == [1, *range(10, 16)]
+    assert len(commits) == 1  # six calls' writes, one transaction
+
+
+def test_a_failing_write_phase_in_a_group_fails_its_own_call_only(engine: Engine, scratch: str) -> None:
+    def insert(w: Any, n: int) -> None:
+        w.execute(text(f"INSERT INTO {scratch} (n) VALUES ({n})"))
+
+    def insert_then_fail(w: Any, n: int) -> None:
+        insert(w, n)
+        raise RuntimeError("the write phase failed")
+
+    outcome = _queued_calls(engine, scratch, {20: insert, 21: insert_then_fail, 22: insert})
+    assert outcome[20] is True and outcome[22] is True
+    assert isinstance(outcome[21], RuntimeError)
+    assert _values(engine, scratch) == [1, 20, 22]

@@ -35,8 +35,10 @@ def load_models() -> MetaData:
 
 # Objects the models do not describe but migrations create: the SQLite full-text table (and its
 # shadow tables), the PostgreSQL trigram index of catalog search, and the exchange store's tables
-# (`xres_<id>` on SQLite; on PostgreSQL they live in the schema `exchange`, which is not compared).
-UNMODELLED = ("resource_fts", "ix_resources_search_trgm", "xres_")
+# (`xres_<id>` on SQLite; on PostgreSQL they live in the schema `exchange`, which is not compared),
+# and the generation value of the tables that decide a data call (govshare.generation): not
+# platform data, so neither compared nor backed up.
+UNMODELLED = ("resource_fts", "ix_resources_search_trgm", "xres_", "cache_generation")
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import hashes
 from sqlalchemy import ColumnElement, Table, delete, false, func, select, true, update
 from sqlalchemy.orm import Session
 
+from govshare import generation
 from govshare.audit.service import canonical_json
 from govshare.catalog.models import Resource
 from govshare.crypto import sm3_hex
@@ -193,10 +194,13 @@ def remove(db: Session, request: DestructionRequest) -> Removal:
     evidence["exports"] = _exports(db, request, resource)
     files = _stored_files(db, request, resource, evidence)
     # Nothing cached holds row values, but the cached Table of a dropped store table must not
-    # outlive it, and compiled maskers are rebuilt from the rules on the next call anyway.
+    # outlive it, and compiled maskers are rebuilt from the rules on the next call anyway. Reading
+    # plans name the store table: a new generation makes every process build them again.
     store._table.cache_clear()
     masking.clear_maskers()
-    evidence["caches_cleared"] = ["store_tables", "maskers"]
+    generation.renew(db)
+    generation.clear_all()
+    evidence["caches_cleared"] = ["store_tables", "maskers", "reading_plans"]
     return Removal(rows=rows, quarantined=quarantined, files=files, evidence=evidence)
 
 

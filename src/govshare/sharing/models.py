@@ -94,6 +94,10 @@ class Grant(Base):
 
     __mapper_args__ = {"version_id_col": lock_version}
 
+    def in_force(self, now: datetime) -> bool:
+        """Active and within its validity period at `now` (what `service.active_grants` selects)."""
+        return self.status == "active" and self.valid_from <= now < self.valid_until
+
     def scope_text(self) -> str:
         if not self.row_scope:
             return "全部数据行"

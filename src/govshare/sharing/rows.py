@@ -11,22 +11,24 @@ call is audited too (no grant, or a purpose that does not match one).
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Column, Select, Table, and_, case, or_, select
 from sqlalchemy.orm import Session
 
+from govshare import generation
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, require
 from govshare.catalog import service as catalog
 from govshare.catalog.models import Resource
 from govshare.crypto import sm3_hex
-from govshare.db import later
+from govshare.db import later, utcnow
 from govshare.errors import Invalid
 from govshare.exchange import store
 from govshare.exchange.access import published_items
@@ -69,6 +71,17 @@ class Reading:
     columns: list[str]
     masker: Any
     table: Table | None
+
+    def detached(self) -> Reading:
+        """This reading with copies of its resource and grant that belong to no session, to share
+        between threads."""
+        return replace(
+            self,
+            resource=generation.detached(self.resource),
+            grant=generation.detached(self.grant),
+            items=copy.deepcopy(self.items),
+            granted={name: dict(item) for name, item in self.granted.items()},
+        )
 
     def scoped(self, stmt: Select[Any]) -> Select[Any]:
         """`stmt` within the grant's row scope (the provider's, on any item)."""
@@ -192,10 +205,43 @@ def json_column(values: list[Any]) -> list[Any]:
     return [v if isinstance(v, _PLAIN) else v.isoformat() if isinstance(v, date) else str(v) for v in values]
 
 
+_READINGS: generation.Cache[Reading] = generation.Cache()
+
+
 def reading_for(
     db: Session, *, actor: Actor, resource_id: int, purpose: str | None, fields: str | None, channel: str
 ) -> Reading:
+    """Everything a read under the caller's grant for `purpose` needs, or the refusal (audited).
+
+    A reading of a resource that holds data is kept per caller, resource, purpose and fields while
+    the tables it was read from stay as they were (`govshare.generation`) and its grant is in force
+    by the clock; refusals are decided afresh every time."""
     require(actor, Action.data_consume)
+    now_generation = generation.current(db)
+    key = (
+        actor.kind,
+        actor.user_id,
+        actor.system_id,
+        actor.org_id,
+        actor.roles,
+        resource_id,
+        purpose,
+        fields,
+    )
+    kept = _READINGS.get(now_generation, key)
+    if kept is not None and kept.grant.in_force(utcnow()):
+        return kept
+    reading = _reading(
+        db, actor=actor, resource_id=resource_id, purpose=purpose, fields=fields, channel=channel
+    )
+    if reading.table is not None:
+        _READINGS.put(now_generation, key, reading.detached())
+    return reading
+
+
+def _reading(
+    db: Session, *, actor: Actor, resource_id: int, purpose: str | None, fields: str | None, channel: str
+) -> Reading:
     resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
     if resource.provision_method != "table":
         raise Invalid("该资源不是库表类资源，没有数据行接口。", "Not a table resource.")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from govshare.audit import service as audit
@@ -893,22 +893,28 @@ def record_use(
     rows: int = 0,
     reason: str | None = None,
 ) -> None:
-    """Note one use of shared data (delivered, or refused with `reason`) for review and supervision."""
+    """Note one use of shared data (delivered, or refused with `reason`) for review and supervision.
+    A Core insert: every data call writes one, and nothing reads it back as an object."""
     assert actor.org_id is not None
-    db.add(
-        DataUse(
-            org_id=actor.org_id,
-            system_id=actor.system_id,
-            user_id=actor.user_id,
-            resource_id=resource_id,
-            grant_id=grant.id if grant is not None else None,
-            purpose=purpose[:200],
-            channel=channel,
-            outcome="refused" if reason else "delivered",
-            reason=reason,
-            rows=rows,
-        )
+    db.execute(
+        _INSERT_USE,
+        {
+            "at": utcnow(),
+            "org_id": actor.org_id,
+            "system_id": actor.system_id,
+            "user_id": actor.user_id,
+            "resource_id": resource_id,
+            "grant_id": grant.id if grant is not None else None,
+            "purpose": purpose[:200],
+            "channel": channel,
+            "outcome": "refused" if reason else "delivered",
+            "reason": reason,
+            "rows": rows,
+        },
     )
+
+
+_INSERT_USE = insert(DataUse.__table__)  # type: ignore[arg-type]
 
 
 def _refuse(

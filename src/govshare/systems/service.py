@@ -7,9 +7,10 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from govshare import generation
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, get_visible, register_view_action, require, visible
@@ -202,20 +203,44 @@ def address_allowed(ip: str | None, cidrs: list[str]) -> bool:
     return any(address in ipaddress.ip_network(c) for c in cidrs)
 
 
+_TOKENS = SystemToken.__table__
+_NOTE_USE = (
+    update(_TOKENS)  # type: ignore[arg-type]
+    .where(_TOKENS.c.id == bindparam("token_id"))
+    .values(last_used_at=bindparam("at"), last_used_ip=bindparam("ip"))
+)
+
+# Tokens as last read, by their SM3: valid while the tables they come from stay as they were.
+_CREDENTIALS: generation.Cache[tuple[SystemToken, BusinessSystem]] = generation.Cache()
+
+
+def _credential(db: Session, digest: str) -> tuple[SystemToken, BusinessSystem] | None:
+    now_generation = generation.current(db)
+    kept = _CREDENTIALS.get(now_generation, digest)
+    if kept is not None:
+        return kept
+    row = db.scalar(
+        select(SystemToken)
+        .options(joinedload(SystemToken.system))  # one query: every call of a system comes here
+        .where(SystemToken.token_hash == digest)
+    )
+    if row is None:
+        return None
+    kept = (generation.detached(row), generation.detached(row.system))
+    _CREDENTIALS.put(now_generation, digest, kept)
+    return kept
+
+
 def authenticate(db: Session, *, token: str, ip: str | None) -> Actor:
     """Resolve a system bearer token into an actor, enforcing expiry, state and source address.
 
     Raises Unauthorized for unknown, expired or revoked tokens and Forbidden for a call from an
     address outside the allowed CIDRs; refusals of known tokens are audited (kept on rollback).
     """
-    row = db.scalar(
-        select(SystemToken)
-        .options(joinedload(SystemToken.system))  # one query: every call of a system comes here
-        .where(SystemToken.token_hash == sm3_hex(token.encode()))
-    )
-    if row is None:
+    found = _credential(db, sm3_hex(token.encode()))
+    if found is None:
         raise Unauthorized("令牌无效，请检查业务系统配置的访问令牌。", "Invalid token.")
-    system = row.system
+    row, system = found
     actor = Actor(
         kind="system", name=f"system:{system.code}", system_id=system.id, org_id=system.org_id, ip=ip
     )
@@ -259,9 +284,8 @@ def authenticate(db: Session, *, token: str, ip: str | None) -> Actor:
     token_id = row.id
 
     def used(w: Session) -> None:
-        w.execute(
-            update(SystemToken).where(SystemToken.id == token_id).values(last_used_at=now, last_used_ip=ip)
-        )
+        # A Core statement on the table: the ORM's bulk update would also search the session.
+        w.execute(_NOTE_USE, {"token_id": token_id, "at": now, "ip": ip})
         audit.record(w, EventType.system_token_used, actor=actor, obj=system, details={"token_id": token_id})
 
     later(db, used)

@@ -73,6 +73,9 @@ def routers() -> list[APIRouter]:
     from govshare.users import views as users_views
 
     return [
+        # Routes are tried in order, each one's pattern in turn: the data API, which business systems
+        # call many times a second, goes first (its paths overlap no other router's).
+        sharing_api.router,
         auth_api.router,
         orgs_api.router,
         users_api.router,
@@ -83,7 +86,6 @@ def routers() -> list[APIRouter]:
         exchange_api.router,
         exchange_api_sync.router,
         exchange_api_services.router,
-        sharing_api.router,
         analysis_api.router,
         calendar_api.router,
         masking_api.router,
@@ -170,8 +172,6 @@ def create_app(
     app.state.settings = settings
     app.state.templates = make_templates()
     errors.install(app)
-    for router in routers():
-        app.include_router(router)
 
     @app.get("/healthz", tags=["platform"])
     @public
@@ -180,6 +180,9 @@ def create_app(
         with app.state.reads_first() as db:
             db.execute(text("SELECT 1"))
         return {"status": "ok"}
+
+    for router in routers():
+        app.include_router(router)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(
