@@ -207,7 +207,6 @@ def later(db: Session, write: Callable[[Session], object]) -> None:
         pending.append(write)
 
 
-
 @contextlib.contextmanager
 def reads_first(engine: Engine | None = None, *, within: Session | None = None) -> Iterator[Session]:
     """A unit of work that reads under a snapshot without write locks, then runs the writes
