@@ -119,6 +119,13 @@ class Settings(BaseSettings):
     max_json_bytes: int = Field(
         1_048_576, ge=1024, description="Largest JSON request body accepted by the API (bytes)."
     )
+    data_api_concurrency: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Data API calls (rows, changes) one server process works on at once; the others "
+        "wait their turn in order of arrival.",
+    )
     secure_cookies: bool | None = Field(
         None,
         description="Send cookies with `Secure` (and HSTS). Default: on in production or when the platform "

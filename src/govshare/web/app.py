@@ -17,7 +17,7 @@ from govshare.settings import Settings, get_settings
 from govshare.startup import check_production
 from govshare.web import errors
 from govshare.web.deps import public
-from govshare.web.middleware import BodyLimit, SecurityHeaders
+from govshare.web.middleware import Admission, BodyLimit, SecurityHeaders
 from govshare.web.templating import make_templates
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -198,6 +198,11 @@ def create_app(
                 settings.rectification_report_max_bytes * 4 // 3 + 128 * 1024,
             ),
         ],
+    )
+    app.add_middleware(
+        Admission,
+        pattern=re.compile(r"/api/v1/resources/\d+/(rows|changes)"),
+        slots=settings.data_api_concurrency,
     )
     app.add_middleware(SecurityHeaders, hsts=settings.cookies_secure)
     return app
