@@ -63,6 +63,7 @@ NO_DATABASE = frozenset(
         "tests/test_security_map.py",
         "tests/test_settings.py",
         "tests/test_workdays.py",
+        "tests/web/test_admission.py",
     }
 )
 DATABASE_FIXTURES = frozenset(

@@ -16,12 +16,11 @@ from govshare.authz import Actor
 from govshare.catalog.models import Resource
 from govshare.db import utcnow
 from govshare.masking.models import MaskingProfile
-from govshare.orgs.models import Organisation
 from govshare.sharing.models import Grant
 from govshare.systems import service as systems
 from govshare.systems.models import BusinessSystem, SystemToken
-from govshare.systems.schemas import SystemCreate, SystemUpdate
-from tests.sharing.test_rows import granted, loaded, rows
+from govshare.systems.schemas import SystemUpdate
+from tests.sharing.test_rows import civil_system, granted, loaded, rows
 
 
 @contextmanager
@@ -41,13 +40,7 @@ def statements(db) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
 
 
 def system_token(db) -> tuple[BusinessSystem, dict[str, str]]:  # type: ignore[no-untyped-def]
-    civil = db.scalar(select(Organisation).where(Organisation.short_name == "市民政局"))
-    assert civil is not None
-    system, token, _row = systems.create_system(
-        db,
-        actor=Actor.operator("test"),
-        data=SystemCreate(org_id=civil.id, code="assist", name="救助系统", allowed_cidrs=["127.0.0.0/8"]),
-    )
+    system, token, _row = civil_system(db)
     return system, {"Authorization": f"Bearer {token}"}
 
 

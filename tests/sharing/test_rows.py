@@ -249,22 +249,28 @@ def test_the_change_feed_keeps_a_copy_current(client, city, db) -> None:
     assert other.status_code == 403
 
 
-def test_a_systems_call_records_its_token_use_then_the_delivery_after_reading(client, city, db) -> None:
+def civil_system(db):  # type: ignore[no-untyped-def]
+    """A business system of 市民政局 that may call from 127.0.0.0/8: (system, token, token row)."""
     from govshare.authz import Actor
     from govshare.orgs.models import Organisation
     from govshare.systems import service as systems
-    from govshare.systems.models import SystemToken
     from govshare.systems.schemas import SystemCreate
 
-    population = loaded(client, db)
-    granted(client, population, ["id_number", "region_code"])
     civil = db.scalar(select(Organisation).where(Organisation.short_name == "市民政局"))
     assert civil is not None
-    _system, token, row = systems.create_system(
+    return systems.create_system(
         db,
         actor=Actor.operator("test"),
         data=SystemCreate(org_id=civil.id, code="assist", name="救助系统", allowed_cidrs=["127.0.0.0/8"]),
     )
+
+
+def test_a_systems_call_records_its_token_use_then_the_delivery_after_reading(client, city, db) -> None:
+    from govshare.systems.models import SystemToken
+
+    population = loaded(client, db)
+    granted(client, population, ["id_number", "region_code"])
+    _system, token, row = civil_system(db)
     before = db.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
     page = rows(client, population, {"Authorization": f"Bearer {token}"}, region_code="130102")
     assert page.status_code == 200 and len(page.json()["rows"]) == 2
