@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from govshare.pagination import Page, PageParams
 from govshare.sharing import exports, feedback, rows, service
 from govshare.sharing.models import Grant
-from govshare.web.deps import DB, CurrentActor, reads_first
+from govshare.web.deps import DB, CurrentActor, in_own_unit, own_unit
 
 router = APIRouter(prefix="/api/v1", tags=["sharing"])
 
@@ -137,15 +137,14 @@ def rule(request_id: int, body: RulingBody, actor: CurrentActor, db: DB) -> dict
     "/resources/{resource_id}/rows",
     responses={
         200: {"description": '{"rows": [...], "next_cursor": ..., "masking": {...}} or CSV'},
+        401: {"description": "No or an invalid token."},
         403: {"description": "No active grant for this purpose; how to apply is in the message."},
     },
 )
-@reads_first
-def read_rows(
+@own_unit
+async def read_rows(
     resource_id: int,
     request: Request,
-    actor: CurrentActor,
-    db: DB,
     purpose: Annotated[str | None, Query(description="用途, as declared in the grant (required).")] = None,
     limit: Annotated[int, Query(description=f"Rows per page (1–{rows.MAX_LIMIT}).")] = rows.DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
@@ -157,15 +156,18 @@ def read_rows(
     """Rows of a 库表 resource under the caller's grant for `purpose`: only granted items, within the
     grant's row scope, masked by its profile. Filter with `item=value` (repeat for several values),
     `item__gte=`, `__lte=`, `__gt=`, `__lt=` on granted items; page with `cursor`."""
-    delivery = rows.read_rows(
-        db,
-        actor=actor,
-        resource_id=resource_id,
-        purpose=purpose,
-        query=list(request.query_params.multi_items()),
-        limit=limit,
-        cursor=cursor,
-        fields=fields,
+    delivery = await in_own_unit(
+        request,
+        lambda db, actor: rows.read_rows(
+            db,
+            actor=actor,
+            resource_id=resource_id,
+            purpose=purpose,
+            query=list(request.query_params.multi_items()),
+            limit=limit,
+            cursor=cursor,
+            fields=fields,
+        ),
     )
     headers = {"X-Content-SM3": delivery.sm3, "X-GovShare-Grant": str(delivery.grant.id)}
     if format == "csv":
@@ -193,12 +195,14 @@ def read_rows(
     return Response(body, media_type="application/json", headers=headers)
 
 
-@router.get("/resources/{resource_id}/changes")
-@reads_first
-def read_changes(
+@router.get(
+    "/resources/{resource_id}/changes",
+    responses={401: {"description": "No or an invalid token."}, 403: {"description": "No active grant."}},
+)
+@own_unit
+async def read_changes(
     resource_id: int,
-    actor: CurrentActor,
-    db: DB,
+    request: Request,
     purpose: Annotated[str | None, Query(description="用途, as declared in the grant (required).")] = None,
     since: Annotated[
         str | None, Query(description="`cursor` of the previous answer; none: from the start.")
@@ -212,8 +216,11 @@ def read_changes(
     `since`, in the order they changed, under the caller's grant (items, row scope, masking). Rows are
     identified by `_row_id`, stable for your department. Ask again with the returned `cursor`; `more`
     says whether another page is ready now."""
-    feed = rows.read_changes(
-        db, actor=actor, resource_id=resource_id, purpose=purpose, since=since, limit=limit, fields=fields
+    feed = await in_own_unit(
+        request,
+        lambda db, actor: rows.read_changes(
+            db, actor=actor, resource_id=resource_id, purpose=purpose, since=since, limit=limit, fields=fields
+        ),
     )
     body = {"changes": feed.changes, "cursor": feed.cursor, "more": feed.more, "columns": feed.columns}
     return JSONResponse(body, headers={"X-Content-SM3": feed.sm3, "X-GovShare-Grant": str(feed.grant.id)})

@@ -1,7 +1,8 @@
 """Request dependencies: the unit of work, the caller's address, the acting person or system.
 
-Every route depends on `CurrentActor` (protected) or is decorated with `@public`; the route walk in
-`tests/web/test_routes.py` fails for any route that is neither.
+Every route depends on `CurrentActor` (protected), authenticates in its own unit of work
+(`@own_unit`, the data API) or is decorated with `@public`; the route walk in
+`tests/web/test_routes.py` fails for any route that is none of these.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from govshare.auth import service as auth
 from govshare.authz import Actor
@@ -24,6 +26,7 @@ CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def public(endpoint: F) -> F:
@@ -34,6 +37,19 @@ def public(endpoint: F) -> F:
 
 def is_public(endpoint: Callable[..., Any]) -> bool:
     return getattr(endpoint, "__govshare_public__", False) is True
+
+
+def own_unit(endpoint: F) -> F:
+    """Mark a route that opens its own unit of work and authenticates its caller in it
+    (`in_own_unit`) instead of depending on `DB` and `CurrentActor`: the data API, whose calls would
+    otherwise hand off between threads four times. The route walk counts it as protected and checks
+    that it refuses anonymous callers like any other."""
+    endpoint.__govshare_own_unit__ = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+def has_own_unit(endpoint: Callable[..., Any]) -> bool:
+    return getattr(endpoint, "__govshare_own_unit__", False) is True
 
 
 def reads_first(endpoint: F) -> F:
@@ -50,6 +66,18 @@ def get_db(request: Request) -> Iterator[Session]:
     unit = request.app.state.reads_first if marked else request.app.state.unit_of_work
     with unit() as session:
         yield session
+
+
+async def in_own_unit(request: Request, work: Callable[[Session, Actor], T]) -> T:
+    """`work(db, actor)` in one thread hand-off: a `reads_first` unit of work (reads under a snapshot,
+    then the writes registered with `later`, committed before this returns), the caller
+    authenticated in it as `current_actor` would."""
+
+    def run() -> T:
+        with request.app.state.reads_first() as db:
+            return work(db, actor_for(request, db, None))
+
+    return await run_in_threadpool(run)
 
 
 DB = Annotated[Session, Depends(get_db, scope="function")]
@@ -93,6 +121,12 @@ async def presented_csrf(request: Request) -> str | None:
 
 def current_actor(request: Request, db: DB, csrf: Annotated[str | None, Depends(presented_csrf)]) -> Actor:
     """Authenticate the caller by bearer token or session cookie; raises Unauthorized or Forbidden."""
+    return actor_for(request, db, csrf)
+
+
+def actor_for(request: Request, db: Session, csrf: str | None) -> Actor:
+    """The caller of `request` by bearer token or session cookie (a cookie request that changes
+    something must present its CSRF token `csrf`); raises Unauthorized or Forbidden."""
     ip = client_ip(request)
     header = request.headers.get("authorization")
     if header is not None:
