@@ -61,33 +61,29 @@ def renew(db: Session) -> None:
 
 
 class Cache(Generic[V]):
-    """A bounded map whose entries are valid under one generation value and for `MAX_AGE_S`."""
+    """A bounded map whose entries are valid under the generation value they were built under, and
+    for `MAX_AGE_S`."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
         self._generation: str | None = None
-        self._entries: dict[Hashable, tuple[float, V]] = {}
+        self._entries: dict[Hashable, tuple[str, float, V]] = {}
         self._lock = threading.Lock()
         _CACHES.append(self)
 
     def get(self, generation: str, key: Hashable) -> V | None:
-        if generation != self._generation:
-            return None
         entry = self._entries.get(key)
-        if entry is None or time.monotonic() - entry[0] > MAX_AGE_S:
+        if entry is None or entry[0] != generation or time.monotonic() - entry[1] > MAX_AGE_S:
             return None
-        return entry[1]
+        return entry[2]
 
     def put(self, generation: str, key: Hashable, value: V) -> None:
         with self._lock:
-            if generation != self._generation:
-                # Built under another value than the entries held: those (or this one) are stale.
-                # Keep whichever is newer is unknowable here, so start over from this one.
+            if generation != self._generation or len(self._entries) >= self.size:
+                # Entries of another value are of no more use (or this one is stale): start over.
                 self._entries.clear()
                 self._generation = generation
-            elif len(self._entries) >= self.size:
-                self._entries.clear()
-            self._entries[key] = (time.monotonic(), value)
+            self._entries[key] = (generation, time.monotonic(), value)
 
     def clear(self) -> None:
         with self._lock:
