@@ -320,41 +320,38 @@ class _GroupWriter:
     def _run(self, batch: list[_Ticket]) -> None:
         from govshare.audit.service import batched
 
+        alone = len(batch) == 1
         try:
             with self.between_processes, unit_of_work(self.engine) as db:
-                if len(batch) == 1:
-                    with batched(db):
-                        for write in batch[0].pending:
-                            write(db)
-                    return
                 for ticket in batch:
                     try:
-                        with db.begin_nested(), batched(db):
+                        # Alone, the transaction is the caller's; in a group, a savepoint is.
+                        with contextlib.nullcontext() if alone else db.begin_nested(), batched(db):
                             for write in ticket.pending:
                                 write(db)
                     except Exception as exc:  # that caller's writes are rolled back, and it is told
+                        if alone:
+                            raise
                         ticket.error = exc
         except BaseException as exc:  # the transaction failed: none of the batch's writes stand
             for ticket in batch:
                 ticket.error = ticket.error or exc
-            if len(batch) == 1 or not isinstance(exc, Exception):
+            if alone or not isinstance(exc, Exception):
                 raise
         finally:
             for ticket in batch:
                 ticket.done = True
 
 
-_writers: dict[int, _GroupWriter] = {}
+_writers: dict[Engine, _GroupWriter] = {}
 _writers_lock = threading.Lock()
 
 
 def _group_writer(engine: Engine) -> _GroupWriter:
-    writer = _writers.get(id(engine))
-    if writer is None or writer.engine is not engine:
+    writer = _writers.get(engine)
+    if writer is None:
         with _writers_lock:
-            writer = _writers.get(id(engine))
-            if writer is None or writer.engine is not engine:
-                writer = _writers[id(engine)] = _GroupWriter(engine)
+            writer = _writers.setdefault(engine, _GroupWriter(engine))
     return writer
 
 

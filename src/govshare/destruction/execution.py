@@ -195,11 +195,11 @@ def remove(db: Session, request: DestructionRequest) -> Removal:
     files = _stored_files(db, request, resource, evidence)
     # Nothing cached holds row values, but the cached Table of a dropped store table must not
     # outlive it, and compiled maskers are rebuilt from the rules on the next call anyway. Reading
-    # plans name the store table: a new generation makes every process build them again.
+    # plans name the store table: a new generation, once this commits, makes every process (this
+    # one too) build them again.
     store._table.cache_clear()
     masking.clear_maskers()
     generation.renew(db)
-    generation.clear_all()
     evidence["caches_cleared"] = ["store_tables", "maskers", "reading_plans"]
     return Removal(rows=rows, quarantined=quarantined, files=files, evidence=evidence)
 
