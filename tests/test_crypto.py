@@ -52,6 +52,18 @@ def test_sealed_values_open_only_with_their_purpose_context_and_master_key() -> 
         sealing.unseal(sealed, purpose="p1", context="c1")
 
 
+def test_derived_keys_follow_the_master_key() -> None:
+    """Derived keys are kept per master key: another master key derives other keys at once."""
+    with settings_override(master_key="ab" * 32):
+        first = sealing.hmac_key("rows"), sealing.key_id()
+        assert (sealing.hmac_key("rows"), sealing.key_id()) == first
+        assert sealing.hmac_key("other") != first[0]
+    with settings_override(master_key="cd" * 32):
+        second = sealing.hmac_key("rows"), sealing.key_id()
+    assert second[0] != first[0] and second[1] != first[1]
+    assert first[0] == bytes.fromhex(crypto.hmac_sm3(bytes.fromhex("ab" * 32), b"govshare/hmac/rows"))
+
+
 def test_sm2_signatures_with_a_short_component_still_verify(monkeypatch) -> None:
     """gmalg drops leading zero bytes of r or s (about one signature in 100); ours are 64 bytes."""
     signer = crypto.SM2Signer("1f" * 32)

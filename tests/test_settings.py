@@ -65,6 +65,16 @@ def test_development_secrets_are_generated_once_and_private(tmp_path: Path) -> N
     assert (tmp_path / ".secrets" / "secret_key").stat().st_mode & 0o077 == 0
 
 
+def test_a_development_secret_rewritten_on_disk_is_read_again(tmp_path: Path) -> None:
+    """Secret files are kept in memory between reads, but a restore that replaces one is seen."""
+    dev = Settings(data_dir=tmp_path)
+    first = dev.secret("master_key")
+    assert dev.secret("master_key") == first
+    dev.write_secret("master_key", "ab" * 32)
+    assert dev.secret("master_key") == "ab" * 32
+    assert Settings(data_dir=tmp_path).secret("master_key") == "ab" * 32
+
+
 def test_production_refuses_to_start_with_demo_accounts(tmp_path: Path) -> None:
     from govshare.db import make_engine, unit_of_work
     from govshare.demo import service as demo

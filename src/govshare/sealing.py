@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+from functools import lru_cache
 
 from govshare.crypto import hmac_sm3, sm3_hex, sm4_gcm_decrypt, sm4_gcm_encrypt
 from govshare.settings import get_settings
@@ -26,16 +27,28 @@ def _master() -> bytes:
 
 
 def key_id(master: bytes | None = None) -> str:
-    return sm3_hex(b"govshare-key-id:" + (master or _master()))[:8]
+    return _key_id(master or _master())
 
 
 def hmac_key(purpose: str) -> bytes:
     """A key for keyed digests (HMAC-SM3) derived from the master key, one per purpose."""
-    return bytes.fromhex(hmac_sm3(_master(), f"govshare/hmac/{purpose}".encode()))
+    return _derived(_master(), f"govshare/hmac/{purpose}")
 
 
 def _key(master: bytes, purpose: str) -> bytes:
-    return bytes.fromhex(hmac_sm3(master, f"govshare/sm4/{purpose}".encode()))[:16]
+    return _derived(master, f"govshare/sm4/{purpose}")[:16]
+
+
+# Derived keys are functions of the master key: kept per master key, so a new master key (a restore,
+# a test's own) derives afresh, while the data API does not derive the same keys on every call.
+@lru_cache(maxsize=64)
+def _derived(master: bytes, label: str) -> bytes:
+    return bytes.fromhex(hmac_sm3(master, label.encode()))
+
+
+@lru_cache(maxsize=8)
+def _key_id(master: bytes) -> str:
+    return sm3_hex(b"govshare-key-id:" + master)[:8]
 
 
 def seal(plaintext: str, *, purpose: str, context: str) -> str:

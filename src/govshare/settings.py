@@ -457,7 +457,7 @@ class Settings(BaseSettings):
                 else DEV_SECRET_PREFIX + secrets.token_urlsafe(40)
             )
             self.write_secret(name, generated)
-        return path.read_text().strip()
+        return _secret_file(path)
 
     def existing_secret(self, name: str) -> str | None:
         """Secret `name` if it is configured or was generated before; never generates one."""
@@ -538,3 +538,19 @@ def name_is_sqlite(url: str) -> bool:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+_SECRET_FILES: dict[Path, tuple[tuple[int, int, int], str]] = {}
+
+
+def _secret_file(path: Path) -> str:
+    """The text of a development secret's file, read again only when the file changes (a restore
+    replaces it): the data API reads the master key on every call."""
+    st = path.stat()
+    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+    kept = _SECRET_FILES.get(path)
+    if kept is not None and kept[0] == stamp:
+        return kept[1]
+    value = path.read_text().strip()
+    _SECRET_FILES[path] = (stamp, value)
+    return value
