@@ -24,7 +24,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import inspect, text
@@ -92,12 +92,20 @@ class Cache(Generic[V]):
 
 
 _CACHES: list[Cache[Any]] = []
+_ON_CLEAR: list[Callable[[], object]] = []
+
+
+def on_clear(forget: Callable[[], object]) -> None:
+    """Have `clear_all` also call `forget` (for per-process memories that are not a `Cache`)."""
+    _ON_CLEAR.append(forget)
 
 
 def clear_all() -> None:
     """Forget every cached answer in this process (after a destruction: nothing cached outlives it)."""
     for cache in _CACHES:
         cache.clear()
+    for forget in _ON_CLEAR:
+        forget()
 
 
 def detached(obj: M) -> M:

@@ -279,3 +279,35 @@ def test_a_systems_call_records_its_token_use_then_the_delivery_after_reading(cl
     assert json.loads(events[1].details)["system_id"] == _system.id
     db.expire_all()
     assert db.get(SystemToken, row.id).last_used_ip == "127.0.0.1"  # type: ignore[union-attr]
+
+
+def test_a_tokens_last_use_is_written_at_most_once_a_minute_but_every_use_is_audited(
+    client, city, db, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    from govshare.systems import service as systems
+    from govshare.systems.models import SystemToken
+
+    population = loaded(client, db)
+    granted(client, population, ["region_code"])
+    _system, token, row = civil_system(db)
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    def last_used() -> object:
+        db.expire_all()
+        return db.get(SystemToken, row.id).last_used_at  # type: ignore[union-attr]
+
+    def uses() -> int:
+        return len(db.scalars(select(AuditEvent).where(AuditEvent.event_type == "system.token_used")).all())
+
+    assert rows(client, population, bearer).status_code == 200
+    assert last_used() is not None
+    db.execute(update(SystemToken).where(SystemToken.id == row.id).values(last_used_at=None))
+    before = uses()
+    assert rows(client, population, bearer).status_code == 200
+    assert last_used() is None  # within the minute: not written again
+    assert uses() == before + 1  # but audited
+    monkeypatch.setattr(systems, "NOTE_USE_EVERY_S", 0.0)
+    assert rows(client, population, bearer).status_code == 200
+    assert last_used() is not None

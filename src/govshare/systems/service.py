@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -213,6 +214,13 @@ _NOTE_USE = (
 # Tokens as last read, by their SM3: valid while the tables they come from stay as they were.
 _CREDENTIALS: generation.Cache[tuple[SystemToken, BusinessSystem]] = generation.Cache()
 
+# A token's last use (时间 and 地址, shown to its department) is written at most once a minute per
+# token and address by each process, not on every call: a system calling many times a second would
+# otherwise rewrite the same row each time. Every call is still audited as a use of the token.
+NOTE_USE_EVERY_S = 60.0
+_use_noted: dict[tuple[int, str | None], float] = {}
+generation.on_clear(_use_noted.clear)
+
 
 def _credential(db: Session, digest: str) -> tuple[SystemToken, BusinessSystem] | None:
     now_generation = generation.current(db)
@@ -282,10 +290,14 @@ def authenticate(db: Session, *, token: str, ip: str | None) -> Actor:
             keep_changes=True,
         )
     token_id = row.id
+    clock = time.monotonic()
+    note = clock - _use_noted.get((token_id, ip), -NOTE_USE_EVERY_S) >= NOTE_USE_EVERY_S
 
     def used(w: Session) -> None:
-        # A Core statement on the table: the ORM's bulk update would also search the session.
-        w.execute(_NOTE_USE, {"token_id": token_id, "at": now, "ip": ip})
+        if note:
+            # A Core statement on the table: the ORM's bulk update would also search the session.
+            w.execute(_NOTE_USE, {"token_id": token_id, "at": now, "ip": ip})
+            _use_noted[(token_id, ip)] = clock
         audit.record(w, EventType.system_token_used, actor=actor, obj=system, details={"token_id": token_id})
 
     later(db, used)
