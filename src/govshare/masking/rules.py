@@ -227,7 +227,10 @@ def _name(text: str) -> str:
     surname = 2 if len(text) > 2 and text[:2] in COMPOUND_SURNAMES else 1
     if len(text) <= surname:
         return "*" * len(text)
-    return text[:surname] + "".join(c if c in "·• " else "*" for c in text[surname:])
+    given = text[surname:]
+    if given.isalpha():  # the common case: no separator to keep
+        return text[:surname] + "*" * len(given)
+    return text[:surname] + "".join(c if c in "·• " else "*" for c in given)
 
 
 def _unit(pattern: re.Pattern[str], text: str, start: int, *, county: bool = False) -> int:
@@ -236,6 +239,11 @@ def _unit(pattern: re.Pattern[str], text: str, start: int, *, county: bool = Fal
     if match is None or _NOT_UNIT.search(match[1]) or (county and match[0].endswith(_NOT_COUNTY)):
         return start
     return match.end()
+
+
+def _card(text: str) -> str:
+    """An identity or bank card number: the first 6 and last 4 characters, without spaces or dashes."""
+    return _keep(text if text.isalnum() else _NUMBER_NOISE.sub("", text), 6, 4)
 
 
 def _address(text: str) -> str:
@@ -247,7 +255,9 @@ def _address(text: str) -> str:
 
 
 def _mobile(text: str) -> str:
-    digits = _PHONE_NOISE.sub("", text)
+    digits = text if text.isdigit() else _PHONE_NOISE.sub("", text)
+    if len(digits) == 11 and digits[0] == "1":  # the common case: no country code to take off
+        return _keep(digits, 3, 4)
     for prefix in ("+86", "0086", "86"):
         rest = digits.removeprefix(prefix)
         if rest != digits and len(rest) == 11 and rest.startswith("1"):
@@ -353,7 +363,7 @@ def value_masker(rule: Rule, *, key: bytes | None = None) -> Callable[[Any], Any
     if name == "pseudonym":
         return _text(_pseudonym(key if key is not None else pseudonym_key()))
     if name in ("id_number", "bank_card"):
-        return _text(lambda text: _keep(_NUMBER_NOISE.sub("", text), 6, 4))
+        return _text(_card)
     if name == "mobile":
         return _text(_mobile)
     if name == "name":
