@@ -311,3 +311,11 @@ def test_a_tokens_last_use_is_written_at_most_once_a_minute_but_every_use_is_aud
     monkeypatch.setattr(systems, "NOTE_USE_EVERY_S", 0.0)
     assert rows(client, population, bearer).status_code == 200
     assert last_used() is not None
+
+
+def test_rows_json_is_the_standard_compact_text_even_where_orjson_refuses() -> None:
+    from govshare.sharing.rows import rows_json
+
+    page = [{"_row_id": "a", "姓名": "林**", "n": 1.5, "big": 2**70, "none": None, "t": 'a"\\\n\x01'}]
+    assert rows_json(page) == json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode()
+    assert rows_json(page[:0]) == b"[]"

@@ -378,7 +378,7 @@ class Rows:
     next_cursor: str | None
     masking: dict[str, str]
     sm3: str
-    rows_json: str
+    rows_json: bytes
     filters: dict[str, list[str]]
 
 
@@ -466,7 +466,7 @@ def read_rows(
             next_cursor = reading.cursor(found[-1]._key)
         rows = reading.values(found)
     text = rows_json(rows)
-    digest = sm3_hex(text.encode())
+    digest = sm3_hex(text)
     _audited(
         db,
         actor=actor,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -186,12 +186,7 @@ async def read_rows(
         "grant_id": delivery.grant.id,
     }
     # The rows go out as the very text whose SM3 was audited, not encoded a second time.
-    body = (
-        '{"rows":'
-        + delivery.rows_json
-        + ","
-        + json.dumps(rest, ensure_ascii=False, separators=(",", ":"))[1:]
-    )
+    body = b'{"rows":' + delivery.rows_json + b"," + orjson.dumps(rest)[1:]
     return Response(body, media_type="application/json", headers=headers)
 
 

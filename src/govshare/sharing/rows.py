@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Column, Select, Table, and_, case, or_, select
 from sqlalchemy.orm import Session
 
@@ -55,7 +56,7 @@ class Delivery:
     masking: dict[str, str]
     sm3: str
     filters: dict[str, list[str]] = field(default_factory=dict)
-    rows_json: str = "[]"  # `rows` as JSON text: the bytes the SM3 is of
+    rows_json: bytes = b"[]"  # `rows` as JSON (UTF-8): the bytes the SM3 is of
 
 
 @dataclass
@@ -97,20 +98,30 @@ class Reading:
     def values(self, found: Sequence[Any], first: int) -> list[dict[str, Any]]:
         """The columns of rows `found` from index `first` on, masked and as the JSON answer carries
         them (masked column by column: one rule lookup per item, not per value)."""
-        if not found:
-            return []
-        columns = list(zip(*found, strict=True))[first:]
-        masked = [
-            json_column(self.masker.column(name, values))
-            for name, values in zip(self.columns, columns, strict=True)
+        columns = self.columns
+        return [
+            dict(zip(columns, values, strict=True))
+            for values in zip(*self._columns(found, first), strict=True)
         ]
-        return [dict(zip(self.columns, values, strict=True)) for values in zip(*masked, strict=True)]
 
     def masked(self, found: Sequence[Any], first: int) -> list[dict[str, Any]]:
         """Rows `found` (`_key`, then the columns from index `first`) as returned: the department's
         row id, then the masked values."""
         ids = rowids.RowIds(self.grant.org_id).many([row._key for row in found])
-        return [{"_row_id": i, **v} for i, v in zip(ids, self.values(found, first), strict=True)]
+        keys = ("_row_id", *self.columns)
+        return [
+            dict(zip(keys, values, strict=True))
+            for values in zip(ids, *self._columns(found, first), strict=True)
+        ]
+
+    def _columns(self, found: Sequence[Any], first: int) -> list[list[Any]]:
+        if not found:
+            return []
+        columns = list(zip(*found, strict=True))[first:]
+        return [
+            json_column(self.masker.column(name, values))
+            for name, values in zip(self.columns, columns, strict=True)
+        ]
 
     def cursor(self, position: str) -> str:
         sealed = seal(position, purpose="rows-cursor", context=f"{self.resource.id}:{self.grant.id}")
@@ -278,18 +289,24 @@ def _limit(limit: int) -> None:
         )
 
 
-def rows_json(rows: list[Any]) -> str:
-    """The JSON text of delivered rows, exactly as the answer carries it and as its SM3 is taken."""
-    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+def rows_json(rows: list[Any]) -> bytes:
+    """The JSON of delivered rows (UTF-8), exactly as the answer carries it and as its SM3 is taken.
+
+    orjson writes what `json.dumps(rows, ensure_ascii=False, separators=(",", ":"))` writes, a tenth
+    of the time; the standard encoder takes what orjson refuses (an integer beyond 64 bits)."""
+    try:
+        return orjson.dumps(rows)
+    except orjson.JSONEncodeError:
+        return json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _delivered(
     db: Session, actor: Actor, reading: Reading, rows: list[Any], channel: str, **details: Any
-) -> tuple[str, str]:
-    """Audit one delivery (written after the reads: see `db.later`); returns the rows' JSON text
-    and its SM3."""
+) -> tuple[bytes, str]:
+    """Audit one delivery (written after the reads: see `db.later`); returns the rows' JSON and its
+    SM3."""
     text = rows_json(rows)
-    digest = sm3_hex(text.encode())
+    digest = sm3_hex(text)
     resource, grant, count = reading.resource, reading.grant, len(rows)
     event = {
         "grant_id": grant.id,
