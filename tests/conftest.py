@@ -59,6 +59,7 @@ NO_DATABASE = frozenset(
         "tests/test_cli.py",
         "tests/test_compliance_map.py",
         "tests/test_crypto.py",
+        "tests/test_serving.py",
         "tests/test_identifiers.py",
         "tests/test_security_map.py",
         "tests/test_settings.py",

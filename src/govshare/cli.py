@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -279,7 +279,9 @@ def sync(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (one per core); each listens on a socket of its own.")
+    ] = 1,
     tls_cert: Annotated[
         Path | None, typer.Option(help="Serve HTTPS with this PEM certificate (overrides GOVSHARE_TLS_CERT).")
     ] = None,
@@ -290,6 +292,7 @@ def serve(
     """Serve the web UI and API (and run scheduled jobs unless GOVSHARE_RUN_JOBS=false)."""
     import uvicorn
 
+    from govshare import serving
     from govshare.migrate import upgrade
     from govshare.startup import production_problems
     from govshare.tls import TLSConfigError, check_tls
@@ -318,18 +321,30 @@ def serve(
     else:
         upgrade(get_engine())
     scheme = "https" if settings.tls_enabled else "http"
+    options: dict[str, Any] = {
+        "app": "govshare.web.app:create_app",
+        "factory": True,
+        "host": host,
+        "port": port,
+        "proxy_headers": False,
+        "log_level": "info",
+        "ssl_certfile": str(settings.tls_cert) if settings.tls_cert else None,
+        "ssl_keyfile": str(settings.tls_key) if settings.tls_key else None,
+    }
+    if workers > 1 and serving.supported():
+        # A listening socket per worker: the kernel spreads connections evenly (govshare.serving).
+        try:
+            reserved = serving.bound_socket(host, port)
+        except OSError as exc:
+            fail(f"无法监听 {host}:{port}（cannot listen）：{exc}。请换一个端口，或先停止占用该端口的程序。")
+        console.print(
+            f"GovShare 正在 {scheme}://{host}:{port} 提供服务（{settings.env.value}，{workers} 个工作进程）"
+        )
+        if not serving.Workers(options, workers, reserved).run():
+            fail("工作进程无法启动，服务已停止；原因见上方日志（a worker could not start）。")
+        return
     console.print(f"GovShare 正在 {scheme}://{host}:{port} 提供服务（{settings.env.value}）")
-    uvicorn.run(
-        "govshare.web.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=False,
-        log_level="info",
-        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
-        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
-    )
+    uvicorn.run(**options, workers=workers)
 
 
 @app.command()
