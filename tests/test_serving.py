@@ -91,8 +91,12 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
         yield process, port
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            process.terminate()
+            try:
+                process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def test_connections_that_arrive_together_are_spread_over_the_workers(served) -> None:  # type: ignore[no-untyped-def]
@@ -134,6 +138,27 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_them_all(served) -> None:  
     assert process.wait(timeout=40) == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
     assert not _healthy(port)
+
+
+def test_workers_stop_when_their_parent_is_killed(served) -> None:  # type: ignore[no-untyped-def]
+    """Killed without a chance to stop them, the parent leaves no orphan serving on the port."""
+    process, port = served
+    workers = _children(process.pid)
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 40
+    while any(Path(f"/proc/{pid}").exists() and _zombie_free(pid) for pid in workers):
+        assert time.monotonic() < deadline, "a worker outlived its parent"
+        time.sleep(0.3)
+    assert not _healthy(port)
+
+
+def _zombie_free(pid: int) -> bool:
+    """Whether `pid` is still running (not merely a zombie waiting to be reaped)."""
+    try:
+        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
+    except OSError:
+        return False
 
 
 def test_a_port_in_use_is_refused_with_a_clear_message(tmp_path: Path) -> None:

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import threading
+import time
 from typing import Any
 
 import uvicorn
@@ -59,9 +61,21 @@ def _worker(options: dict[str, Any]) -> None:
         raise SystemExit(STARTUP_FAILURE) from None
     sock.listen(config.backlog)
     server = uvicorn.Server(config)
+    threading.Thread(target=_stop_with_parent, args=(server, os.getppid()), daemon=True).start()
     server.run(sockets=[sock])
     if not server.started:
         raise SystemExit(STARTUP_FAILURE)
+
+
+def _stop_with_parent(server: uvicorn.Server, parent: int) -> None:
+    """Stop the worker (gracefully) once its parent is gone, killed without a chance to stop it:
+    an orphan would keep serving on the port with nobody to supervise it."""
+    while not server.should_exit:
+        if os.getppid() != parent:
+            logger.warning("The server's parent process is gone; stopping worker [%s].", os.getpid())
+            server.should_exit = True
+            return
+        time.sleep(1.0)
 
 
 class Workers:
