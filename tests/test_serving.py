@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from govshare import serving
-from tests.security.test_tls import _cli, _env, _free_port
+from tests.security.test_tls import _cli, _env, _free_port, stop
 
 pytestmark = pytest.mark.skipif(not serving.supported(), reason="SO_REUSEPORT is Linux's")
 
@@ -90,13 +90,7 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
             time.sleep(0.3)
         yield process, port
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
 
 
 def test_connections_that_arrive_together_are_spread_over_the_workers(served) -> None:  # type: ignore[no-untyped-def]

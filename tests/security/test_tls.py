@@ -76,6 +76,18 @@ def _cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
     )
 
 
+def stop(process: subprocess.Popen[str], timeout: float = 40) -> None:
+    """Stop a server as an operator would (SIGTERM: it finishes its requests), killing it if stuck."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -113,12 +125,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
             time.sleep(0.3)
         yield base, cert
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def test_healthz_over_https_trusting_only_that_certificate(served: tuple[str, Path]) -> None:
