@@ -64,3 +64,21 @@ def test_the_setting_reaches_the_app(monkeypatch) -> None:  # type: ignore[no-un
     found = [m for m in app.user_middleware if m.cls is Admission]
     assert len(found) == 1 and found[0].kwargs["slots"] == 3
     assert found[0].kwargs["pattern"].fullmatch("/api/v1/resources/12/rows")
+
+
+def test_admission_covers_exactly_the_data_routes() -> None:
+    """The admission's path pattern and the routes marked `@own_unit` (the data API) must not drift
+    apart: every such route is admitted in turn, and no other route is held back."""
+    from govshare.settings import Settings
+    from govshare.web.app import create_app
+    from govshare.web.deps import has_own_unit
+    from tests.web.test_routes import _api_routes
+
+    app = create_app(Settings(), run_jobs=False)
+    pattern = next(m for m in app.user_middleware if m.cls is Admission).kwargs["pattern"]
+    held = {}
+    for route in _api_routes(app):
+        sample = re.sub(r"\{[^}]+\}", "12", route.path)
+        held[route.path] = (bool(pattern.fullmatch(sample)), has_own_unit(route.endpoint))
+    assert sum(marked for _, marked in held.values()) == 2
+    assert {path: h for path, h in held.items() if h[0] != h[1]} == {}
