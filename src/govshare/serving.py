@@ -59,7 +59,8 @@ def _worker(options: dict[str, Any]) -> None:
     except OSError as exc:
         logger.error("Worker cannot listen on %s:%s: %s", config.host, config.port, exc)
         raise SystemExit(STARTUP_FAILURE) from None
-    sock.listen(config.backlog)
+    # Not listening yet: uvicorn listens once the app has loaded and started, and only then does the
+    # kernel hash connections to this worker (a replacement does not take them while it imports).
     server = uvicorn.Server(config)
     threading.Thread(target=_stop_with_parent, args=(server, os.getppid()), daemon=True).start()
     server.run(sockets=[sock])
