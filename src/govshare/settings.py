@@ -450,7 +450,9 @@ class Settings(BaseSettings):
         if self.is_production:
             raise RuntimeError(f"GOVSHARE_{name.upper()} must be set in production")
         path = self.data_dir / ".secrets" / name
-        if not path.exists():
+        try:
+            return _secret_file(path)  # one stat per call: the file's stamp tells whether it changed
+        except FileNotFoundError:
             generated = (
                 secrets.token_hex(32)
                 if name in HEX_SECRETS
