@@ -21,6 +21,11 @@ from tests.security.test_tls import _cli, _env, _free_port, stop
 pytestmark = pytest.mark.skipif(not serving.supported(), reason="SO_REUSEPORT is Linux's")
 
 
+def _stat(pid: int | str) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name: state, parent, …"""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def _children(pid: int) -> list[int]:
     """The worker processes of `pid` (multiprocessing may add a resource tracker: not a worker)."""
     found = []
@@ -28,11 +33,10 @@ def _children(pid: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            parent = int(_stat(entry.name)[1])
             command = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
         if parent == pid and b"resource_tracker" not in command:
             found.append(int(entry.name))
     return sorted(found)
@@ -150,7 +154,7 @@ def test_workers_stop_when_their_parent_is_killed(served) -> None:  # type: igno
 def _zombie_free(pid: int) -> bool:
     """Whether `pid` is still running (not merely a zombie waiting to be reaped)."""
     try:
-        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
+        return _stat(pid)[0] != "Z"
     except OSError:
         return False
 
