@@ -1,5 +1,6 @@
-"""`govshare serve --workers N`: a listening socket per worker, so connections that arrive together
-are spread over the workers; a dead worker is replaced; a worker that cannot start stops the server."""
+"""`govshare serve --workers N`: the parent accepts and deals each connection to the worker with the
+fewest open, so connections that arrive together are spread evenly; a dead worker is replaced; a
+worker that cannot start stops the server; workers outlive neither a SIGTERM nor their parent."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import http.client
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +19,11 @@ from pathlib import Path
 import pytest
 
 from govshare import serving
-from tests.security.test_tls import _cli, _env, _free_port, stop
+from tests.security.test_tls import _cli, _env, _free_port, make_self_signed, stop
 
-pytestmark = pytest.mark.skipif(not serving.supported(), reason="SO_REUSEPORT is Linux's")
+pytestmark = pytest.mark.skipif(not serving.supported(), reason="passing descriptors needs Unix sockets")
+
+STARTED = "Application startup complete."
 
 
 def _stat(pid: int | str) -> list[str]:
@@ -42,18 +47,19 @@ def _children(pid: int) -> list[int]:
     return sorted(found)
 
 
-def _sockets(port: int, state: str) -> set[str]:
-    """The inodes of the TCP sockets on local `port` in `state` (01 established, 0A listening)."""
-    found = set()
+def _sockets(port: int, state: str) -> dict[str, int]:
+    """The TCP sockets on local `port` in `state` (01 established, 0A listening): inode → the
+    remote port (the client's own port, for a connection)."""
+    found = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
             if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
-                found.add(fields[9])
+                found[fields[9]] = int(fields[2].rsplit(":", 1)[1], 16)
     return found
 
 
-def _held(pid: int, inodes: set[str]) -> set[str]:
+def _held(pid: int, inodes: dict[str, int]) -> set[str]:
     """Which of the sockets `inodes` process `pid` holds."""
     held = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
@@ -66,62 +72,150 @@ def _held(pid: int, inodes: set[str]) -> set[str]:
     return held
 
 
-def _healthy(port: int) -> bool:
+def _healthy(port: int, context: ssl.SSLContext | None = None) -> bool:
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        if context is None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        else:
+            conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=2, context=context)
         conn.request("GET", "/healthz")
         return conn.getresponse().status == 200
     except OSError:
         return False
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+class Served:
+    """A `govshare serve --workers 2` process, its port and everything it has printed."""
+
+    def __init__(self, process: subprocess.Popen[str], port: int) -> None:
+        self.process = process
+        self.port = port
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def wait_started(self, workers: int = 2) -> None:
+        """Until `workers` workers have started the app (until then, one may get no connections)."""
+        deadline = time.monotonic() + 60
+        while sum(STARTED in line for line in self.lines) < workers:
+            assert self.process.poll() is None, "".join(self.lines)
+            assert time.monotonic() < deadline, "server did not come up:\n" + "".join(self.lines)
+            time.sleep(0.2)
+
+    def connections_per_worker(self) -> dict[int, set[int]]:
+        """Each worker's connections, as the clients' own ports."""
+        established = _sockets(self.port, "01")
+        return {
+            worker: {established[inode] for inode in _held(worker, established)}
+            for worker in _children(self.process.pid)
+        }
+
+
+def _serve(data_dir: Path, *args: str) -> Served:
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "govshare", "serve", "--port", str(port), "--workers", "2"],
-        env=_env(tmp_path),
+        [sys.executable, "-m", "govshare", "serve", "--port", str(port), "--workers", "2", *args],
+        env=_env(data_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    return Served(process, port)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    server = _serve(tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        # Ready when both workers listen (the first answers while the second may still start).
-        while not (len(_sockets(port, "0A")) == 2 and _healthy(port)):
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.3)
-        yield process, port
+        server.wait_started()
+        yield server
     finally:
-        stop(process)
+        stop(server.process)
 
 
-def test_connections_that_arrive_together_are_spread_over_the_workers(served) -> None:  # type: ignore[no-untyped-def]
-    process, port = served
-    workers = _children(process.pid)
-    # Each worker listens on a socket of its own (uvicorn's workers would share one).
-    listening = [_held(worker, _sockets(port, "0A")) for worker in workers]
-    assert [len(mine) for mine in listening] == [1, 1] and listening[0] != listening[1]
-    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(32)]
+def _opened(port: int, count: int) -> list[http.client.HTTPConnection]:
+    """`count` keep-alive connections opened in a burst, as a client's pool opens them, each having
+    made one request."""
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(count)]
+    for conn in connections:
+        conn.connect()
+    for conn in connections:
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().read() == b'{"status":"ok"}'
+    return connections
+
+
+def _client_port(conn: http.client.HTTPConnection) -> int:
+    assert conn.sock is not None
+    return int(conn.sock.getsockname()[1])
+
+
+def test_connections_are_dealt_evenly_to_the_workers(served: Served) -> None:
+    workers = _children(served.process.pid)
+    assert len(workers) == 2
+    # Only the parent listens; the workers serve what it deals them.
+    listening = _sockets(served.port, "0A")
+    assert len(_held(served.process.pid, listening)) == 1
+    assert all(not _held(worker, listening) for worker in workers)
+    connections = _opened(served.port, 16)
     try:
-        for conn in connections:  # 32 keep-alive connections in a burst, as a client's pool opens them
-            conn.connect()
-        for conn in connections:
-            conn.request("GET", "/healthz")
-            assert conn.getresponse().read() == b'{"status":"ok"}'
-        established = _sockets(port, "01")
-        held = [len(_held(worker, established)) for worker in workers]
-        # The kernel hashes each connection to one of the sockets: all 32 on one worker would be a
-        # chance of 1 in 2**31. (With a shared socket a busy worker took most of them.)
-        assert sum(held) == 32 and min(held) >= 1, held
+        per_worker = served.connections_per_worker()
+        # 8 and 8, whatever the clients' addresses (a hash of them split 16 as 11:5 or worse often).
+        assert sorted(len(ports) for ports in per_worker.values()) == [8, 8], per_worker
+        # The app sees the client's own address and port, as if it had accepted the connection itself.
+        ports = {_client_port(conn) for conn in connections}
+        assert set().union(*per_worker.values()) == ports
+        assert any(f'127.0.0.1:{port} - "GET /healthz' in "".join(served.lines) for port in ports)
+
+        # The workers report connections that close: close 4 of one worker's, and the next 4 go to it.
+        first, second = workers
+        closing = [conn for conn in connections if _client_port(conn) in per_worker[first]][:4]
+        for conn in closing:
+            conn.close()
+            connections.remove(conn)
+        deadline = time.monotonic() + 10
+        while len(served.connections_per_worker()[first]) > 4:
+            assert time.monotonic() < deadline, "the worker kept the closed connections"
+            time.sleep(0.1)
+        time.sleep(0.5)  # the parent hears of the closes on its next turn
+        fresh = _opened(served.port, 4)
+        connections += fresh
+        per_worker = served.connections_per_worker()
+        assert {_client_port(conn) for conn in fresh} <= per_worker[first], per_worker
+        assert len(per_worker[first]) == len(per_worker[second]) == 8
     finally:
         for conn in connections:
             conn.close()
 
 
-def test_a_dead_worker_is_replaced_and_sigterm_stops_them_all(served) -> None:  # type: ignore[no-untyped-def]
-    process, port = served
+def test_tls_connections_are_dealt_and_served(tmp_path: Path) -> None:
+    """The handshake happens in the worker, with the server's certificate."""
+    cert, key = make_self_signed(tmp_path)
+    server = _serve(tmp_path, "--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        server.wait_started()
+        context = ssl.create_default_context(cafile=str(cert))
+        # A client that does not trust the certificate fails its handshake, and nothing else does.
+        assert not _healthy(server.port, ssl.create_default_context())
+        connections = []
+        for _ in range(4):
+            conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=10, context=context)
+            conn.request("GET", "/healthz")
+            assert conn.getresponse().read() == b'{"status":"ok"}'
+            connections.append(conn)
+        assert sorted(len(ports) for ports in server.connections_per_worker().values()) == [2, 2]
+        for conn in connections:
+            conn.close()
+    finally:
+        stop(server.process)
+
+
+def test_a_dead_worker_is_replaced_and_sigterm_stops_them_all(served: Served) -> None:
+    process, port = served.process, served.port
     first, second = _children(process.pid)
     os.kill(first, signal.SIGKILL)
     deadline = time.monotonic() + 30
@@ -132,15 +226,21 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_them_all(served) -> None:  
         assert time.monotonic() < deadline, f"the worker was not replaced: {workers}"
         time.sleep(0.2)
     assert second in workers and _healthy(port)
+    # Once the replacement has started the app, it takes its share of connections.
+    served.wait_started(3)
+    connections = _opened(port, 2)
+    assert sorted(len(ports) for ports in served.connections_per_worker().values()) == [1, 1]
+    for conn in connections:
+        conn.close()
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=40) == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
     assert not _healthy(port)
 
 
-def test_workers_stop_when_their_parent_is_killed(served) -> None:  # type: ignore[no-untyped-def]
+def test_workers_stop_when_their_parent_is_killed(served: Served) -> None:
     """Killed without a chance to stop them, the parent leaves no orphan serving on the port."""
-    process, port = served
+    process, port = served.process, served.port
     workers = _children(process.pid)
     process.kill()
     process.wait()

@@ -332,7 +332,7 @@ def serve(
         "ssl_keyfile": str(settings.tls_key) if settings.tls_key else None,
     }
     if workers > 1 and serving.supported():
-        # A listening socket per worker: the kernel spreads connections evenly (govshare.serving).
+        # The parent accepts and deals each connection to the worker with the fewest (govshare.serving).
         try:
             reserved = serving.bound_socket(host, port)
         except OSError as exc:
