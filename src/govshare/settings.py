@@ -120,7 +120,7 @@ class Settings(BaseSettings):
         1_048_576, ge=1024, description="Largest JSON request body accepted by the API (bytes)."
     )
     data_api_concurrency: int = Field(
-        2,
+        1,
         ge=1,
         le=64,
         description="Data API calls (rows, changes) one server process works on at once; the others "
