@@ -167,9 +167,9 @@ def _raw_sql(engine: Engine, resource_id: int) -> Any:
 def _raw_run(engine: Engine, sql: Any, n: int, offset: int, out: list[float]) -> None:
     """`n` raw page queries on one connection of its own, in a read transaction (no write lock on
     SQLite); their latencies go to `out`."""
-    from govshare.db import READS_FIRST
+    from govshare.db import reading_engine
 
-    with engine.execution_options(**{READS_FIRST: True}).connect() as conn:
+    with reading_engine(engine).connect() as conn:
         for i in range(5):  # warm up
             conn.execute(sql, {"r": REGIONS[i % 9]}).all()
         for i in range(n):

@@ -85,6 +85,56 @@ def test_the_read_phase_is_read_only_on_postgresql(engine: Engine, scratch: str)
     assert _values(engine, scratch) == [1]
 
 
+def test_a_read_only_connection_goes_back_to_the_pool_writable(engine: Engine, scratch: str) -> None:
+    """PostgreSQL's read phase begins READ ONLY through the driver; the pool's next user of that very
+    connection (a pool of one) can write, and a connection given only the option (a backup's
+    snapshot) is read-only as well."""
+    from govshare.db import make_engine
+
+    one = make_engine(engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0)
+    try:
+        for _ in range(2):
+            with reads_first(one) as db:
+                assert db.execute(text(f"SELECT count(*) FROM {scratch}")).scalar_one() >= 1
+            with unit_of_work(one) as db:
+                db.execute(text(f"INSERT INTO {scratch} VALUES (5)"))
+        assert _values(engine, scratch) == [1, 5, 5]
+        if engine.dialect.name == "postgresql":
+            with one.connect() as conn, pytest.raises(DBAPIError, match="read-only"):
+                conn.execution_options(**{READS_FIRST: True}).execute(
+                    text(f"INSERT INTO {scratch} VALUES (6)")
+                )
+    finally:
+        one.dispose()
+
+
+def test_the_read_phase_reads_the_cache_generation_once(engine: Engine, scratch: str) -> None:
+    """The token's check and the grant's both ask for it; the read phase writes nothing, so one read
+    serves both. Anywhere else each ask reads it, as the caller's own writes change it."""
+    from govshare import generation
+
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "cache_generation" in statement:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with reads_first(engine) as db:
+            first = generation.current(db)
+            assert generation.current(db) == first
+            later(db, lambda w: seen.append(generation.current(w)))
+        assert len(seen) == 3  # one read in the read phase, one in the write phase, which it returned
+        seen.clear()
+        with unit_of_work(engine) as db:
+            generation.current(db)
+            generation.current(db)
+        assert len(seen) == 2
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
 def test_a_forgotten_later_fails_loudly_on_every_database(engine: Engine, scratch: str, demo_city) -> None:  # type: ignore[no-untyped-def]
     from govshare.db import ReadPhaseWrite
     from govshare.orgs.models import Organisation

@@ -73,6 +73,7 @@ def utcnow() -> datetime:
 SQLITE_CACHE_KIB = 64 * 1024  # per connection, allocated as used
 READS_FIRST = "govshare_reads_first"  # execution option of a reads-first session's engine
 _LATER = "govshare_later"  # session.info key: the writes a reads-first session registered
+_READ_MEMO = "govshare_read_memo"  # session.info key: values read once per read phase
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -86,10 +87,29 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        if conn.get_execution_options().get(READS_FIRST):
+        options = conn.get_execution_options()
+        # `reading_engine` has the driver begin READ ONLY itself; a connection given the option
+        # alone (a backup's snapshot) says so in a statement of its own.
+        if options.get(READS_FIRST) and not options.get("postgresql_readonly"):
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
     return engine
+
+
+_reading_engines: dict[Engine, Engine] = {}
+
+
+def reading_engine(engine: Engine) -> Engine:
+    """`engine` for the read phase of `reads_first` units: a deferred `BEGIN` on SQLite, a
+    `BEGIN READ ONLY` on PostgreSQL (one statement, where `SET TRANSACTION` would add a second).
+    Made once per engine: options engines are not free to make on every call."""
+    found = _reading_engines.get(engine)
+    if found is None:
+        options: dict[str, Any] = {READS_FIRST: True}
+        if engine.dialect.name == "postgresql":
+            options["postgresql_readonly"] = True
+        found = _reading_engines.setdefault(engine, engine.execution_options(**options))
+    return found
 
 
 def _value_the_database_cannot_hold(context: ExceptionContext) -> BaseException | None:
@@ -222,28 +242,40 @@ def reads_first(engine: Engine | None = None, *, within: Session | None = None) 
     from govshare.errors import DomainError
 
     engine = engine or get_engine()
-    session = within or SessionFactory(bind=engine.execution_options(**{READS_FIRST: True}))
+    session = within or SessionFactory(bind=reading_engine(engine))
     pending: list[Callable[[Session], object]] = []
     session.info[_LATER] = pending  # also marks the read phase: see `ReadPhaseWrite`
+    session.info[_READ_MEMO] = {}
     try:
         try:
             yield session
             session.commit()  # nothing to write: ends the snapshot
         except DomainError as exc:
             session.rollback()
-            session.info.pop(_LATER, None)
+            _end_read_phase(session)
             if exc.keep_changes:
                 _write(engine, pending, within)
             raise
         except BaseException:
             session.rollback()
             raise
-        session.info.pop(_LATER, None)
+        _end_read_phase(session)
         _write(engine, pending, within)
     finally:
-        session.info.pop(_LATER, None)
+        _end_read_phase(session)
         if within is None:
             session.close()
+
+
+def _end_read_phase(session: Session) -> None:
+    session.info.pop(_LATER, None)
+    session.info.pop(_READ_MEMO, None)
+
+
+def read_memo(db: Session) -> dict[str, Any] | None:
+    """In the read phase of a `reads_first` unit, a dict for values that phase reads once (it writes
+    nothing, so they cannot change under it by its own doing); None in any other unit of work."""
+    return db.info.get(_READ_MEMO)
 
 
 class ReadPhaseWrite(RuntimeError):

@@ -30,6 +30,8 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
+from govshare.db import read_memo
+
 # The tables whose rows decide a data call, with the columns that matter where not all of them do.
 WATCHED: dict[str, tuple[str, ...] | None] = {
     "organisations": None,
@@ -51,7 +53,19 @@ M = TypeVar("M")
 
 
 def current(db: Session) -> str:
-    """The value in this transaction's view of the database."""
+    """The value in this transaction's view of the database: read once in the read phase of a
+    reads-first unit (the token's check and the grant's both ask), and on every call elsewhere, where
+    the caller's own writes change it."""
+    memo = read_memo(db)
+    if memo is None:
+        return _read(db)
+    value = memo.get("generation")
+    if value is None:
+        value = memo["generation"] = _read(db)
+    return value
+
+
+def _read(db: Session) -> str:
     return str(db.execute(text("SELECT value FROM cache_generation WHERE id = 1")).scalar_one())
 
 
