@@ -338,23 +338,32 @@ class _GroupWriter:
         self.between_processes = _process_lock(engine)
 
     def write(self, pending: list[Callable[[Session], object]]) -> None:
+        from govshare.audit.service import checkpoint_unlocked
+
         ticket = _Ticket(pending)
+        due = False
         with self.queued:
             self.queue.append(ticket)
         with self.writing:
             if not ticket.done:
                 with self.queued:
                     batch, self.queue = self.queue, []
-                self._run(batch)
+                due = self._run(batch)
+        if due:  # after the commit, holding no lock: the other writers go on meanwhile
+            checkpoint_unlocked(self.engine)
         if ticket.error is not None:
             raise ticket.error
 
-    def _run(self, batch: list[_Ticket]) -> None:
-        from govshare.audit.service import batched
+    def _run(self, batch: list[_Ticket]) -> bool:
+        """Write `batch` in one transaction; whether an audit checkpoint fell due in it."""
+        from govshare.audit.service import batched, checkpoints_deferred
 
         alone = len(batch) == 1
+        due: list[int] = []
         try:
-            with self.between_processes, unit_of_work(self.engine) as db:
+            # A checkpoint that falls due is signed after the commit, outside the locks, while the
+            # others write (`audit.service.checkpoints_deferred`).
+            with self.between_processes, unit_of_work(self.engine) as db, checkpoints_deferred(db) as due:
                 for ticket in batch:
                     try:
                         # Alone, the transaction is the caller's; in a group, a savepoint is.
@@ -373,6 +382,7 @@ class _GroupWriter:
         finally:
             for ticket in batch:
                 ticket.done = True
+        return bool(due)
 
 
 _writers: dict[Engine, _GroupWriter] = {}
