@@ -283,3 +283,27 @@ def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path) -> None:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_restart_delays_double_for_workers_that_die_at_once() -> None:
+    assert serving.restart_delay(0) == 0.0  # a worker that served a while: replaced at once
+    assert [serving.restart_delay(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
+    assert serving.restart_delay(20) == serving.MAX_RESTART_DELAY_S
+
+
+def test_a_worker_that_keeps_dying_at_once_is_restarted_ever_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that crashes as soon as it has started is started again after 0.5, 1, 2 … s, not
+    many times a second; the server keeps running (a crash after startup is not a startup failure)."""
+    port = _free_port()
+    options = {"app": "tests.serving_crash_app:app", "host": "127.0.0.1", "port": port, "lifespan": "on"}
+    workers = serving.Workers(options, 1, serving.bound_socket("127.0.0.1", port))
+    said: list[str] = []
+    # What the supervisor warns of (uvicorn's logging setup replaces the logger's handlers).
+    monkeypatch.setattr(serving.logger, "warning", lambda message, *args: said.append(message % args))
+    threading.Timer(9, lambda: setattr(workers, "stopping", True)).start()
+    assert workers.run() is True
+    delays = [float(m.rsplit(" in ", 1)[1].split(" s")[0]) for m in said if "died (exit code 1)" in m]
+    # Each worker lives about a second and a half (spawn, import, half a second): without the
+    # delays there would be five or six deaths in 9 s, all replaced at once.
+    assert 1 <= len(delays) <= 4, said
+    assert delays == [0.5, 1.0, 2.0, 4.0][: len(delays)]

@@ -15,8 +15,9 @@ with uvicorn's protocol and reports when it closes. Connections are then dealt a
 can be, whatever their addresses. The parent only accepts and deals; requests never pass through it.
 
 The parent binds the address before any worker starts, so a port in use fails at once with a clear
-message. It supervises: a worker that dies is started again; a worker that cannot start (its exit
-code `STARTUP_FAILURE`) stops the whole server, as it would fail the same way again. Connections
+message. It supervises: a worker that dies is started again (later each time, while workers keep
+dying soon after they start); a worker that cannot start (its exit code `STARTUP_FAILURE`) stops the
+whole server, as it would fail the same way again. Connections
 wait in the listen queue until a worker is ready, so a worker that is still importing is never
 dealt one. SIGINT and SIGTERM stop the workers gracefully (uvicorn finishes the requests in flight),
 and a worker whose parent is gone (its end of the pair closes) stops the same way.
@@ -31,6 +32,7 @@ import multiprocessing
 import selectors
 import signal
 import socket
+import time
 from typing import Any
 
 import uvicorn
@@ -40,6 +42,11 @@ logger = logging.getLogger("uvicorn.error")
 
 # Seconds a stopping worker gets to finish its requests before it is killed.
 STOP_GRACE_S = 30.0
+# A worker that dies sooner than this after it started has died "at once": its replacement waits
+# RESTART_DELAY_S, doubled for each such death in a row, up to MAX_RESTART_DELAY_S.
+QUICK_DEATH_S = 10.0
+RESTART_DELAY_S = 0.5
+MAX_RESTART_DELAY_S = 30.0
 # What the parent sends a worker over their pair, with a connection's descriptor; what a worker tells
 # the parent: it is ready for connections; one of them closed.
 CONNECTION, READY, CLOSED = b"n", b"r", b"c"
@@ -150,6 +157,9 @@ class _Worker:
         self.heard = True  # its end of the pair is open: the selector watches ours
         self.open = 0
         self.dealt = 0
+        self.started_at = time.monotonic()
+        self.quick_deaths = 0  # its slot's workers that died at once, in a row
+        self.restart_at: float | None = None  # when it is dead: when its replacement starts
 
 
 class Workers:
@@ -266,21 +276,42 @@ class Workers:
                 return
 
     def _supervise(self, workers: list[_Worker]) -> None:
-        """Start a worker in place of one that died; stop when one could not start."""
+        """Start a worker in place of one that died, later each time one dies at once (a worker
+        that crashes as soon as it serves is not started again many times a second); stop when
+        one could not start."""
+        now = time.monotonic()
         for index, worker in enumerate(workers):
             if worker.process.is_alive():
                 continue
-            if worker.process.exitcode == STARTUP_FAILURE:
-                logger.error("Worker [%s] could not start; stopping the server.", worker.process.pid)
-                self.failed = True
-                self.stopping = True
-                return
-            logger.warning(
-                "Worker [%s] died (exit code %s); starting another.",
-                worker.process.pid,
-                worker.process.exitcode,
-            )
-            if worker.heard:
-                self._selector.unregister(worker.channel)
-            worker.channel.close()
-            workers[index] = self._start()
+            if worker.restart_at is None:  # found dead just now
+                if worker.process.exitcode == STARTUP_FAILURE:
+                    logger.error("Worker [%s] could not start; stopping the server.", worker.process.pid)
+                    self.failed = True
+                    self.stopping = True
+                    return
+                if worker.heard:
+                    self._selector.unregister(worker.channel)
+                    worker.heard = worker.ready = False
+                worker.channel.close()
+                at_once = now - worker.started_at < QUICK_DEATH_S
+                worker.quick_deaths = worker.quick_deaths + 1 if at_once else 0
+                delay = restart_delay(worker.quick_deaths)
+                worker.restart_at = now + delay
+                logger.warning(
+                    "Worker [%s] died (exit code %s); starting another in %.1f s.",
+                    worker.process.pid,
+                    worker.process.exitcode,
+                    delay,
+                )
+            if now >= worker.restart_at:
+                replacement = self._start()
+                replacement.quick_deaths = worker.quick_deaths
+                workers[index] = replacement
+
+
+def restart_delay(quick_deaths: int) -> float:
+    """Seconds before a dead worker's replacement starts, after `quick_deaths` workers of its slot
+    died at once in a row (none: at once)."""
+    if quick_deaths <= 0:
+        return 0.0
+    return float(min(MAX_RESTART_DELAY_S, RESTART_DELAY_S * 2 ** (quick_deaths - 1)))
