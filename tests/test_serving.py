@@ -23,7 +23,8 @@ from tests.security.test_tls import _cli, _env, _free_port, make_self_signed, st
 
 pytestmark = pytest.mark.skipif(not serving.supported(), reason="passing descriptors needs Unix sockets")
 
-STARTED = "Application startup complete."
+# A worker logs this once it has told the parent it is ready, after its heap is frozen.
+STARTED = "Ready for connections ("
 
 
 def _stat(pid: int | str) -> list[str]:
@@ -170,6 +171,8 @@ def test_connections_are_dealt_evenly_to_the_workers(served: Served) -> None:
         ports = {_client_port(conn) for conn in connections}
         assert set().union(*per_worker.values()) == ports
         assert any(f'127.0.0.1:{port} - "GET /healthz' in "".join(served.lines) for port in ports)
+        # Each worker froze what its startup built, out of the garbage collector's way.
+        assert sum("objects from startup frozen" in line for line in served.lines) == 2
 
         # The workers report connections that close: close 4 of one worker's, and the next 4 go to it.
         first, second = workers

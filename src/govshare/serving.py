@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
 import selectors
@@ -85,9 +86,15 @@ class _DealtServer(uvicorn.Server):
         await super().startup(sockets=[])  # the app started; no socket of its own
         if not self.started:
             return
+        # What the imports and the app's startup built stays for the process's life: kept out of
+        # the collector, a full collection while serving no longer walks it (measured: 160 ms for
+        # the 290,000 objects of a started worker, which every call queued on it would wait out).
+        gc.collect()
+        gc.freeze()
         self.channel.setblocking(False)
         asyncio.get_running_loop().add_reader(self.channel.fileno(), self._receive)
         self._tell(READY)
+        logger.info("Ready for connections (%d objects from startup frozen).", gc.get_freeze_count())
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         asyncio.get_running_loop().remove_reader(self.channel.fileno())
