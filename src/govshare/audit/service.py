@@ -206,10 +206,24 @@ def _signed(seq: int, chain_hash: str, now: datetime) -> AuditCheckpoint:
     )
 
 
-def _sign_checkpoint(db: Session, *, seq: int, chain_hash: str, now: datetime) -> AuditCheckpoint:
-    checkpoint = _signed(seq, chain_hash, now)
+def _store(db: Session, checkpoint: AuditCheckpoint) -> bool:
+    """Store `checkpoint` and move the head's mark to it, unless a checkpoint as far along is stored
+    already (the mark never moves back); whether it was stored."""
+    moved = db.execute(
+        update(_HEAD)
+        .where(_HEAD.c.id == 1, _HEAD.c.last_checkpoint_seq < checkpoint.seq)
+        .values(last_checkpoint_seq=checkpoint.seq, last_checkpoint_at=checkpoint.created_at)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        return False
     db.add(checkpoint)
-    db.execute(update(_HEAD).where(_HEAD.c.id == 1).values(last_checkpoint_seq=seq, last_checkpoint_at=now))
+    return True
+
+
+def _sign_checkpoint(db: Session, *, seq: int, chain_hash: str, now: datetime) -> AuditCheckpoint:
+    # The caller holds the head row (it advanced or locked it), whose mark is behind `seq`.
+    checkpoint = _signed(seq, chain_hash, now)
+    _store(db, checkpoint)
     return checkpoint
 
 
@@ -230,14 +244,7 @@ def checkpoint_unlocked(engine: Engine) -> AuditCheckpoint | None:
     stored: list[AuditCheckpoint] = []
 
     def store(db: Session) -> None:
-        moved = db.execute(
-            update(_HEAD)
-            .where(_HEAD.c.id == 1, _HEAD.c.last_checkpoint_seq < seq)
-            .values(last_checkpoint_seq=seq, last_checkpoint_at=now)
-        )
-        if moved.rowcount == 1:  # type: ignore[attr-defined]
-            db.add(checkpoint)
-            db.flush()
+        if _store(db, checkpoint):
             stored.append(checkpoint)
 
     _group_writer(engine).write([store])
