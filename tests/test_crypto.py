@@ -64,25 +64,48 @@ def test_derived_keys_follow_the_master_key() -> None:
     assert first[0] == bytes.fromhex(crypto.hmac_sm3(bytes.fromhex("ab" * 32), b"govshare/hmac/rows"))
 
 
-def test_sm2_signatures_with_a_short_component_still_verify(monkeypatch) -> None:
-    """gmalg drops leading zero bytes of r or s (about one signature in 100); ours are 64 bytes."""
+# Signatures made with key "1f" * 32 by the pure-Python library used before (gmalg 1.1.2), which
+# dropped a leading zero byte of r or s. Checkpoints and backups signed then must still verify.
+_OLD_PUBLIC_KEY = (
+    "043b197c580db912c1592fd823eb6477be46c71272f542ec7f0a230bbbdfadaee2"
+    "ac6eef87a5ddaef666b3c2a77cc86cf20f199e9ec64174566d5701396cd16e01"
+)
+_OLD_SIGNATURES = {
+    "checkpoint 0": "e7bba7ab17e7e613dba025f7fee611c019d20e7b212d09e3e003d03a47d3532f"
+    "bdce9631924a8f97ebdfcb66a19ce9167ae30459129b7c1b41d42c7879c6e8a7",
+    "checkpoint 15": "4fe1759c216add7849e904542834d32f3813fa28ab5a45ebbad0461591f852f6"
+    "b5a3a68f91014d3f333b251964bd5bf66a27e3129d0c1721405fc281ca3289",  # s is 31 bytes
+    "checkpoint 308": "86058488d6ed5e338eee126e2f29818d4ccba03f300eec962e796c9232d578"
+    "02964c1dfda502a20cff11f9201d9311471a8bc7dc40b59c5ebd18f96968254b",  # r is 31 bytes
+}
+
+
+def test_signatures_made_by_the_earlier_library_still_verify() -> None:
     signer = crypto.SM2Signer("1f" * 32)
-    real_sign = signer._sm2.sign
-    for n in range(5000):  # a short component turns up within a few hundred tries
-        message = f"checkpoint {n}".encode()
-        r, s = real_sign(message)
-        if len(r) < 32 or len(s) < 32:
-            break
-    else:
-        pytest.fail("no signature with a short r or s in 5000 tries")
-    monkeypatch.setattr(signer._sm2, "sign", lambda _m: (r, s))
-    signature = signer.sign(message)
-    assert len(bytes.fromhex(signature)) == 64
-    assert crypto.sm2_verify(signer.public_key_hex, message, signature)
-    assert not crypto.sm2_verify(signer.public_key_hex, message + b"!", signature)
-    # A signature stored before the padding (63 bytes) still verifies, and only for its message.
-    legacy = (bytes(r) + bytes(s)).hex()
-    assert len(bytes.fromhex(legacy)) == 63
-    assert crypto.sm2_verify(signer.public_key_hex, message, legacy)
-    assert not crypto.sm2_verify(signer.public_key_hex, message + b"!", legacy)
-    assert not crypto.sm2_verify(signer.public_key_hex, message, legacy[:-2])  # 62 bytes: never
+    assert signer.public_key_hex == _OLD_PUBLIC_KEY
+    for message, signature in _OLD_SIGNATURES.items():
+        assert crypto.sm2_verify(_OLD_PUBLIC_KEY, message.encode(), signature), message
+        assert not crypto.sm2_verify(_OLD_PUBLIC_KEY, (message + "!").encode(), signature)
+    assert [len(bytes.fromhex(s)) for s in _OLD_SIGNATURES.values()] == [64, 63, 63]
+    assert not crypto.sm2_verify(_OLD_PUBLIC_KEY, b"checkpoint 15", _OLD_SIGNATURES["checkpoint 15"][:-2])
+
+
+def test_sm2_signatures_are_64_bytes_random_and_bound_to_message_and_key() -> None:
+    signer = crypto.SM2Signer("1f" * 32)
+    other = crypto.SM2Signer("2e" * 32)
+    message = b"checkpoint 42"
+    first, second = signer.sign(message), signer.sign(message)
+    assert len(bytes.fromhex(first)) == 64 and first != second  # a fresh nonce each time
+    assert crypto.sm2_verify(signer.public_key_hex, message, first)
+    assert crypto.sm2_verify(signer.public_key_hex, message, second)
+    assert not crypto.sm2_verify(signer.public_key_hex, message + b"!", first)
+    assert not crypto.sm2_verify(other.public_key_hex, message, first)
+    # Malformed keys and signatures are "not valid", never an exception.
+    assert not crypto.sm2_verify("04" + "01" * 64, message, first)
+    assert not crypto.sm2_verify("zz", message, first)
+    assert not crypto.sm2_verify(signer.public_key_hex, message, "ab" * 10)
+    assert not crypto.sm2_verify(signer.public_key_hex, message, "not hex")
+    with pytest.raises(ValueError, match="32 bytes"):
+        crypto.SM2Signer("ff" * 32)  # above the curve order
+    with pytest.raises(ValueError, match="hex"):
+        crypto.SM2Signer("xyz")

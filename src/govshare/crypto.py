@@ -1,7 +1,8 @@
 """国密 primitives used across the platform.
 
 SM3 and SM4 come from `cryptography` (OpenSSL, fast enough for bulk data); SM2 signatures from
-`gmalg` (pure Python, ~17 ms a signature), so we sign digests and checkpoints, never rows.
+`gmalglib` (C, about 0.1 ms a signature and 0.5 ms a verification). We still sign digests and
+checkpoints, never rows.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import secrets
 from collections.abc import Iterable
 
-import gmalg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from gmalglib.sm2 import SM2
 
 SM2_UID = b"govshare-audit"
 
@@ -115,21 +117,21 @@ class SM2Signer:
             sk = bytes.fromhex(private_key_hex)
         except ValueError as exc:
             raise ValueError("SM2 private key must be hex") from exc
-        if len(sk) != 32:
-            raise ValueError("SM2 private key must be 32 bytes (64 hex digits)")
-        self._sk = sk
-        self.public_key = gmalg.SM2().generate_pk(sk)
-        self._sm2 = gmalg.SM2(sk=sk, uid=SM2_UID, pk=self.public_key)
+        if len(sk) != 32 or not SM2.is_sk_valid(sk):
+            raise ValueError("SM2 private key must be 32 bytes (64 hex digits) below the curve order")
+        self.public_key: bytes = SM2.get_pk(sk)
+        # The nonce of every signature comes from the operating system's CSPRNG, named here rather
+        # than left to the library's default.
+        self._sm2 = SM2(sk=sk, uid=SM2_UID, rnd_fn=secrets.token_bytes)
 
     @property
     def public_key_hex(self) -> str:
-        return bytes(self.public_key).hex()
+        return self.public_key.hex()
 
     def sign(self, message: bytes) -> str:
-        r, s = self._sm2.sign(message)
-        # gmalg gives r and s without leading zero bytes (about 1 signature in 100): pad each to 32,
-        # or the signature is 63 bytes long and fails verification.
-        return (bytes(r).rjust(32, b"\0") + bytes(s).rjust(32, b"\0")).hex()
+        """r and s, 32 bytes each, as 128 hex digits."""
+        signature: bytes = self._sm2.sign(message)
+        return signature.hex()
 
 
 def sm2_verify(public_key_hex: str, message: bytes, signature_hex: str) -> bool:
@@ -139,13 +141,15 @@ def sm2_verify(public_key_hex: str, message: bytes, signature_hex: str) -> bool:
     except ValueError:
         return False
     if len(sig) == 64:
-        splits = [32]
-    elif len(sig) == 63:  # written before signatures were padded: r or s lost a leading zero byte
-        splits = [31, 32]
+        candidates = [sig]
+    elif len(sig) == 63:
+        # Written by the pure-Python library used before, which dropped a leading zero byte of r
+        # or s (about one signature in 100): either component may be the short one.
+        candidates = [b"\0" + sig, sig[:32] + b"\0" + sig[32:]]
     else:
         return False
     try:
-        verifier = gmalg.SM2(pk=pk, uid=SM2_UID)
-        return any(bool(verifier.verify(message, sig[:at], sig[at:])) for at in splits)
-    except Exception:  # malformed point or key: not a valid signature
+        verifier = SM2(pk=pk, uid=SM2_UID)
+        return any(verifier.verify(message, candidate) for candidate in candidates)
+    except (ValueError, TypeError):  # malformed point or key: not a valid signature
         return False

@@ -78,8 +78,7 @@ def signer() -> SM2Signer:
 
 @lru_cache(maxsize=4)
 def _signer(private_key_hex: str) -> SM2Signer:
-    # Deriving the public key is a pure-Python point multiplication (about 30 ms): once per key, not
-    # once per checkpoint, which is signed while the calls of a group commit wait.
+    # One per key: deriving the public key is a point multiplication, needed once, not per checkpoint.
     return SM2Signer(private_key_hex)
 
 
