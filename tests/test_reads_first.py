@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, event, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from govshare import crypto
 from govshare.db import READS_FIRST, _group_writer, later, reads_first, unit_of_work
 from govshare.errors import Forbidden, Invalid
 
@@ -228,87 +229,30 @@ def test_a_failing_write_phase_in_a_group_fails_its_own_call_only(engine: Engine
     assert _values(engine, scratch) == [1, 20, 22]
 
 
-def _record_event(db: Any, n: int) -> None:
+def test_a_checkpoint_due_in_a_write_phase_commits_with_the_events_it_signs(
+    engine: Engine, demo_city
+) -> None:  # type: ignore[no-untyped-def]
     from govshare.audit import service as audit
     from govshare.audit.events import EventType
+    from govshare.audit.models import AuditCheckpoint, AuditHead
     from govshare.authz import Actor
-
-    actor = Actor.operator("reads-first-test")
-    audit.record(db, EventType.user_updated, actor=actor, object_type="test", object_id=n)
-
-
-def _head(engine: Engine) -> tuple[int, int]:
-    """The chain's last sequence number and the last one a checkpoint signs."""
-    from govshare.audit.models import AuditHead
-
-    with engine.connect() as conn:
-        row = conn.execute(select(AuditHead.last_seq, AuditHead.last_checkpoint_seq)).one()
-    return int(row[0]), int(row[1])
-
-
-def test_a_checkpoint_due_in_a_write_phase_is_signed_after_its_commit(engine: Engine, demo_city) -> None:  # type: ignore[no-untyped-def]
-    """Signed outside the transaction (it takes the write lock no longer than the writes do), and
-    still before the call that made it due returns; it signs a point the chain really has."""
-    from govshare.audit import service as audit
-    from govshare.audit.models import AuditCheckpoint
     from tests.conftest import settings_override
 
-    with settings_override(audit_checkpoint_every=1):
-        with reads_first(engine) as db:
-            later(db, lambda w: _record_event(w, 1))
-        last, signed = _head(engine)
-        assert signed == last
-        with engine.connect() as conn:
-            checkpoint = conn.execute(
-                select(AuditCheckpoint.seq, AuditCheckpoint.hash).where(AuditCheckpoint.seq == last)
-            ).one()
-            assert (
-                checkpoint.hash
-                == conn.execute(
-                    text("SELECT hash FROM audit_events WHERE seq = :s"), {"s": last}
-                ).scalar_one()
-            )
-        # Nothing new since: nothing to sign.
-        assert audit.checkpoint_unlocked(engine) is None
+    def record(w: Any) -> None:
+        audit.record(w, EventType.user_updated, actor=Actor.operator("reads-first-test"), object_type="test")
 
-
-def test_other_writers_go_on_while_a_checkpoint_is_signed(
-    engine: Engine,
-    demo_city,
-    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
-) -> None:
-    """While the signature is computed, another unit of work appends to the audit chain (it needs
-    the write lock on SQLite and the head row's lock on PostgreSQL): neither is held."""
-    from govshare.audit import service as audit
-    from govshare.audit.models import AuditCheckpoint
-    from tests.conftest import settings_override
-
-    real = audit._signed
-    meanwhile: list[bool] = []
-
-    def signed_while_another_writes(seq: int, chain_hash: str, now: Any) -> Any:
-        if meanwhile:  # the other writer's own checkpoint (it falls due too): signed as usual
-            return real(seq, chain_hash, now)
-
-        def other() -> None:
-            meanwhile.append(False)  # started: its own checkpoint is signed as usual
-            with unit_of_work(engine) as db:
-                _record_event(db, 2)
-            meanwhile.append(True)
-
-        thread = threading.Thread(target=other)
-        thread.start()
-        thread.join(15)
-        meanwhile.append(not thread.is_alive())
-        return real(seq, chain_hash, now)
-
-    monkeypatch.setattr(audit, "_signed", signed_while_another_writes)
     with settings_override(audit_checkpoint_every=1), reads_first(engine) as db:
-        later(db, lambda w: _record_event(w, 3))
-    assert meanwhile == [False, True, True]
-    last, signed = _head(engine)
-    assert signed == last  # the other writer's event, and its own checkpoint, signed inline
+        later(db, record)
     with engine.connect() as conn:
-        # The deferred signature, of the event before, found a later checkpoint stored meanwhile:
-        # it stored none (a checkpoint never moves the head's backwards).
-        assert not conn.execute(select(AuditCheckpoint.id).where(AuditCheckpoint.seq == last - 1)).all()
+        last, signed = conn.execute(select(AuditHead.last_seq, AuditHead.last_checkpoint_seq)).one()
+        assert signed == last
+        checkpoint = conn.execute(select(AuditCheckpoint).where(AuditCheckpoint.seq == last)).one()
+        event_hash = conn.execute(
+            text("SELECT hash FROM audit_events WHERE seq = :s"), {"s": last}
+        ).scalar_one()
+    assert checkpoint.hash == event_hash
+    assert crypto.sm2_verify(
+        checkpoint.public_key,
+        audit._checkpoint_message(last, checkpoint.hash, checkpoint.created_at),
+        checkpoint.signature,
+    )

@@ -338,32 +338,23 @@ class _GroupWriter:
         self.between_processes = _process_lock(engine)
 
     def write(self, pending: list[Callable[[Session], object]]) -> None:
-        from govshare.audit.service import checkpoint_unlocked
-
         ticket = _Ticket(pending)
-        due = False
         with self.queued:
             self.queue.append(ticket)
         with self.writing:
             if not ticket.done:
                 with self.queued:
                     batch, self.queue = self.queue, []
-                due = self._run(batch)
-        if due:  # after the commit, holding no lock: the other writers go on meanwhile
-            checkpoint_unlocked(self.engine)
+                self._run(batch)
         if ticket.error is not None:
             raise ticket.error
 
-    def _run(self, batch: list[_Ticket]) -> bool:
-        """Write `batch` in one transaction; whether an audit checkpoint fell due in it."""
-        from govshare.audit.service import batched, checkpoints_deferred
+    def _run(self, batch: list[_Ticket]) -> None:
+        from govshare.audit.service import batched
 
         alone = len(batch) == 1
-        due: list[int] = []
         try:
-            # A checkpoint that falls due is signed after the commit, outside the locks, while the
-            # others write (`audit.service.checkpoints_deferred`).
-            with self.between_processes, unit_of_work(self.engine) as db, checkpoints_deferred(db) as due:
+            with self.between_processes, unit_of_work(self.engine) as db:
                 for ticket in batch:
                     try:
                         # Alone, the transaction is the caller's; in a group, a savepoint is.
@@ -382,7 +373,6 @@ class _GroupWriter:
         finally:
             for ticket in batch:
                 ticket.done = True
-        return bool(due)
 
 
 _writers: dict[Engine, _GroupWriter] = {}

@@ -11,7 +11,7 @@ from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Engine, Select, Table, bindparam, false, func, insert, select, update
+from sqlalchemy import Select, Table, bindparam, false, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from govshare.audit.events import EventType
@@ -33,7 +33,6 @@ _ADVANCE = (
     .returning(_HEAD.c.last_seq, _HEAD.c.last_hash, _HEAD.c.last_checkpoint_seq, _HEAD.c.last_checkpoint_at)
 )
 _BATCH = "govshare_audit_batch"  # session.info key: events of a `batched` block
-_DEFERRED = "govshare_audit_checkpoint_due"  # session.info key: see `checkpoints_deferred`
 _INSERT_EVENT = insert(_EVENTS)
 _SET_HASH = update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("hash"))
 
@@ -162,31 +161,7 @@ def _append(db: Session, events: list[dict[str, Any]]) -> None:
         minutes=settings.audit_checkpoint_minutes
     )
     if due_by_count or due_by_time:
-        due = db.info.get(_DEFERRED)
-        if due is None:
-            _sign_checkpoint(db, seq=last, chain_hash=prev_hash, now=now)
-        else:
-            due.append(last)
-
-
-@contextlib.contextmanager
-def checkpoints_deferred(db: Session) -> Iterator[list[int]]:
-    """Within the block, a checkpoint that falls due is not signed in `db`'s transaction: the
-    sequence numbers it fell due at are collected in the list yielded, and the caller signs one with
-    `checkpoint_unlocked` once that transaction has committed and its locks are released.
-
-    For the data API's write phases (`db._GroupWriter`): a signature is about 15 ms of pure-Python
-    SM2, and inside the transaction every other process's write phase waited for it behind the
-    database's write lock. A checkpoint signed a moment later signs a later point of the same
-    chain; one that is never signed (the process stopped first) is still due for the next append.
-    (Not in a thread of its own: pure-Python signing there takes the interpreter lock for 5 ms at a
-    time from the thread serving calls, at every turn it gives it up for the database.)"""
-    due: list[int] = []
-    db.info[_DEFERRED] = due
-    try:
-        yield due
-    finally:
-        db.info.pop(_DEFERRED, None)
+        _sign_checkpoint(db, seq=last, chain_hash=prev_hash, now=now)
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -194,60 +169,18 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _signed(seq: int, chain_hash: str, now: datetime) -> AuditCheckpoint:
+def _sign_checkpoint(db: Session, *, seq: int, chain_hash: str, now: datetime) -> AuditCheckpoint:
     key = signer()
-    return AuditCheckpoint(
+    checkpoint = AuditCheckpoint(
         seq=seq,
         hash=chain_hash,
         created_at=now,
         public_key=key.public_key_hex,
         signature=key.sign(_checkpoint_message(seq, chain_hash, now)),
     )
-
-
-def _store(db: Session, checkpoint: AuditCheckpoint) -> bool:
-    """Store `checkpoint` and move the head's mark to it, unless a checkpoint as far along is stored
-    already (the mark never moves back); whether it was stored."""
-    moved = db.execute(
-        update(_HEAD)
-        .where(_HEAD.c.id == 1, _HEAD.c.last_checkpoint_seq < checkpoint.seq)
-        .values(last_checkpoint_seq=checkpoint.seq, last_checkpoint_at=checkpoint.created_at)
-    )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
-        return False
     db.add(checkpoint)
-    return True
-
-
-def _sign_checkpoint(db: Session, *, seq: int, chain_hash: str, now: datetime) -> AuditCheckpoint:
-    # The caller holds the head row (it advanced or locked it), whose mark is behind `seq`.
-    checkpoint = _signed(seq, chain_hash, now)
-    _store(db, checkpoint)
+    db.execute(update(_HEAD).where(_HEAD.c.id == 1).values(last_checkpoint_seq=seq, last_checkpoint_at=now))
     return checkpoint
-
-
-def checkpoint_unlocked(engine: Engine) -> AuditCheckpoint | None:
-    """Sign the committed end of the chain unless it is signed already, holding no lock while
-    signing: read the head, sign its (seq, hash), then store the checkpoint in a short write, unless
-    another process stored one as far along meanwhile."""
-    from govshare.db import _group_writer, reading_engine
-
-    with reading_engine(engine).connect() as conn:
-        seq, chain_hash, signed_seq = conn.execute(
-            select(_HEAD.c.last_seq, _HEAD.c.last_hash, _HEAD.c.last_checkpoint_seq).where(_HEAD.c.id == 1)
-        ).one()
-    if seq == 0 or signed_seq >= seq:
-        return None
-    now = utcnow()
-    checkpoint = _signed(seq, chain_hash, now)
-    stored: list[AuditCheckpoint] = []
-
-    def store(db: Session) -> None:
-        if _store(db, checkpoint):
-            stored.append(checkpoint)
-
-    _group_writer(engine).write([store])
-    return stored[0] if stored else None
 
 
 def checkpoint_now(db: Session) -> AuditCheckpoint | None:
