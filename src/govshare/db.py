@@ -22,6 +22,7 @@ import contextlib
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Dialect, ExceptionContext
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from govshare.settings import Settings, get_settings
@@ -74,6 +76,9 @@ SQLITE_CACHE_KIB = 64 * 1024  # per connection, allocated as used
 READS_FIRST = "govshare_reads_first"  # execution option of a reads-first session's engine
 _LATER = "govshare_later"  # session.info key: the writes a reads-first session registered
 _READ_MEMO = "govshare_read_memo"  # session.info key: values read once per read phase
+# A pooled connection idle longer than this is pinged before use (`_ping_when_idle`).
+PING_IDLE_AFTER = 1.0
+_RETURNED = "govshare_returned_at"  # pool record info key: when the connection was last returned
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -82,7 +87,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         event.listen(engine, "handle_error", _value_the_database_cannot_hold)
         return engine
-    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
     event.listen(engine, "handle_error", _value_the_database_cannot_hold)
 
     @event.listens_for(engine, "begin")
@@ -94,6 +100,32 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection with a ping before use when it sat idle for over `PING_IDLE_AFTER`
+    seconds; one that fails is replaced before the caller gets it.
+
+    SQLAlchemy's `pool_pre_ping` pings on every checkout, and a data API call checks out twice
+    (read phase, write phase): two round trips of a dozen, for connections that were in use a
+    millisecond before. A connection the database dropped while it was idle (a restart, a
+    failover, an idle timeout) is still found before use. One returned within the last second is
+    trusted: if the database went away in that second, the first statement fails, that call gets
+    an error, and SQLAlchemy discards every connection of the pool opened before the failure."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED)
+        if returned is None or time.monotonic() - returned < PING_IDLE_AFTER:
+            return  # just opened, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool discards this connection and checks out another
+            raise DisconnectionError("a pooled connection failed its ping") from exc
 
 
 _reading_engines: dict[Engine, Engine] = {}

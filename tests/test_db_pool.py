@@ -1,0 +1,70 @@
+"""PostgreSQL's pool pings a connection before use only when it sat idle (`db._ping_when_idle`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from govshare import db
+
+
+@pytest.fixture
+def pooled(engine: Engine) -> Iterator[Engine]:
+    """An engine of one pooled connection to the test database, made as production makes one."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite opens a file, there is no server to drop a connection")
+    one = db.make_engine(engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0)
+    yield one
+    one.dispose()
+
+
+def _backend(pooled: Engine) -> int:
+    with pooled.connect() as conn:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _terminate(engine: Engine, pid: int) -> None:
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+        conn.commit()
+
+
+def test_a_connection_in_use_a_moment_ago_is_not_pinged(
+    pooled: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pings: list[Any] = []
+    real = pooled.dialect.do_ping
+
+    def counted(dbapi_connection: Any) -> bool:
+        pings.append(dbapi_connection)
+        return bool(real(dbapi_connection))
+
+    monkeypatch.setattr(pooled.dialect, "do_ping", counted)
+    first = _backend(pooled)  # a new connection: not pinged
+    assert _backend(pooled) == first  # returned a moment ago: not pinged either
+    assert pings == []
+    monkeypatch.setattr(db, "PING_IDLE_AFTER", 0.0)  # every connection counts as idle now
+    assert _backend(pooled) == first
+    assert len(pings) == 1
+
+
+def test_an_idle_connection_the_database_dropped_is_replaced_before_use(
+    engine: Engine, pooled: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dropped = _backend(pooled)
+    _terminate(engine, dropped)
+    monkeypatch.setattr(db, "PING_IDLE_AFTER", 0.0)
+    replaced = _backend(pooled)  # the ping failed: the caller got a new connection, and no error
+    assert replaced != dropped
+
+    # Without the ping (the connection counts as in use a moment ago), the caller meets the error.
+    _terminate(engine, replaced)
+    monkeypatch.setattr(db, "PING_IDLE_AFTER", 3600.0)
+    with pytest.raises(DBAPIError) as failed:
+        _backend(pooled)
+    assert failed.value.connection_invalidated
+    assert _backend(pooled) not in (dropped, replaced)  # and the pool then opens a new one
