@@ -310,3 +310,52 @@ def test_a_worker_that_keeps_dying_at_once_is_restarted_ever_later(monkeypatch: 
     # delays there would be five or six deaths in 9 s, all replaced at once.
     assert 1 <= len(delays) <= 4, said
     assert delays == [0.5, 1.0, 2.0, 4.0][: len(delays)]
+
+
+def _pid_answer(port: int, path: str = "/", timeout: float = 1.0) -> int | None:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn.request("GET", path)
+        return int(conn.getresponse().read())
+    except (OSError, ValueError):
+        return None
+
+
+def test_a_hung_worker_dumps_its_stacks_and_is_replaced(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A worker whose event loop is blocked is still alive, and would be dealt connections for good:
+    its missing heartbeat gives it away; its stacks show where it hangs; a new worker serves."""
+    port = _free_port()
+    options = {"app": "tests.serving_hang_app:app", "host": "127.0.0.1", "port": port, "lifespan": "on"}
+    workers = serving.Workers(options, 1, serving.bound_socket("127.0.0.1", port), hung_after=2.0)
+    said: list[str] = []
+    monkeypatch.setattr(serving.logger, "error", lambda message, *args: said.append(message % args))
+    pids: list[int | None] = []
+
+    def client() -> None:
+        try:
+            deadline = time.monotonic() + 30
+            while (first := _pid_answer(port)) is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            pids.append(first)
+            threading.Thread(target=_pid_answer, args=(port, "/hang", 30), daemon=True).start()
+            time.sleep(0.5)
+            pids.append(_pid_answer(port))  # the worker is hung: no answer
+            while time.monotonic() < deadline:
+                answer = _pid_answer(port)
+                if answer is not None and answer != first:
+                    pids.append(answer)
+                    break
+                time.sleep(0.2)
+        finally:
+            workers.stopping = True
+
+    threading.Thread(target=client, daemon=True).start()
+    assert workers.run() is True
+    first, while_hung, *after = pids
+    assert first is not None and while_hung is None
+    assert after and after[0] not in (None, first), pids  # a new worker answers
+    assert any(f"Worker [{first}] has not answered" in m for m in said), said
+    # Where it hangs, from its own stack dump: the blocking line of the app.
+    assert "serving_hang_app.py" in capfd.readouterr().err

@@ -17,7 +17,9 @@ can be, whatever their addresses. The parent only accepts and deals; requests ne
 The parent binds the address before any worker starts, so a port in use fails at once with a clear
 message. It supervises: a worker that dies is started again (later each time, while workers keep
 dying soon after they start); a worker that cannot start (its exit code `STARTUP_FAILURE`) stops the
-whole server, as it would fail the same way again. Connections
+whole server, as it would fail the same way again. A worker whose event loop stops answering (a
+blocking call in async code, a deadlock) is found by its missing heartbeat, made to write every
+thread's stack to the log, and killed; it is then replaced like one that died. Connections
 wait in the listen queue until a worker is ready, so a worker that is still importing is never
 dealt one. SIGINT and SIGTERM stop the workers gracefully (uvicorn finishes the requests in flight),
 and a worker whose parent is gone (its end of the pair closes) stops the same way.
@@ -27,9 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import gc
 import logging
 import multiprocessing
+import os
 import selectors
 import signal
 import socket
@@ -48,9 +52,15 @@ STOP_GRACE_S = 30.0
 QUICK_DEATH_S = 10.0
 RESTART_DELAY_S = 0.5
 MAX_RESTART_DELAY_S = 30.0
+# A ready worker not heard from for this long is hung: its stacks are dumped and it is killed. It
+# tells the parent it is alive HEARTBEATS times as often, from its event loop.
+HUNG_AFTER_S = 60.0
+HEARTBEATS = 6
 # What the parent sends a worker over their pair, with a connection's descriptor; what a worker tells
-# the parent: it is ready for connections; one of them closed.
-CONNECTION, READY, CLOSED = b"n", b"r", b"c"
+# the parent: it is ready for connections; one of them closed; its event loop still turns.
+CONNECTION, READY, CLOSED, ALIVE = b"n", b"r", b"c", b"a"
+# The signal on which a worker writes every thread's stack to its standard error (`faulthandler`).
+DUMP_STACKS = signal.SIGUSR1
 # Descriptors passed in one message, and connections the listen queue holds while workers are busy.
 FDS_PER_MESSAGE = 16
 BACKLOG = 2048
@@ -77,9 +87,10 @@ def bound_socket(host: str, port: int) -> socket.socket:
 class _DealtServer(uvicorn.Server):
     """uvicorn serving the connections its parent passes over `channel`, instead of listening."""
 
-    def __init__(self, config: uvicorn.Config, channel: socket.socket) -> None:
+    def __init__(self, config: uvicorn.Config, channel: socket.socket, heartbeat_s: float) -> None:
         super().__init__(config)
         self.channel = channel
+        self.heartbeat_s = heartbeat_s
         self.handshakes: set[asyncio.Task[None]] = set()  # held, or a task may be collected mid-way
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -92,8 +103,10 @@ class _DealtServer(uvicorn.Server):
         gc.collect()
         gc.freeze()
         self.channel.setblocking(False)
-        asyncio.get_running_loop().add_reader(self.channel.fileno(), self._receive)
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self.channel.fileno(), self._receive)
         self._tell(READY)
+        loop.call_later(self.heartbeat_s, self._beat)
         logger.info("Ready for connections (%d objects from startup frozen).", gc.get_freeze_count())
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -140,15 +153,23 @@ class _DealtServer(uvicorn.Server):
         protocol.connection_lost = connection_lost  # type: ignore[method-assign]
         return protocol
 
+    def _beat(self) -> None:
+        """Tell the parent the event loop still turns, and again in a while (until it stops)."""
+        if not self.should_exit:
+            self._tell(ALIVE)
+            asyncio.get_running_loop().call_later(self.heartbeat_s, self._beat)
+
     def _tell(self, what: bytes) -> None:
         # Failing, the parent is gone (the reader notices) or, for a moment, not reading.
         with contextlib.suppress(OSError):
             self.channel.send(what)
 
 
-def _worker(options: dict[str, Any], channel: socket.socket) -> None:
+def _worker(options: dict[str, Any], channel: socket.socket, heartbeat_s: float) -> None:
     """One worker process: the app, serving what the parent deals it over `channel`."""
-    server = _DealtServer(uvicorn.Config(**options), channel)
+    # Written from the signal handler itself, so even a thread stuck in C code is shown.
+    faulthandler.register(DUMP_STACKS, all_threads=True)
+    server = _DealtServer(uvicorn.Config(**options), channel, heartbeat_s)
     server.run()
     if not server.started:
         raise SystemExit(STARTUP_FAILURE)
@@ -164,18 +185,28 @@ class _Worker:
         self.heard = True  # its end of the pair is open: the selector watches ours
         self.open = 0
         self.dealt = 0
-        self.started_at = time.monotonic()
+        self.started_at = self.heard_at = time.monotonic()
+        self.hung = False  # found hung and killed
         self.quick_deaths = 0  # its slot's workers that died at once, in a row
         self.restart_at: float | None = None  # when it is dead: when its replacement starts
 
 
 class Workers:
     """`count` worker processes serving uvicorn `options` (keyword arguments of `uvicorn.Config`),
-    on the address that `reserved` (from `bound_socket`) holds for them; closed when they stop."""
+    on the address that `reserved` (from `bound_socket`) holds for them; closed when they stop. A
+    ready worker not heard from for `hung_after` seconds is killed and replaced."""
 
-    def __init__(self, options: dict[str, Any], count: int, reserved: socket.socket) -> None:
+    def __init__(
+        self,
+        options: dict[str, Any],
+        count: int,
+        reserved: socket.socket,
+        *,
+        hung_after: float = HUNG_AFTER_S,
+    ) -> None:
         self.options = options
         self.count = count
+        self.hung_after = hung_after
         self.listener = reserved
         self.stopping = False
         self.failed = False
@@ -185,7 +216,9 @@ class Workers:
 
     def _start(self) -> _Worker:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        process = self._context.Process(target=_worker, args=(self.options, theirs), daemon=False)
+        process = self._context.Process(
+            target=_worker, args=(self.options, theirs, self.hung_after / HEARTBEATS), daemon=False
+        )
         process.start()
         theirs.close()
         ours.setblocking(False)
@@ -273,6 +306,7 @@ class Workers:
                 return
             except OSError:
                 message = b""
+            worker.heard_at = time.monotonic()
             if message == READY:
                 worker.ready = True
             elif message == CLOSED:
@@ -289,6 +323,8 @@ class Workers:
         now = time.monotonic()
         for index, worker in enumerate(workers):
             if worker.process.is_alive():
+                if worker.ready and not worker.hung and now - worker.heard_at > self.hung_after:
+                    self._kill_hung(worker, now - worker.heard_at)
                 continue
             if worker.restart_at is None:  # found dead just now
                 if worker.process.exitcode == STARTUP_FAILURE:
@@ -314,6 +350,25 @@ class Workers:
                 replacement = self._start()
                 replacement.quick_deaths = worker.quick_deaths
                 workers[index] = replacement
+
+    def _kill_hung(self, worker: _Worker, silent_s: float) -> None:
+        """A worker whose event loop has not turned for `silent_s` seconds: it writes its threads'
+        stacks to the log (where it hangs), then is killed, as it cannot stop gracefully."""
+        pid = worker.process.pid
+        logger.error(
+            "Worker [%s] has not answered for %.0f s (its event loop is blocked); "
+            "its threads' stacks follow, then it is killed and replaced.",
+            pid,
+            silent_s,
+        )
+        worker.hung = True
+        worker.ready = False  # no more connections for it
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, DUMP_STACKS)
+            time.sleep(0.5)  # the dump is written from its signal handler, at once
+        worker.process.kill()
+        worker.process.join(5)
 
 
 def restart_delay(quick_deaths: int) -> float:
