@@ -313,6 +313,24 @@ def test_a_tokens_last_use_is_written_at_most_once_a_minute_but_every_use_is_aud
     assert last_used() is not None
 
 
+def test_token_use_notes_of_long_ago_are_forgotten_past_a_bound(client, city, db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from govshare.systems import service as systems
+
+    population = loaded(client, db)
+    granted(client, population, ["region_code"])
+    _system, token, row = civil_system(db)
+    monkeypatch.setattr(systems, "USE_NOTES_KEPT", 10)
+    long_ago = time.monotonic() - systems.NOTE_USE_EVERY_S - 1
+    recent = time.monotonic()
+    systems._use_noted.update({(10_000 + n, "10.0.0.1"): long_ago for n in range(20)})
+    systems._use_noted[(20_000, "10.0.0.1")] = recent
+    assert rows(client, population, {"Authorization": f"Bearer {token}"}).status_code == 200
+    # The stale notes went; the recent one and this call's stay.
+    assert {token_id for token_id, _ip in systems._use_noted} == {20_000, row.id}
+
+
 def test_rows_json_is_the_standard_compact_text_even_where_orjson_refuses() -> None:
     from govshare.sharing.rows import rows_json
 

@@ -218,6 +218,9 @@ _CREDENTIALS: generation.Cache[tuple[SystemToken, BusinessSystem]] = generation.
 # token and address by each process, not on every call: a system calling many times a second would
 # otherwise rewrite the same row each time. Every call is still audited as a use of the token.
 NOTE_USE_EVERY_S = 60.0
+# Past this many (token, address) pairs, those noted over NOTE_USE_EVERY_S ago are forgotten: they
+# no longer hold a note back, and a process serving for months would otherwise keep every pair.
+USE_NOTES_KEPT = 4096
 _use_noted: dict[tuple[int, str | None], float] = {}
 generation.on_clear(_use_noted.clear)
 
@@ -298,10 +301,20 @@ def authenticate(db: Session, *, token: str, ip: str | None) -> Actor:
             # A Core statement on the table: the ORM's bulk update would also search the session.
             w.execute(_NOTE_USE, {"token_id": token_id, "at": now, "ip": ip})
             _use_noted[(token_id, ip)] = clock
+            if len(_use_noted) > USE_NOTES_KEPT:
+                _forget_old_notes(clock)
         audit.record(w, EventType.system_token_used, actor=actor, obj=system, details={"token_id": token_id})
 
     later(db, used)
     return actor
+
+
+def _forget_old_notes(clock: float) -> None:
+    # In place: `generation.on_clear` holds this dict's `clear`. A list of the items first, as
+    # other threads may add pairs meanwhile.
+    for key, noted in list(_use_noted.items()):
+        if clock - noted >= NOTE_USE_EVERY_S:
+            _use_noted.pop(key, None)
 
 
 def _offboarding_hook(db: Session, actor: Actor, leaver: User, successor: User) -> dict[str, Any]:
