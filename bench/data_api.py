@@ -18,6 +18,12 @@ grant with the default masking profile. Each request asks for a page of 100 rows
 Reported: requests/s of both, serially and concurrently, their ratios, and the API's latency
 percentiles under the concurrent load; then the floor of the stack, `/healthz` (one `SELECT 1`)
 through the same server and client, serially and concurrently.
+
+Also, on Linux, what one call costs in CPU under the concurrent load: in the server's processes, in
+the database's (PostgreSQL's backends serving the benchmark's database; SQLite runs inside the
+server) and in the load generator; likewise one raw query and one `/healthz`. Rates on a shared
+2-core machine move by a third within minutes; CPU per call moves far less, so it is the figure to
+compare when judging a change.
 """
 
 from __future__ import annotations
@@ -76,7 +82,7 @@ def _population(engine: Engine, rows: int, workdir: Path) -> int:
     return resource_id
 
 
-def _declare_query_items(engine: Engine, resource_id: int, names: set[str]) -> None:
+def _declare_query_items(engine: Engine, resource_id: int, names: set[str]) -> str:
     """Declare `names` the resource's 查询项, as its provider would, and build their indexes (which
     ingest would do with the next batch)."""
     from govshare.catalog.models import Resource, ResourceVersion
@@ -92,6 +98,15 @@ def _declare_query_items(engine: Engine, resource_id: int, names: set[str]) -> N
         table = store.table_for(db, resource_id, version.items)
         store.ensure_query_indexes(db, table, version.items)
         store.analyze(db, table)
+        return str(engine.dialect.identifier_preparer.format_table(table))
+
+
+def _vacuumed(engine: Engine, table: str) -> None:
+    """On PostgreSQL, vacuum the freshly loaded table now, as autovacuum would do soon after: not
+    while the measurements run, taking CPU from them. (A table in service is vacuumed routinely.)"""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f"VACUUM (ANALYZE) {table}"))
 
 
 def _consumer(engine: Engine, resource_id: int) -> str:
@@ -190,6 +205,85 @@ def _threads(target: Any, clients: int, args: Any) -> tuple[float, list[float]]:
     return time.perf_counter() - start, latencies
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of process `pid` so far (0 when it is gone or unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """Every process's parent and command line, from /proc (empty where there is none)."""
+    found: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        found[int(entry.name)] = (parent, command)
+    return found
+
+
+def _backend_database(command: str) -> str | None:
+    """The database a PostgreSQL backend serves, from its title: `postgres: [<cluster>:] <user>
+    <database> <client> <state>` (Debian names the cluster, `15/main:`); None for other processes."""
+    words = command.split()
+    if words[:1] != ["postgres:"]:
+        return None
+    words = words[2:] if len(words) > 1 and words[1].endswith(":") else words[1:]
+    return words[1] if len(words) > 2 else None
+
+
+def _measured(server_pid: int, database: str | None) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of each process of the server (it and its descendants) and of each
+    PostgreSQL backend serving `database` (autovacuum and the other databases' backends are not
+    ours)."""
+    table = _processes()
+    tree, grew = {server_pid}, True
+    while grew:
+        more = {pid for pid, (parent, _command) in table.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    backends = (
+        [pid for pid, (_parent, command) in table.items() if _backend_database(command) == database]
+        if database
+        else []
+    )
+    return {
+        "server": {pid: _cpu_seconds(pid) for pid in tree},
+        "database": {pid: _cpu_seconds(pid) for pid in backends},
+    }
+
+
+def _cpu_per_call(
+    server_pid: int, database: str | None, run: Any, calls: int
+) -> tuple[Any, dict[str, float]]:
+    """`run()`'s result, and the CPU milliseconds per call it cost the server, the database (None:
+    SQLite, inside the server) and this process (the load generator); no figures where /proc
+    cannot tell. A process that started meanwhile counts whole; one that ended is not counted."""
+    if not Path(f"/proc/{server_pid}/stat").exists():
+        return run(), {}
+    before, client = _measured(server_pid, database), time.process_time()
+    result = run()
+    after, client = _measured(server_pid, database), time.process_time() - client
+    spent = {
+        part: sum(seconds - before[part].get(pid, 0.0) for pid, seconds in after[part].items())
+        for part in after
+    }
+    figures = {"server_cpu_ms": spent["server"], "client_cpu_ms": client}
+    if database:
+        figures["database_cpu_ms"] = spent["database"]
+    return result, {name: seconds * 1000 / calls for name, seconds in figures.items()}
+
+
 def _serve(url: str, workdir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -268,16 +362,23 @@ def bench_data_api(
     load_models()
     workdir = Path(os.environ["GOVSHARE_DATA_DIR"])
     resource_id = _population(engine, rows, workdir)
-    _declare_query_items(engine, resource_id, {"id_number", "region_code"})
+    _vacuumed(engine, _declare_query_items(engine, resource_id, {"id_number", "region_code"}))
     token = _consumer(engine, resource_id)
     sql = _raw_sql(engine, resource_id)
+    database = engine.url.database if engine.dialect.name == "postgresql" else None
     raw_serial: list[float] = []
     start = time.perf_counter()
     _raw_run(engine, sql, requests, 0, raw_serial)
     raw_s = time.perf_counter() - start
     per_client = max(1, requests // clients)
     pool = make_engine(url, pool_size=clients, max_overflow=0)  # one connection per client thread
-    raw_concurrent_s, raw_latencies = _threads(_raw_run, clients, lambda c: (pool, sql, per_client, c))
+    # Raw SQL's CPU: this process's (the driver, and SQLite itself) and the database's processes'.
+    (raw_concurrent_s, raw_latencies), raw_cpu = _cpu_per_call(
+        os.getpid(),
+        database,
+        lambda: _threads(_raw_run, clients, lambda c: (pool, sql, per_client, c)),
+        per_client * clients,
+    )
     pool.dispose()
 
     port = _free_port()
@@ -289,15 +390,23 @@ def bench_data_api(
         _client_run(port, token, resource_id, requests, 0, serial)
         api_s = time.perf_counter() - start
 
-        concurrent_s, latencies = _threads(
-            _client_run, clients, lambda c: (port, token, resource_id, per_client, c)
+        (concurrent_s, latencies), cpu = _cpu_per_call(
+            server.pid,
+            database,
+            lambda: _threads(_client_run, clients, lambda c: (port, token, resource_id, per_client, c)),
+            per_client * clients,
         )
         # The floor: what the same server and client manage for a route that does nothing.
         floor_serial: list[float] = []
         start = time.perf_counter()
         _floor_run(port, requests, 0, floor_serial)
         floor_s = time.perf_counter() - start
-        floor_concurrent_s, floor_latencies = _threads(_floor_run, clients, lambda c: (port, per_client, c))
+        (floor_concurrent_s, floor_latencies), floor_cpu = _cpu_per_call(
+            server.pid,
+            database,
+            lambda: _threads(_floor_run, clients, lambda c: (port, per_client, c)),
+            per_client * clients,
+        )
     finally:
         server.terminate()
         server.wait(30)
@@ -330,4 +439,7 @@ def bench_data_api(
         "floor_concurrent_rps": len(floor_latencies) / floor_concurrent_s,
         "floor_p99_ms": pct(0.99, floor_latencies),
         "api_to_floor": (requests / api_s) / (requests / floor_s),
+        **cpu,
+        **{f"floor_{name}": value for name, value in floor_cpu.items()},
+        **({"raw_cpu_ms": raw_cpu["server_cpu_ms"] + raw_cpu.get("database_cpu_ms", 0.0)} if raw_cpu else {}),
     }

@@ -211,6 +211,17 @@ def main() -> None:
             f"{r['floor_rps']:.0f} req/s (median {r['floor_median_ms']:.1f} ms), {r['clients']} clients "
             f"{r['floor_concurrent_rps']:.0f} req/s, p99 {r['floor_p99_ms']:.1f} ms; "
             f"API/floor {r['api_to_floor']:.2f}"
+            + (
+                f"; CPU per call at {r['clients']} clients: server {r['server_cpu_ms']:.2f} ms, "
+                + (f"database {r['database_cpu_ms']:.2f} ms, " if "database_cpu_ms" in r else "")
+                + f"load generator {r['client_cpu_ms']:.2f} ms "
+                f"(raw SQL {r['raw_cpu_ms']:.2f} ms a query; /healthz: server "
+                f"{r['floor_server_cpu_ms']:.2f} ms"
+                + (f", database {r['floor_database_cpu_ms']:.2f} ms" if "floor_database_cpu_ms" in r else "")
+                + ")"
+                if "server_cpu_ms" in r
+                else ""
+            )
         )
         print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}))
     engine.dispose()
