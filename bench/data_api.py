@@ -208,27 +208,19 @@ def _threads(target: Any, clients: int, args: Any) -> tuple[float, list[float]]:
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds of process `pid` so far (0 when it is gone or unreadable)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
-
-
-def _processes() -> dict[int, tuple[int, str]]:
-    """Every process's parent and command line, from /proc (empty where there is none)."""
-    found: dict[int, tuple[int, str]] = {}
+def _processes() -> dict[int, tuple[int, str, float]]:
+    """Every process's parent, command line and user and system CPU seconds so far, from /proc
+    (empty where there is none)."""
+    found: dict[int, tuple[int, str, float]] = {}
     for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
         if not entry.name.isdigit():
             continue
         try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
+        except OSError:  # it ended meanwhile
             continue
-        found[int(entry.name)] = (parent, command)
+        found[int(entry.name)] = (int(fields[1]), command, (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS)
     return found
 
 
@@ -249,17 +241,16 @@ def _measured(server_pid: int, database: str | None) -> dict[str, dict[int, floa
     table = _processes()
     tree, grew = {server_pid}, True
     while grew:
-        more = {pid for pid, (parent, _command) in table.items() if parent in tree} - tree
+        more = {pid for pid, (parent, _command, _cpu) in table.items() if parent in tree} - tree
         tree |= more
         grew = bool(more)
-    backends = (
-        [pid for pid, (_parent, command) in table.items() if _backend_database(command) == database]
-        if database
-        else []
-    )
     return {
-        "server": {pid: _cpu_seconds(pid) for pid in tree},
-        "database": {pid: _cpu_seconds(pid) for pid in backends},
+        "server": {pid: table[pid][2] for pid in tree if pid in table},
+        "database": {
+            pid: cpu
+            for pid, (_parent, command, cpu) in table.items()
+            if database and _backend_database(command) == database
+        },
     }
 
 
