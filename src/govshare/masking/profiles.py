@@ -19,11 +19,18 @@ This module needs no database: `RowMasker.compile(profile, items)` is the pure v
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from govshare.masking.rules import MaskingError, Rule, parse_rule, pseudonym_key, value_masker
+from govshare.masking.rules import (
+    MaskingError,
+    Rule,
+    column_masker,
+    parse_rule,
+    pseudonym_key,
+    value_masker,
+)
 
 AS_IS = "as_is"
 AS_IS_LABEL = "原样提供"
@@ -173,9 +180,6 @@ class Profile:
         return self.levels[level if level in self.levels else LEVELS[-1]][kind_of(item)]
 
 
-Masker = Callable[[Any], Any]
-
-
 class RowMasker:
     """Masks delivered rows for one set of items: compiled once, then called per row.
 
@@ -185,28 +189,29 @@ class RowMasker:
     `dropped` names the L4 items.
     """
 
-    __slots__ = ("_by_name", "_masked", "_names", "dropped", "profile_code", "rules")
+    __slots__ = ("_columns", "_masked", "_names", "dropped", "profile_code", "rules")
 
     def __init__(
         self,
         profile_code: str,
-        plan: Sequence[tuple[str, Masker | None]],
+        plan: Sequence[tuple[str, Rule | None]],
         rules: dict[str, str],
         dropped: set[str],
+        *,
+        key: bytes | None = None,
     ) -> None:
         self.profile_code = profile_code
         self.rules = rules
         self.dropped = dropped
         self._names = tuple(name for name, _ in plan)
-        self._masked = tuple((name, masker) for name, masker in plan if masker is not None)
-        self._by_name = dict(self._masked)
+        self._masked = tuple((name, value_masker(rule, key=key)) for name, rule in plan if rule is not None)
+        self._columns = {name: column_masker(rule, key=key) for name, rule in plan if rule is not None}
 
     @classmethod
     def compile(cls, profile: Profile, items: Sequence[Mapping[str, Any]]) -> RowMasker:
         """The masker for `items` under `profile`, without a database (raises MaskingError for an
         item of an unknown sensitivity level: it is not delivered by guess)."""
-        key: bytes | None = None
-        plan: list[tuple[str, Masker | None]] = []
+        plan: list[tuple[str, Rule | None]] = []
         rules: dict[str, str] = {}
         dropped: set[str] = set()
         for item in items:
@@ -220,18 +225,19 @@ class RowMasker:
                 raise MaskingError(f"信息项 {name} 的敏感级别“{level}”无法识别，应为 L1 至 L4。")
             rule = profile.rule_for(item)
             rules[name] = label(rule)
-            if rule is not None and rule.name == "pseudonym" and key is None:
-                key = pseudonym_key()
-            plan.append((name, None if rule is None else value_masker(rule, key=key)))
-        return cls(profile.code, plan, rules, dropped)
+            plan.append((name, rule))
+        pseudonyms = any(rule is not None and rule.name == "pseudonym" for _, rule in plan)
+        return cls(profile.code, plan, rules, dropped, key=pseudonym_key() if pseudonyms else None)
+
+    def masks(self, name: str) -> bool:
+        """Whether item `name` goes through a rule (its masked values are then text or null)."""
+        return name in self._columns
 
     def column(self, name: str, values: Sequence[Any]) -> list[Any]:
         """The values of item `name` of many rows, masked as `__call__` masks them one row at a
         time (a page is masked column by column: one rule lookup per item, not per value)."""
-        masker = self._by_name.get(name)
-        if masker is None:
-            return list(values)
-        return [None if value is None else masker(value) for value in values]
+        masker = self._columns.get(name)
+        return list(values) if masker is None else masker(values)
 
     def __call__(self, row: Mapping[str, Any]) -> dict[str, Any]:
         out = {name: row[name] for name in self._names if name in row}

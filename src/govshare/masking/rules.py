@@ -40,7 +40,7 @@ that a changed upstream format is refused instead of passing unmasked data.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -351,28 +351,37 @@ def _nothing(_value: Any) -> None:
     return None
 
 
+def _text_rule(rule: Rule, key: bytes | None) -> Callable[[str], Any] | None:
+    """What a text rule does to text (None for the rules that are not text rules)."""
+    name = rule.name
+    if name == "pseudonym":
+        return _pseudonym(key if key is not None else pseudonym_key())
+    if name in ("id_number", "bank_card"):
+        return _card
+    if name == "mobile":
+        return _mobile
+    if name == "name":
+        return _name
+    if name == "address":
+        return _address
+    if name == "keep":
+        first, last = rule.first, rule.last
+        return lambda text: _keep(text, first, last)
+    return None
+
+
 def value_masker(rule: Rule, *, key: bytes | None = None) -> Callable[[Any], Any]:
     """One function that masks a value by `rule`, for masking many values (compile once).
 
     The function expects a value that is not None (callers skip nulls); `key` is the pseudonym key
     (derived when not given).
     """
+    text = _text_rule(rule, key)
+    if text is not None:
+        return _text(text)
     name = rule.name
     if name == "nullify":
         return _nothing
-    if name == "pseudonym":
-        return _text(_pseudonym(key if key is not None else pseudonym_key()))
-    if name in ("id_number", "bank_card"):
-        return _text(_card)
-    if name == "mobile":
-        return _text(_mobile)
-    if name == "name":
-        return _text(_name)
-    if name == "address":
-        return _text(_address)
-    if name == "keep":
-        first, last = rule.first, rule.last
-        return _text(lambda text: _keep(text, first, last))
     if name == "date_year":
         return _date_year
     if name == "date_month":
@@ -380,6 +389,53 @@ def value_masker(rule: Rule, *, key: bytes | None = None) -> Callable[[Any], Any
     if name == "region":
         return _region(rule.first)
     raise MaskingError(f"不认识的脱敏规则“{rule}”。")
+
+
+Column = Callable[[Sequence[Any]], list[Any]]
+
+
+def column_masker(rule: Rule, *, key: bytes | None = None) -> Column:
+    """One function that masks a column of values by `rule` (None stays None), as `value_masker`
+    masks each value: a page of rows is masked item by item.
+
+    Text, the usual case, goes straight to the rule without `_text`'s checks, and the commonest
+    shapes are done inline (an 18-character ID number, an 11-digit mobile, a `date`): the same
+    results (`tests/masking/test_rules.py` compares both ways), a third of the time."""
+    name = rule.name
+    if name == "pseudonym" and key is None:
+        key = pseudonym_key()  # derived once for both functions
+    each = value_masker(rule, key=key)
+    if name == "nullify":
+        return lambda values: [None] * len(values)
+    if name in ("id_number", "bank_card"):
+        return lambda values: [
+            None
+            if v is None
+            else v[:6] + "*" * (len(v) - 10) + v[-4:]
+            if v.__class__ is str and len(v) > 10 and v.isalnum()
+            else each(v)
+            for v in values
+        ]
+    if name == "mobile":
+        return lambda values: [
+            None
+            if v is None
+            else v[:3] + "****" + v[7:]
+            if v.__class__ is str and len(v) == 11 and v.isdigit()
+            else each(v)
+            for v in values
+        ]
+    if name == "date_year" or name == "date_month":
+        width = 4 if name == "date_year" else 7
+        return lambda values: [
+            None if v is None else v.isoformat()[:width] if v.__class__ is date else each(v) for v in values
+        ]
+    text = _text_rule(rule, key)
+    if text is not None:
+        return lambda values: [
+            None if v is None else text(v) if v.__class__ is str else each(v) for v in values
+        ]
+    return lambda values: [None if v is None else each(v) for v in values]
 
 
 def mask_value(rule: Rule, value: Any, *, key: bytes | None = None) -> Any:

@@ -118,8 +118,10 @@ class Reading:
         if not found:
             return []
         columns = list(zip(*found, strict=True))[first:]
+        masker = self.masker
         return [
-            json_column(self.masker.column(name, values))
+            # A masked item's values are text or null already.
+            masker.column(name, values) if masker.masks(name) else json_column(values)
             for name, values in zip(self.columns, columns, strict=True)
         ]
 
@@ -206,13 +208,14 @@ def condition(column: Column[Any], op: str, values: list[Any]) -> Any:
 
 
 _PLAIN = (str, int, float, type(None))
+_PLAIN_TYPES = frozenset(_PLAIN)
 
 
-def json_column(values: list[Any]) -> list[Any]:
+def json_column(values: Sequence[Any]) -> list[Any]:
     """One column's values as the JSON answer carries them (decimals as exact text, dates in ISO
     form), so that the audited SM3 is that of the rows as returned."""
-    if all(isinstance(v, _PLAIN) for v in values):
-        return values
+    if set(map(type, values)) <= _PLAIN_TYPES:
+        return list(values)
     return [v if isinstance(v, _PLAIN) else v.isoformat() if isinstance(v, date) else str(v) for v in values]
 
 
