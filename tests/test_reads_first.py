@@ -256,3 +256,17 @@ def test_a_checkpoint_due_in_a_write_phase_commits_with_the_events_it_signs(
         audit._checkpoint_message(last, checkpoint.hash, checkpoint.created_at),
         checkpoint.signature,
     )
+
+
+def test_a_commit_is_on_disk_before_it_returns(engine: Engine) -> None:
+    """SQLite flushes the WAL at every commit (synchronous=FULL, 2), for the writer's and the
+    readers' connections alike; PostgreSQL commits synchronously."""
+    from govshare.db import reading_engine
+
+    for eng in {engine, reading_engine(engine)}:
+        with eng.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                assert conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == 2
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+            else:
+                assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
