@@ -356,18 +356,19 @@ def _text_rule(rule: Rule, key: bytes | None) -> Callable[[str], Any] | None:
     name = rule.name
     if name == "pseudonym":
         return _pseudonym(key if key is not None else pseudonym_key())
-    if name in ("id_number", "bank_card"):
-        return _card
-    if name == "mobile":
-        return _mobile
-    if name == "name":
-        return _name
-    if name == "address":
-        return _address
     if name == "keep":
         first, last = rule.first, rule.last
         return lambda text: _keep(text, first, last)
-    return None
+    return _TEXT_FUNCTIONS.get(name)
+
+
+_TEXT_FUNCTIONS: dict[str, Callable[[str], Any]] = {
+    "id_number": _card,
+    "bank_card": _card,
+    "mobile": _mobile,
+    "name": _name,
+    "address": _address,
+}
 
 
 def value_masker(rule: Rule, *, key: bytes | None = None) -> Callable[[Any], Any]:
@@ -379,16 +380,19 @@ def value_masker(rule: Rule, *, key: bytes | None = None) -> Callable[[Any], Any
     text = _text_rule(rule, key)
     if text is not None:
         return _text(text)
-    name = rule.name
-    if name == "nullify":
-        return _nothing
-    if name == "date_year":
-        return _date_year
-    if name == "date_month":
-        return _date_month
-    if name == "region":
+    if rule.name == "region":
         return _region(rule.first)
-    raise MaskingError(f"不认识的脱敏规则“{rule}”。")
+    other = _OTHER_FUNCTIONS.get(rule.name)
+    if other is None:
+        raise MaskingError(f"不认识的脱敏规则“{rule}”。")
+    return other
+
+
+_OTHER_FUNCTIONS: dict[str, Callable[[Any], Any]] = {
+    "nullify": _nothing,
+    "date_year": _date_year,
+    "date_month": _date_month,
+}
 
 
 Column = Callable[[Sequence[Any]], list[Any]]
