@@ -3,12 +3,14 @@ evaluates each event once; a continuing situation extends its alert (S10–S12).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from govshare.audit.models import AuditEvent
+from govshare.catalog.models import Resource
 from govshare.db import utcnow
 from govshare.errors import Conflict, Invalid
 from govshare.protection import detection, rules
@@ -38,6 +40,34 @@ def test_denial_burst_fires_at_the_threshold_with_the_denials_as_evidence(client
     assert kinds == ["access.denied"] * 4 and alert.event_count == 4 and alert.measure == 4
     raised = db.scalar(select(AuditEvent).where(AuditEvent.event_type == "protection.alert_raised"))
     assert raised is not None and raised.object_id == str(alert.id)
+
+
+def test_trying_resource_numbers_on_the_data_api_counts_as_a_denial_burst(client, city, db) -> None:
+    """A data API call for a resource that does not exist is refused with what to do and recorded
+    like a call without a grant: a caller probing resource numbers raises `denial_burst`."""
+    start_at_end(db)
+    set_rule(db, "denial_burst", count=3, minutes=10)
+    civil = login(client, "civil_user")
+    unknown = int(db.scalar(select(func.max(Resource.id))) or 0) + 100
+    for n in range(3):
+        answer = client.get(
+            f"/api/v1/resources/{unknown + n}/rows", params={"purpose": PURPOSE}, headers=civil
+        )
+        assert answer.status_code == 404 and "共享目录" in answer.json()["error"]["message"]
+        if n == 1:
+            assert scan(db).raised == []  # below the threshold
+    refusals = db.scalars(
+        select(AuditEvent).where(AuditEvent.event_type == "sharing.data_refused").order_by(AuditEvent.seq)
+    ).all()
+    assert [(e.object_type, e.object_id, e.outcome) for e in refusals] == [
+        ("resources", str(unknown + n), "denied") for n in range(3)
+    ]
+    assert json.loads(refusals[0].details)["reason"] == "unknown_resource"
+    assert refusals[0].actor_name == "civil_user"
+    scan(db)
+    [alert] = alerts(db, "denial_burst")
+    assert alert.subject_name == "civil_user" and alert.event_count == 3
+    assert set(alert.evidence) == {e.seq for e in refusals}
 
 
 def test_watermark_evaluates_each_event_once_and_a_continuing_burst_extends_its_alert(

@@ -30,7 +30,7 @@ from govshare.catalog import service as catalog
 from govshare.catalog.models import Resource
 from govshare.crypto import sm3_hex
 from govshare.db import later, utcnow
-from govshare.errors import Invalid
+from govshare.errors import Invalid, NotFound
 from govshare.exchange import store
 from govshare.exchange.access import published_items
 from govshare.exchange.quality import TYPE_PARSERS, Refused
@@ -256,7 +256,10 @@ def reading_for(
 def _reading(
     db: Session, *, actor: Actor, resource_id: int, purpose: str | None, fields: str | None, channel: str
 ) -> Reading:
-    resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
+    try:
+        resource = catalog.get_resource(db, actor=actor, resource_id=resource_id)
+    except NotFound:
+        raise _unknown(db, actor, resource_id, channel) from None
     if resource.provision_method != "table":
         raise Invalid("该资源不是库表类资源，没有数据行接口。", "Not a table resource.")
     purpose = " ".join((purpose or "").split())
@@ -283,6 +286,30 @@ def _reading(
         columns = [c for c in columns if c in wanted]
     table = store.table_for(db, resource.id, items) if store.exists(db, resource.id) else None
     return Reading(resource, grant, purpose, items, granted, columns, masker, table)
+
+
+def _unknown(db: Session, actor: Actor, resource_id: int, channel: str) -> NotFound:
+    """A call for a resource that does not exist or that the caller may not see: refused like a
+    call without a grant, and audited as one (`denial_burst` counts them: a system trying resource
+    numbers in turn is probing the catalog)."""
+    later(
+        db,
+        lambda w: audit.record(
+            w,
+            EventType.data_refused,
+            actor=actor,
+            object_type="resources",
+            object_id=resource_id,
+            outcome="denied",
+            org_id=actor.org_id,
+            details={"reason": "unknown_resource", "channel": channel, "system_id": actor.system_id},
+        ),
+    )
+    return NotFound(
+        "找不到该目录条目，或本单位无权查看。请在共享目录中确认资源编号。",
+        f"Resource #{resource_id} not found.",
+        keep_changes=True,
+    )
 
 
 def _limit(limit: int) -> None:
