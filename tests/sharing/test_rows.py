@@ -265,20 +265,61 @@ def civil_system(db):  # type: ignore[no-untyped-def]
     )
 
 
-def test_a_systems_call_records_its_token_use_then_the_delivery_after_reading(client, city, db) -> None:
+def events_after(db, seq: int | None) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
+    return list(db.scalars(select(AuditEvent).where(AuditEvent.seq > (seq or 0)).order_by(AuditEvent.seq)))
+
+
+def last_seq(db) -> int | None:  # type: ignore[no-untyped-def]
+    return db.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
+
+
+def test_a_systems_data_call_is_one_event_naming_the_token_it_used(client, city, db) -> None:
     from govshare.systems.models import SystemToken
 
     population = loaded(client, db)
     granted(client, population, ["id_number", "region_code"])
     _system, token, row = civil_system(db)
-    before = db.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
-    page = rows(client, population, {"Authorization": f"Bearer {token}"}, region_code="130102")
+    bearer = {"Authorization": f"Bearer {token}"}
+    before = last_seq(db)
+    page = rows(client, population, bearer, region_code="130102")
     assert page.status_code == 200 and len(page.json()["rows"]) == 2
-    events = list(db.scalars(select(AuditEvent).where(AuditEvent.seq > before).order_by(AuditEvent.seq)))
-    assert [e.event_type for e in events] == ["system.token_used", "sharing.data_delivered"]
-    assert json.loads(events[1].details)["system_id"] == _system.id
+    events = events_after(db, before)
+    assert [e.event_type for e in events] == ["sharing.data_delivered"]  # no separate token_used
+    details = json.loads(events[0].details)
+    assert details["system_id"] == _system.id and details["token_id"] == row.id
     db.expire_all()
     assert db.get(SystemToken, row.id).last_used_ip == "127.0.0.1"  # type: ignore[union-attr]
+    # Refusals name the token too: a purpose without a grant, a resource that does not exist.
+    before = last_seq(db)
+    assert rows(client, population, bearer, purpose="别的用途").status_code == 403
+    missing = client.get("/api/v1/resources/999999/rows", params={"purpose": PURPOSE}, headers=bearer)
+    assert missing.status_code == 404
+    events = events_after(db, before)
+    assert [e.event_type for e in events] == ["sharing.data_refused", "sharing.data_refused"]  # one each
+    assert [json.loads(e.details)["reason"] for e in events] == ["purpose_mismatch", "unknown_resource"]
+    assert {json.loads(e.details)["token_id"] for e in events} == {row.id}
+    # A call refused as invalid (a filter on an item outside the grant) keeps nothing, as before;
+    # a call that is not a data call is audited as a use of the token on its own.
+    before = last_seq(db)
+    bad = rows(client, population, bearer, name="张伟")
+    assert bad.status_code == 422
+    assert [e.event_type for e in events_after(db, before)] == []  # nothing is kept of a 422
+    before = last_seq(db)
+    assert client.get(f"/api/v1/resources/{population.id}", headers=bearer).status_code == 200
+    events = events_after(db, before)
+    assert [e.event_type for e in events] == ["system.token_used"]
+    assert json.loads(events[0].details)["token_id"] == row.id
+
+
+def test_a_user_s_data_call_names_no_token(client, city, db) -> None:
+    population = loaded(client, db)
+    granted(client, population, ["region_code"])
+    civil = login(client, "civil_user")
+    before = last_seq(db)
+    assert rows(client, population, civil).status_code == 200
+    events = events_after(db, before)
+    assert [e.event_type for e in events] == ["sharing.data_delivered"]
+    assert "token_id" not in json.loads(events[0].details)
 
 
 def test_a_tokens_last_use_is_written_at_most_once_a_minute_but_every_use_is_audited(
@@ -298,8 +339,9 @@ def test_a_tokens_last_use_is_written_at_most_once_a_minute_but_every_use_is_aud
         db.expire_all()
         return db.get(SystemToken, row.id).last_used_at  # type: ignore[union-attr]
 
-    def uses() -> int:
-        return len(db.scalars(select(AuditEvent).where(AuditEvent.event_type == "system.token_used")).all())
+    def uses() -> int:  # a data call's use of its token is recorded in its delivery event
+        events = db.scalars(select(AuditEvent).where(AuditEvent.event_type == "sharing.data_delivered"))
+        return sum(json.loads(e.details).get("token_id") == row.id for e in events)
 
     assert rows(client, population, bearer).status_code == 200
     assert last_used() is not None

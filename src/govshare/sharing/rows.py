@@ -39,6 +39,7 @@ from govshare.sealing import SealError, seal, unseal
 from govshare.sharing import rowids
 from govshare.sharing.models import Grant
 from govshare.sharing.service import grant_for_use, record_use
+from govshare.systems.service import carry_token_use
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -292,6 +293,9 @@ def _unknown(db: Session, actor: Actor, resource_id: int, channel: str) -> NotFo
     """A call for a resource that does not exist or that the caller may not see: refused like a
     call without a grant, and audited as one (`denial_burst` counts them: a system trying resource
     numbers in turn is probing the catalog)."""
+    details = carry_token_use(
+        db, {"reason": "unknown_resource", "channel": channel, "system_id": actor.system_id}
+    )
     later(
         db,
         lambda w: audit.record(
@@ -302,7 +306,7 @@ def _unknown(db: Session, actor: Actor, resource_id: int, channel: str) -> NotFo
             object_id=resource_id,
             outcome="denied",
             org_id=actor.org_id,
-            details={"reason": "unknown_resource", "channel": channel, "system_id": actor.system_id},
+            details=details,
         ),
     )
     return NotFound(
@@ -338,15 +342,18 @@ def _delivered(
     text = rows_json(rows)
     digest = sm3_hex(text)
     resource, grant, count = reading.resource, reading.grant, len(rows)
-    event = {
-        "grant_id": grant.id,
-        "system_id": actor.system_id,
-        "purpose": reading.purpose,
-        "fields": reading.columns,
-        "rows": count,
-        "sm3": digest,
-        **details,
-    }
+    event = carry_token_use(
+        db,
+        {
+            "grant_id": grant.id,
+            "system_id": actor.system_id,
+            "purpose": reading.purpose,
+            "fields": reading.columns,
+            "rows": count,
+            "sm3": digest,
+            **details,
+        },
+    )
 
     def write(w: Session) -> None:
         record_use(

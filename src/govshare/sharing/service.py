@@ -36,6 +36,7 @@ from govshare.orgs import service as orgs
 from govshare.settings import get_settings
 from govshare.sharing.models import DataUse, Grant, ShareRequest
 from govshare.systems.models import BusinessSystem
+from govshare.systems.service import carry_token_use
 from govshare.tasks import service as tasks
 from govshare.workdays import Calendar, today
 
@@ -920,6 +921,7 @@ _INSERT_USE = insert(DataUse.__table__)  # type: ignore[arg-type]
 def _refuse(
     db: Session, actor: Actor, resource: Resource, purpose: str, reason: str, message: str, channel: str
 ) -> Forbidden:
+    details = carry_token_use(db, {"reason": reason, "purpose": purpose, "system_id": actor.system_id})
 
     def write(w: Session) -> None:
         record_use(w, actor=actor, resource_id=resource.id, purpose=purpose, channel=channel, reason=reason)
@@ -930,7 +932,7 @@ def _refuse(
             obj=resource,
             outcome="denied",
             org_id=actor.org_id,
-            details={"reason": reason, "purpose": purpose, "system_id": actor.system_id},
+            details=details,
         )
 
     later(db, write)

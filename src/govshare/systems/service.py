@@ -16,7 +16,7 @@ from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, get_visible, register_view_action, require, visible
 from govshare.crypto import sm3_hex
-from govshare.db import later, utcnow
+from govshare.db import later, read_memo, utcnow
 from govshare.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from govshare.orgs.models import Organisation
 from govshare.pagination import PageParams, paginate
@@ -295,6 +295,10 @@ def authenticate(db: Session, *, token: str, ip: str | None) -> Actor:
     token_id = row.id
     clock = time.monotonic()
     note = clock - _use_noted.get((token_id, ip), -NOTE_USE_EVERY_S) >= NOTE_USE_EVERY_S
+    use = _TokenUse(token_id)
+    memo = read_memo(db)
+    if memo is not None:  # the call's own event may yet carry the use: `carry_token_use`
+        memo[_TOKEN_USE] = use
 
     def used(w: Session) -> None:
         if note:
@@ -303,10 +307,38 @@ def authenticate(db: Session, *, token: str, ip: str | None) -> Actor:
             _use_noted[(token_id, ip)] = clock
             if len(_use_noted) > USE_NOTES_KEPT:
                 _forget_old_notes(clock)
-        audit.record(w, EventType.system_token_used, actor=actor, obj=system, details={"token_id": token_id})
+        if not use.carried:
+            audit.record(
+                w, EventType.system_token_used, actor=actor, obj=system, details={"token_id": token_id}
+            )
 
     later(db, used)
     return actor
+
+
+class _TokenUse:
+    __slots__ = ("carried", "token_id")
+
+    def __init__(self, token_id: int) -> None:
+        self.token_id = token_id
+        self.carried = False
+
+
+_TOKEN_USE = "token_use"
+
+
+def carry_token_use(db: Session, details: dict[str, Any]) -> dict[str, Any]:
+    """`details` for the call's own audit event (a data delivery or refusal), with the id of the
+    token the call authenticated with (`token_id`): the event then records the token's use, which
+    is not audited again as `system.token_used`, so that a data call adds one event to the chain,
+    not two. Unchanged when the caller came without a token, and outside the read phase of a
+    reads-first unit (where the use was written as it happened)."""
+    memo = read_memo(db)
+    use = memo.get(_TOKEN_USE) if memo is not None else None
+    if use is not None:
+        use.carried = True
+        details["token_id"] = use.token_id
+    return details
 
 
 def _forget_old_notes(clock: float) -> None:

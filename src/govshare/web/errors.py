@@ -127,6 +127,8 @@ def _record_denial(request: Request, exc: Forbidden) -> None:
     details = exc.details if isinstance(exc.details, dict) else {}
     if details.get("reason") == "csrf" or not actor.is_authenticated:
         return
+    if exc.keep_changes:  # the service recorded this refusal in its own event (a data call's, an
+        return  # address's): a second one would count it twice towards `denial_burst`
     try:
         with request.app.state.unit_of_work() as db:
             audit.record(
