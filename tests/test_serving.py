@@ -217,6 +217,22 @@ def test_tls_connections_are_dealt_and_served(tmp_path: Path) -> None:
         stop(server.process)
 
 
+def test_the_access_log_names_query_parameters_without_their_values(served: Served) -> None:
+    """Data API filters carry ID numbers and names: they are in the delivery's audit event, never in
+    the server's log."""
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+    conn.request("GET", "/healthz?id_number=130102198503177713&name=%E5%BC%A0%E4%BC%9F&limit=5")
+    assert conn.getresponse().read() == b'{"status":"ok"}'
+    conn.close()
+    deadline = time.monotonic() + 10
+    while not any("/healthz?" in line for line in served.lines):
+        assert time.monotonic() < deadline, "no access log line:\n" + "".join(served.lines)
+        time.sleep(0.1)
+    logged = "".join(served.lines)
+    assert '"GET /healthz?id_number&name&limit HTTP/1.1" 200' in logged
+    assert "130102198503177713" not in logged and "%E5%BC%A0" not in logged
+
+
 def test_a_dead_worker_is_replaced_and_sigterm_stops_them_all(served: Served) -> None:
     process, port = served.process, served.port
     first, second = _children(process.pid)

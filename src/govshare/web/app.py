@@ -16,6 +16,7 @@ from govshare.db import get_engine, reads_first, unit_of_work
 from govshare.settings import Settings, get_settings
 from govshare.startup import check_production
 from govshare.web import errors
+from govshare.web.access_log import drop_query_values
 from govshare.web.deps import public
 from govshare.web.middleware import Admission, BodyLimit, SecurityHeaders
 from govshare.web.templating import make_templates
@@ -145,6 +146,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         check_production(settings, engine)
+        drop_query_values()  # the access log keeps no filter values (web/access_log.py)
         if scheduler is not None:
             scheduler.start()
         try:
