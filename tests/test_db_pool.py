@@ -68,3 +68,46 @@ def test_an_idle_connection_the_database_dropped_is_replaced_before_use(
         _backend(pooled)
     assert failed.value.connection_invalidated
     assert _backend(pooled) not in (dropped, replaced)  # and the pool then opens a new one
+
+
+def test_the_pool_holds_a_process_s_concurrent_requests_without_reopening_connections(engine: Engine) -> None:
+    """Twelve requests at once, three times over, in one process: the connections of the first round
+    serve the next two. With SQLAlchemy's default pool of five, seven would be opened and closed
+    again in every round (on PostgreSQL, a backend process each)."""
+    import threading
+
+    from sqlalchemy import event
+
+    from govshare.settings import get_settings
+
+    settings = get_settings()
+    assert settings.db_pool_size >= 12
+    production = db.get_engine(settings)  # made with the configured pool, as the server makes it
+    assert production.pool.size() == settings.db_pool_size  # type: ignore[attr-defined]
+    opened: list[object] = []
+
+    def counted(dbapi_connection: object, _record: object) -> None:
+        opened.append(dbapi_connection)
+
+    event.listen(production, "connect", counted)
+    reading = db.reading_engine(production)  # read transactions: on SQLite, no write lock to queue for
+
+    def request(together: threading.Barrier) -> None:
+        with reading.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            together.wait(timeout=30)  # all twelve hold a connection at once
+
+    try:
+        counts = []
+        for _round in range(3):
+            together = threading.Barrier(12)
+            threads = [threading.Thread(target=request, args=(together,)) for _ in range(12)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert not together.broken
+            counts.append(len(opened))
+        assert counts[0] <= 12 and counts[1] == counts[2] == counts[0]
+    finally:
+        event.remove(production, "connect", counted)

@@ -204,7 +204,13 @@ def get_engine(settings: Settings | None = None) -> Engine:
     if url not in _engines:
         if url.startswith("sqlite"):
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-        _engines[url] = make_engine(url)
+        # A pool large enough for the process's concurrent requests: connections opened beyond it
+        # are closed after each use, and on PostgreSQL opening one costs a backend process. With
+        # SQLAlchemy's default (5, overflow 10), 16 clients of `/healthz` on 2 workers kept opening
+        # and closing connections, and 1 % of requests took over a second (bench/README.md).
+        _engines[url] = make_engine(
+            url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
     return _engines[url]
 
 

@@ -52,6 +52,17 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the platform database, e.g. "
         "`postgresql+psycopg://govshare@db/govshare`. Default: SQLite file `govshare.db` in the data dir.",
     )
+    db_pool_size: int = Field(
+        20,
+        ge=1,
+        le=500,
+        description="Database connections each server process keeps open for reuse. Requests that run "
+        "at once beyond it open extra ones (up to `db_max_overflow` more), which are closed again "
+        "after use: keep it above a process's usual concurrency.",
+    )
+    db_max_overflow: int = Field(
+        10, ge=0, le=500, description="Extra connections a process may open beyond `db_pool_size`."
+    )
     secret_key: SecretStr | None = Field(
         None,
         description="Key for CSRF tokens and token hashing (at least 32 characters). Development: "
