@@ -71,6 +71,7 @@ security: install
 	$(BIN)/python scripts/audit-dependencies requirements.lock
 
 bench: install
+	scripts/ensure-system-packages wrk
 	$(BIN)/python -m bench
 
 clean:

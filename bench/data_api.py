@@ -31,10 +31,13 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import resource
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import timedelta
@@ -254,17 +257,16 @@ def _measured(server_pid: int, database: str | None) -> dict[str, dict[int, floa
     }
 
 
-def _cpu_per_call(
-    server_pid: int, database: str | None, run: Any, calls: int
-) -> tuple[Any, dict[str, float]]:
-    """`run()`'s result, and the CPU milliseconds per call it cost the server, the database (None:
-    SQLite, inside the server) and this process (the load generator); no figures where /proc
-    cannot tell. A process that started meanwhile counts whole; one that ended is not counted."""
+def _cpu_per_call(server_pid: int, database: str | None, run: Any) -> tuple[Load, dict[str, float]]:
+    """`run()`'s load, and the CPU milliseconds per call it cost the server, the database (None:
+    SQLite, inside the server) and the load generator (this process, and wrk when it ran); no
+    figures where /proc cannot tell. A process that started meanwhile counts whole; one that ended
+    is not counted."""
     if not Path(f"/proc/{server_pid}/stat").exists():
         return run(), {}
-    before, client = _measured(server_pid, database), time.process_time()
+    before, client = _measured(server_pid, database), _own_cpu()
     result = run()
-    after, client = _measured(server_pid, database), time.process_time() - client
+    after, client = _measured(server_pid, database), _own_cpu() - client
     spent = {
         part: sum(seconds - before[part].get(pid, 0.0) for pid, seconds in after[part].items())
         for part in after
@@ -272,7 +274,89 @@ def _cpu_per_call(
     figures = {"server_cpu_ms": spent["server"], "client_cpu_ms": client}
     if database:
         figures["database_cpu_ms"] = spent["database"]
-    return result, {name: seconds * 1000 / calls for name, seconds in figures.items()}
+    return result, {name: seconds * 1000 / result.calls for name, seconds in figures.items()}
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this process and of its children that have ended (wrk's runs)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+class Load:
+    """What a concurrent run measured: calls, seconds, and latency percentiles in milliseconds."""
+
+    def __init__(self, calls: int, seconds: float, percentiles: dict[int, float]) -> None:
+        self.calls, self.seconds, self.percentiles = calls, seconds, percentiles
+
+    @property
+    def rate(self) -> float:
+        return self.calls / self.seconds
+
+    @classmethod
+    def of(cls, seconds: float, latencies: list[float]) -> Load:
+        ordered = sorted(latencies)
+        return cls(
+            len(ordered),
+            seconds,
+            {p: ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000 for p in (50, 95, 99)},
+        )
+
+
+def _thread_load(target: Any, clients: int, args: Any) -> Load:
+    return Load.of(*_threads(target, clients, args))
+
+
+# wrk's Lua: the paths in turn on each connection; at the end, the counts and percentiles as JSON.
+_WRK_SCRIPT = """
+local paths = {%(paths)s}
+local i = 0
+%(headers)s
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"calls":%%d,"us":%%d,"bad_status":%%d,"failed":%%d,"p50":%%d,"p95":%%d,"p99":%%d}\\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+
+
+def _wrk_load(port: int, paths: list[str], headers: dict[str, str], clients: int, seconds: float) -> Load:
+    """`clients` keep-alive connections sending `paths` in turn for `seconds`, from wrk: a load
+    generator in C on one thread, which leaves the server nearly all of the two cores (the
+    standard library's client takes about a tenth of a call's CPU in Python)."""
+    quoted = ", ".join(json.dumps(p) for p in paths)
+    header_lines = "\n".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items())
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_WRK_SCRIPT % {"paths": quoted, "headers": header_lines})
+    try:
+        done = subprocess.run(
+            [  # noqa: S607 (wrk from the PATH, as `shutil.which` found it)
+                "wrk",
+                "-t1",
+                f"-c{clients}",
+                f"-d{max(1, round(seconds))}s",
+                "--timeout",
+                "30s",
+                "-s",
+                script.name,
+                f"http://127.0.0.1:{port}/",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        Path(script.name).unlink()
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    if found["bad_status"] or found["failed"]:
+        raise RuntimeError(f"wrk: {found['bad_status']} answers not 2xx, {found['failed']} failed")
+    return Load(found["calls"], found["us"] / 1e6, {p: found[f"p{p}"] / 1000 for p in (50, 95, 99)})
 
 
 def _serve(url: str, workdir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
@@ -309,16 +393,21 @@ def _get(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) -
     return answer.status, answer.read()
 
 
+def _paths(resource_id: int) -> list[str]:
+    """A page of 100 rows in each district, in turn."""
+    return [
+        f"/api/v1/resources/{resource_id}/rows?"
+        + urlencode({"purpose": PURPOSE, "region_code": region, "limit": 100})
+        for region in REGIONS
+    ]
+
+
 def _client_run(port: int, token: str, resource_id: int, n: int, offset: int, out: list[float]) -> None:
     """`n` data API pages on one keep-alive connection. The standard library's client: the load
     generator shares the two cores with the server, and it costs a fraction of httpx per request."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Authorization": f"Bearer {token}"}
-    paths = [
-        f"/api/v1/resources/{resource_id}/rows?"
-        + urlencode({"purpose": PURPOSE, "region_code": region, "limit": 100})
-        for region in REGIONS
-    ]
+    paths = _paths(resource_id)
     try:
         for i in range(n):
             start = time.perf_counter()
@@ -345,8 +434,11 @@ def _floor_run(port: int, n: int, _offset: int, out: list[float]) -> None:
 
 
 def bench_data_api(
-    engine: Engine, url: str, rows: int, requests: int, clients: int, workers: int
+    engine: Engine, url: str, rows: int, requests: int, clients: int, workers: int, seconds: float = 10.0
 ) -> dict[str, Any]:
+    """See the module's docstring. The concurrent API and `/healthz` runs use wrk for `seconds` when it
+    is installed (`scripts/ensure-system-packages wrk`), else `clients` threads of the standard
+    library's client for `requests` calls in all."""
     from govshare.db import make_engine
     from govshare.model_registry import load_models
 
@@ -364,13 +456,24 @@ def bench_data_api(
     per_client = max(1, requests // clients)
     pool = make_engine(url, pool_size=clients, max_overflow=0)  # one connection per client thread
     # Raw SQL's CPU: this process's (the driver, and SQLite itself) and the database's processes'.
-    (raw_concurrent_s, raw_latencies), raw_cpu = _cpu_per_call(
+    raw, raw_cpu = _cpu_per_call(
         os.getpid(),
         database,
-        lambda: _threads(_raw_run, clients, lambda c: (pool, sql, per_client, c)),
-        per_client * clients,
+        lambda: _thread_load(_raw_run, clients, lambda c: (pool, sql, per_client, c)),
     )
     pool.dispose()
+    wrk = shutil.which("wrk") is not None
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    def api_load() -> Load:
+        if wrk:
+            return _wrk_load(port, _paths(resource_id), bearer, clients, seconds)
+        return _thread_load(_client_run, clients, lambda c: (port, token, resource_id, per_client, c))
+
+    def floor_load() -> Load:
+        if wrk:
+            return _wrk_load(port, ["/healthz"], {}, clients, seconds)
+        return _thread_load(_floor_run, clients, lambda c: (port, per_client, c))
 
     port = _free_port()
     server = _serve(url, workdir, port, workers)
@@ -380,38 +483,22 @@ def bench_data_api(
         start = time.perf_counter()
         _client_run(port, token, resource_id, requests, 0, serial)
         api_s = time.perf_counter() - start
-
-        (concurrent_s, latencies), cpu = _cpu_per_call(
-            server.pid,
-            database,
-            lambda: _threads(_client_run, clients, lambda c: (port, token, resource_id, per_client, c)),
-            per_client * clients,
-        )
+        if wrk:  # every connection's first calls, and the workers' caches, before the measurement
+            _wrk_load(port, _paths(resource_id), bearer, clients, 2)
+        api, cpu = _cpu_per_call(server.pid, database, api_load)
         # The floor: what the same server and client manage for a route that does nothing.
         floor_serial: list[float] = []
         start = time.perf_counter()
         _floor_run(port, requests, 0, floor_serial)
         floor_s = time.perf_counter() - start
-        (floor_concurrent_s, floor_latencies), floor_cpu = _cpu_per_call(
-            server.pid,
-            database,
-            lambda: _threads(_floor_run, clients, lambda c: (port, per_client, c)),
-            per_client * clients,
-        )
+        floor, floor_cpu = _cpu_per_call(server.pid, database, floor_load)
     finally:
         server.terminate()
         server.wait(30)
-    latencies.sort()
-    floor_latencies.sort()
-
-    def pct(p: float, of: list[float] = latencies) -> float:
-        return of[min(len(of) - 1, int(p * len(of)))] * 1000
-
-    raw_concurrent_rps = len(raw_latencies) / raw_concurrent_s
-    concurrent_rps = len(latencies) / concurrent_s
     return {
         "rows": rows,
         "requests": requests,
+        "load_generator": f"wrk, {seconds:.0f} s" if wrk else f"{clients} threads of http.client",
         "raw_rps": requests / raw_s,
         "api_rps": requests / api_s,
         "api_to_raw": (requests / api_s) / (requests / raw_s),
@@ -419,16 +506,16 @@ def bench_data_api(
         "serial_median_ms": statistics.median(serial) * 1000,
         "clients": clients,
         "workers": workers,
-        "raw_concurrent_rps": raw_concurrent_rps,
-        "concurrent_rps": concurrent_rps,
-        "concurrent_api_to_raw": concurrent_rps / raw_concurrent_rps,
-        "p50_ms": pct(0.50),
-        "p95_ms": pct(0.95),
-        "p99_ms": pct(0.99),
+        "raw_concurrent_rps": raw.rate,
+        "concurrent_rps": api.rate,
+        "concurrent_api_to_raw": api.rate / raw.rate,
+        "p50_ms": api.percentiles[50],
+        "p95_ms": api.percentiles[95],
+        "p99_ms": api.percentiles[99],
         "floor_rps": requests / floor_s,
         "floor_median_ms": statistics.median(floor_serial) * 1000,
-        "floor_concurrent_rps": len(floor_latencies) / floor_concurrent_s,
-        "floor_p99_ms": pct(0.99, floor_latencies),
+        "floor_concurrent_rps": floor.rate,
+        "floor_p99_ms": floor.percentiles[99],
         "api_to_floor": (requests / api_s) / (requests / floor_s),
         **cpu,
         **{f"floor_{name}": value for name, value in floor_cpu.items()},

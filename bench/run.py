@@ -125,6 +125,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="concurrent data API clients")
     parser.add_argument("--workers", type=int, default=2, help="govshare serve worker processes")
     parser.add_argument(
+        "--seconds", type=float, default=10.0, help="length of each concurrent data API run under wrk"
+    )
+    parser.add_argument(
         "--only",
         choices=["audit", "catalog", "ingest", "data_api"],
         default=None,
@@ -200,9 +203,11 @@ def main() -> None:
             args.requests,
             args.clients,
             args.workers,
+            args.seconds,
         )
         print(
-            f"data API     : serial {r['api_rps']:7.0f} req/s (median {r['serial_median_ms']:.1f} ms), "
+            f"data API     : load generator {r['load_generator']}; "
+            f"serial {r['api_rps']:7.0f} req/s (median {r['serial_median_ms']:.1f} ms), "
             f"raw SQL {r['raw_rps']:7.0f} q/s (median {r['raw_median_ms']:.2f} ms), "
             f"API/raw {r['api_to_raw']:.2f}; {r['clients']} clients: API on {r['workers']} workers "
             f"{r['concurrent_rps']:.0f} req/s, raw SQL {r['raw_concurrent_rps']:.0f} q/s, "
