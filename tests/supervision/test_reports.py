@@ -54,6 +54,7 @@ def test_the_pdf_embeds_a_chinese_font_and_carries_the_platforms_numbers(client,
     fonts = [f.get_object() for page in reader.pages for f in page["/Resources"]["/Font"].values()]
     descriptors = [f["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object() for f in fonts]
     assert descriptors and all("/FontFile3" in d or "/FontFile2" in d for d in descriptors)  # embedded
+    assert len({f.indirect_reference.idnum for f in fonts}) == 1  # one face, parsed once, for headings too
     text = pdf_text(report.pdf)
     assert reports.title_for(Period.parse(None)) in text
     assert "全市总体情况" in text and "各部门情况" in text
