@@ -72,6 +72,7 @@ security: install
 
 bench: install
 	scripts/ensure-system-packages wrk
+	scripts/ensure-system-packages valgrind
 	$(BIN)/python -m bench
 
 clean:

@@ -23,7 +23,8 @@ Also, on Linux, what one call costs in CPU under the concurrent load: in the ser
 the database's (PostgreSQL's backends serving the benchmark's database; SQLite runs inside the
 server) and in the load generator; likewise one raw query and one `/healthz`. Rates on a shared
 2-core machine move by a third within minutes; CPU per call moves far less, so it is the figure to
-compare when judging a change.
+compare when judging a change. Steadier still: with valgrind installed, the machine instructions of
+one call and of one raw query, counted in a process of their own (`bench/instructions.py`).
 """
 
 from __future__ import annotations
@@ -434,11 +435,20 @@ def _floor_run(port: int, n: int, _offset: int, out: list[float]) -> None:
 
 
 def bench_data_api(
-    engine: Engine, url: str, rows: int, requests: int, clients: int, workers: int, seconds: float = 10.0
+    engine: Engine,
+    url: str,
+    rows: int,
+    requests: int,
+    clients: int,
+    workers: int,
+    seconds: float = 10.0,
+    instructions: bool = True,
 ) -> dict[str, Any]:
     """See the module's docstring. The concurrent API and `/healthz` runs use wrk for `seconds` when it
     is installed (`scripts/ensure-system-packages wrk`), else `clients` threads of the standard
-    library's client for `requests` calls in all."""
+    library's client for `requests` calls in all. With `instructions` and valgrind installed, the
+    machine instructions of a call and of a raw query are counted too (`bench.instructions`)."""
+    from bench import instructions as counting
     from govshare.db import make_engine
     from govshare.model_registry import load_models
 
@@ -495,6 +505,9 @@ def bench_data_api(
     finally:
         server.terminate()
         server.wait(30)
+    counted = {}
+    if instructions and counting.available():
+        counted = counting.count(url, workdir, token, resource_id)
     return {
         "rows": rows,
         "requests": requests,
@@ -520,4 +533,5 @@ def bench_data_api(
         **cpu,
         **{f"floor_{name}": value for name, value in floor_cpu.items()},
         **({"raw_cpu_ms": raw_cpu["server_cpu_ms"] + raw_cpu.get("database_cpu_ms", 0.0)} if raw_cpu else {}),
+        **counted,
     }

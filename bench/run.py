@@ -128,6 +128,11 @@ def main() -> None:
         "--seconds", type=float, default=10.0, help="length of each concurrent data API run under wrk"
     )
     parser.add_argument(
+        "--no-instructions",
+        action="store_true",
+        help="skip counting the data API's machine instructions under valgrind (about 3 minutes)",
+    )
+    parser.add_argument(
         "--only",
         choices=["audit", "catalog", "ingest", "data_api"],
         default=None,
@@ -204,6 +209,7 @@ def main() -> None:
             args.clients,
             args.workers,
             args.seconds,
+            instructions=not args.no_instructions,
         )
         print(
             f"data API     : load generator {r['load_generator']}; "
@@ -226,6 +232,12 @@ def main() -> None:
                 + ")"
                 if "server_cpu_ms" in r
                 else ""
+            )
+            + (
+                f"; instructions (valgrind): API call {r['api_instructions_m']:.2f} M, raw query "
+                f"{r['raw_instructions_m']:.2f} M, API/raw {r['api_to_raw_instructions']:.1f}"
+                if "api_instructions_m" in r
+                else "; instructions not counted (valgrind not installed, or --no-instructions)"
             )
         )
         print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}))
