@@ -139,6 +139,37 @@ def test_pages_follow_the_cursor_and_csv_is_the_same_data(client, city, db) -> N
     assert not any(id_number_valid(cell) for row in lines for cell in row.split(","))
 
 
+def test_page_parameters_are_checked_and_documented(client, city, db) -> None:
+    """The route reads its page parameters itself (not as FastAPI parameters): wrong values are a
+    422 naming the parameter, the last of repeated ones counts, and OpenAPI still lists them."""
+    population = loaded(client, db)
+    civil = login(client, "civil_user")
+    granted(client, population, ["id_number", "region_code"])
+    for params, field in [
+        ({"limit": "abc"}, "limit"),
+        ({"limit": "1001"}, "limit"),
+        ({"format": "xml"}, "format"),
+    ]:
+        answer = rows(client, population, civil, **params)
+        assert answer.status_code == 422 and answer.json()["error"]["details"]["field"] == field, params
+    repeated = client.get(
+        f"/api/v1/resources/{population.id}/rows?purpose={PURPOSE}&limit=5&limit=1", headers=civil
+    )
+    assert repeated.status_code == 200 and len(repeated.json()["rows"]) == 1
+    no_purpose = client.get(f"/api/v1/resources/{population.id}/rows", headers=civil)
+    assert no_purpose.status_code == 422 and no_purpose.json()["error"]["details"]["field"] == "purpose"
+    spec = client.get("/api/v1/openapi.json").json()
+    documented = spec["paths"]["/api/v1/resources/{resource_id}/rows"]["get"]["parameters"]
+    assert {p["name"] for p in documented} == {
+        "resource_id",
+        "purpose",
+        "limit",
+        "cursor",
+        "fields",
+        "format",
+    }
+
+
 def test_the_grants_row_scope_and_status_apply(client, city, db) -> None:
     population = loaded(client, db)
     civil, police_admin = login(client, "civil_user"), login(client, "police_admin")
