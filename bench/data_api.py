@@ -534,4 +534,16 @@ def bench_data_api(
         **{f"floor_{name}": value for name, value in floor_cpu.items()},
         **({"raw_cpu_ms": raw_cpu["server_cpu_ms"] + raw_cpu.get("database_cpu_ms", 0.0)} if raw_cpu else {}),
         **counted,
+        "autogroup": _autogroup(),
     }
+
+
+def _autogroup() -> str:
+    """The kernel's automatic process grouping, which shapes PostgreSQL's tail on a shared machine
+    (`govshare.startup.host_advice`): "on", "off", or "n/a" where the kernel has none."""
+    from govshare.startup import AUTOGROUP
+
+    try:
+        return {"1": "on", "0": "off"}.get(AUTOGROUP.read_text().strip(), "n/a")
+    except OSError:
+        return "n/a"

@@ -239,6 +239,7 @@ def main() -> None:
                 if "api_instructions_m" in r
                 else "; instructions not counted (valgrind not installed, or --no-instructions)"
             )
+            + f"; kernel.sched_autogroup_enabled: {r['autogroup']}"
         )
         print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}))
     engine.dispose()

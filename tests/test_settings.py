@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from govshare.settings import Environment, Settings
-from govshare.startup import RefusedToStart, check_production, production_problems
+from govshare.startup import AUTOGROUP, RefusedToStart, check_production, host_advice, production_problems
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 GOOD_SECRET = "k" * 48
@@ -116,3 +116,53 @@ def test_reply_stages_are_positive_working_days_that_add_up_to_the_period(tmp_pa
         ValueError, match="adds up to 7 working days but GOVSHARE_SHARING_REPLY_WORKING_DAYS is 10"
     ):
         Settings(data_dir=tmp_path, sharing_reply_stages="2,5")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://root@127.0.0.1:5432/govshare",
+        "postgresql+psycopg://root@localhost/govshare",
+        "postgresql+psycopg://root@[::1]:5432/govshare",
+        "postgresql+psycopg:///govshare",  # the default Unix socket
+        "postgresql+psycopg://root@/govshare?host=/var/run/postgresql",
+    ],
+)
+def test_serve_advises_turning_process_grouping_off_when_postgresql_shares_the_host(
+    tmp_path: Path, url: str
+) -> None:
+    grouping = tmp_path / "sched_autogroup_enabled"
+    grouping.write_text("1\n")
+    settings = Settings(data_dir=tmp_path, database_url=url)
+    [advice] = host_advice(settings, grouping)
+    assert "sysctl -w kernel.sched_autogroup_enabled=0" in advice
+    assert "docs/configuration.md" in advice
+    grouping.write_text("0\n")
+    assert host_advice(settings, grouping) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://govshare@db.internal/govshare",  # a name: another machine
+        "postgresql+psycopg://govshare@10.20.0.5:5432/govshare",
+        "sqlite:///govshare.db",
+    ],
+)
+def test_no_host_advice_for_a_database_elsewhere_or_sqlite(tmp_path: Path, url: str) -> None:
+    grouping = tmp_path / "sched_autogroup_enabled"
+    grouping.write_text("1\n")
+    assert host_advice(Settings(data_dir=tmp_path, database_url=url), grouping) == []
+
+
+def test_no_host_advice_where_the_kernel_has_no_process_grouping(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url="postgresql+psycopg://root@127.0.0.1/govshare")
+    assert host_advice(settings, tmp_path / "absent") == []
+
+
+@pytest.mark.skipif(not AUTOGROUP.exists(), reason="a kernel without automatic process grouping")
+def test_the_grouping_switch_is_read_where_linux_keeps_it(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url="postgresql+psycopg://root@127.0.0.1/govshare")
+    grouped = AUTOGROUP.read_text().strip()
+    assert grouped in {"0", "1"}
+    assert len(host_advice(settings)) == int(grouped)

@@ -294,7 +294,7 @@ def serve(
 
     from govshare import serving
     from govshare.migrate import upgrade
-    from govshare.startup import production_problems
+    from govshare.startup import host_advice, production_problems
     from govshare.tls import TLSConfigError, check_tls
 
     if (tls_cert is None) != (tls_key is None):
@@ -320,6 +320,8 @@ def serve(
             fail("生产模式拒绝启动（production mode refuses to start）：\n  - " + "\n  - ".join(problems))
     else:
         upgrade(get_engine())
+    for advice in host_advice(settings):
+        console.print(f"提示：{advice}", style="yellow", markup=False, soft_wrap=True)
     scheme = "https" if settings.tls_enabled else "http"
     options: dict[str, Any] = {
         "app": "govshare.web.app:create_app",
