@@ -17,7 +17,8 @@ grant with the default masking profile. Each request asks for a page of 100 rows
 
 Reported: requests/s of both, serially and concurrently, their ratios, and the API's latency
 percentiles under the concurrent load; then the floor of the stack, `/healthz` (one `SELECT 1`)
-through the same server and client, serially and concurrently.
+through the same server and client, serially and concurrently; then, under wrk, the stack's
+ceiling: the raw query served over HTTP by the same server stack and nothing else (`bench/bare.py`).
 
 Also, on Linux, what one call costs in CPU under the concurrent load: in the server's processes, in
 the database's (PostgreSQL's backends serving the benchmark's database; SQLite runs inside the
@@ -49,6 +50,8 @@ from urllib.parse import urlencode
 from sqlalchemy import Engine, select, text
 
 PURPOSE = "基准测试：最低生活保障对象资格核查"
+# The items the raw baseline selects (the API delivers the same, masked, with its row id).
+RAW_COLUMNS = "_key, id_number, name, gender, birth_date, mobile, address, region_code"
 REGIONS = ["130102", "130104", "130105", "130108", "130109", "130110", "130111", "130121", "130123"]
 
 
@@ -169,17 +172,22 @@ def _consumer(engine: Engine, resource_id: int) -> str:
     return token
 
 
-def _raw_sql(engine: Engine, resource_id: int) -> Any:
+def _store_table(engine: Engine, resource_id: int) -> str:
+    """The quoted name of the resource's store table."""
     from sqlalchemy.orm import Session
 
     from govshare.exchange import store
 
     with engine.connect() as conn:
         table = store.table_for(Session(bind=conn), resource_id, [])
-    columns = "_key, id_number, name, gender, birth_date, mobile, address, region_code"
-    name = f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
+    return f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
+
+
+def _raw_sql(engine: Engine, resource_id: int) -> Any:
+    name = _store_table(engine, resource_id)
     return text(
-        f"SELECT {columns} FROM {name} WHERE region_code = :r AND _retired_at IS NULL ORDER BY _key LIMIT 100"
+        f"SELECT {RAW_COLUMNS} FROM {name} WHERE region_code = :r AND _retired_at IS NULL "
+        "ORDER BY _key LIMIT 100"
     )
 
 
@@ -388,6 +396,29 @@ def _serve(url: str, workdir: Path, port: int, workers: int) -> subprocess.Popen
     )
 
 
+def _serve_bare(url: str, table: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    """`bench.bare` on `port` with `workers` processes, once it answers."""
+    env = {**os.environ, "GOVSHARE_BARE_URL": url, "GOVSHARE_BARE_TABLE": table}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.bare", "127.0.0.1", str(port), str(workers)],
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/?region_code={REGIONS[0]}", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError(f"bench.bare did not start: {server.stderr.read().decode() if server.stderr else ''}")
+
+
 def _get(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
     conn.request("GET", path, headers=headers)
     answer = conn.getresponse()
@@ -505,6 +536,26 @@ def bench_data_api(
     finally:
         server.terminate()
         server.wait(30)
+    bare_figures: dict[str, float] = {}
+    if wrk:  # the stack's ceiling for the same query (bench/bare.py), under the same load
+        bare_port = _free_port()
+        bare_server = _serve_bare(url, _store_table(engine, resource_id), bare_port, workers)
+        try:
+            _wrk_load(bare_port, _paths(resource_id), {}, clients, 2)
+            bare, bare_cpu = _cpu_per_call(
+                bare_server.pid,
+                database,
+                lambda: _wrk_load(bare_port, _paths(resource_id), {}, clients, seconds),
+            )
+        finally:
+            bare_server.terminate()
+            bare_server.wait(30)
+        bare_figures = {
+            "bare_concurrent_rps": bare.rate,
+            "bare_p99_ms": bare.percentiles[99],
+            "api_to_bare": api.rate / bare.rate,
+            **{f"bare_{name}": value for name, value in bare_cpu.items()},
+        }
     counted = {}
     if instructions and counting.available():
         counted = counting.count(url, workdir, token, resource_id)
@@ -533,6 +584,7 @@ def bench_data_api(
         **cpu,
         **{f"floor_{name}": value for name, value in floor_cpu.items()},
         **({"raw_cpu_ms": raw_cpu["server_cpu_ms"] + raw_cpu.get("database_cpu_ms", 0.0)} if raw_cpu else {}),
+        **bare_figures,
         **counted,
         "autogroup": _autogroup(),
     }

@@ -239,6 +239,23 @@ def main() -> None:
                 if "api_instructions_m" in r
                 else "; instructions not counted (valgrind not installed, or --no-instructions)"
             )
+            + (
+                f"; the stack's ceiling (bench/bare.py, the raw query over HTTP): {r['clients']} clients "
+                f"{r['bare_concurrent_rps']:.0f} req/s, p99 {r['bare_p99_ms']:.1f} ms, API/ceiling "
+                f"{r['api_to_bare']:.2f}"
+                + (
+                    f", server {r['bare_server_cpu_ms']:.2f} ms a request"
+                    + (
+                        f", database {r['bare_database_cpu_ms']:.2f} ms"
+                        if "bare_database_cpu_ms" in r
+                        else ""
+                    )
+                    if "bare_server_cpu_ms" in r
+                    else ""
+                )
+                if "bare_concurrent_rps" in r
+                else ""
+            )
             + f"; kernel.sched_autogroup_enabled: {r['autogroup']}"
         )
         print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}))
