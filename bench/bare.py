@@ -28,32 +28,28 @@ import orjson
 import psycopg
 from sqlalchemy import make_url
 
-from bench.data_api import RAW_COLUMNS, REGIONS
+from bench.data_api import REGIONS, raw_query
 
 _connection: Any = None
 _sql = ""
 
 
-def _connect() -> Any:
-    """The worker's connection and the query in the driver's parameter style."""
-    global _sql
-    url = make_url(os.environ["GOVSHARE_BARE_URL"])
-    where = f"FROM {os.environ['GOVSHARE_BARE_TABLE']} WHERE region_code = {{}} AND _retired_at IS NULL"
-    query = f"SELECT {RAW_COLUMNS} {where} ORDER BY _key LIMIT 100"
+def _connect() -> tuple[Any, str]:
+    """The worker's connection, and the raw query in its driver's parameter style."""
+    url, table = make_url(os.environ["GOVSHARE_BARE_URL"]), os.environ["GOVSHARE_BARE_TABLE"]
     if url.get_backend_name() == "sqlite":
-        _sql = query.format("?")
-        return sqlite3.connect(url.database or "", isolation_level=None, check_same_thread=False)
-    _sql = query.format("%s")
+        connection = sqlite3.connect(url.database or "", isolation_level=None, check_same_thread=False)
+        return connection, raw_query(table, "?")
     dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    return psycopg.connect(dsn, autocommit=True, prepare_threshold=0)
+    return psycopg.connect(dsn, autocommit=True, prepare_threshold=0), raw_query(table, "%s")
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    global _connection
+    global _connection, _sql
     if scope["type"] == "lifespan":
         message = await receive()
         if message["type"] == "lifespan.startup":
-            _connection = _connect()
+            _connection, _sql = _connect()
             await send({"type": "lifespan.startup.complete"})
             await receive()  # shutdown
             _connection.close()

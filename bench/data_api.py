@@ -50,8 +50,6 @@ from urllib.parse import urlencode
 from sqlalchemy import Engine, select, text
 
 PURPOSE = "基准测试：最低生活保障对象资格核查"
-# The items the raw baseline selects (the API delivers the same, masked, with its row id).
-RAW_COLUMNS = "_key, id_number, name, gender, birth_date, mobile, address, region_code"
 REGIONS = ["130102", "130104", "130105", "130108", "130109", "130110", "130111", "130121", "130123"]
 
 
@@ -183,12 +181,17 @@ def _store_table(engine: Engine, resource_id: int) -> str:
     return f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
 
 
-def _raw_sql(engine: Engine, resource_id: int) -> Any:
-    name = _store_table(engine, resource_id)
-    return text(
-        f"SELECT {RAW_COLUMNS} FROM {name} WHERE region_code = :r AND _retired_at IS NULL "
-        "ORDER BY _key LIMIT 100"
+def raw_query(table: str, placeholder: str) -> str:
+    """The raw baseline's page query on the quoted `table`, with `placeholder` for the district
+    (the items the API delivers too, masked, with its row id)."""
+    return (
+        "SELECT _key, id_number, name, gender, birth_date, mobile, address, region_code "
+        f"FROM {table} WHERE region_code = {placeholder} AND _retired_at IS NULL ORDER BY _key LIMIT 100"
     )
+
+
+def _raw_sql(engine: Engine, resource_id: int) -> Any:
+    return text(raw_query(_store_table(engine, resource_id), ":r"))
 
 
 def _raw_run(engine: Engine, sql: Any, n: int, offset: int, out: list[float]) -> None:
@@ -375,32 +378,21 @@ def _serve(url: str, workdir: Path, port: int, workers: int) -> subprocess.Popen
         "GOVSHARE_DATA_DIR": str(workdir),
         "GOVSHARE_RUN_JOBS": "false",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "govshare", "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError(
-        f"govshare serve did not start: {server.stderr.read().decode() if server.stderr else ''}"
-    )
+    command = [sys.executable, "-m", "govshare", "serve", "--port", str(port), "--workers", str(workers)]
+    return _started("govshare serve", command, env, f"http://127.0.0.1:{port}/healthz")
 
 
 def _serve_bare(url: str, table: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     """`bench.bare` on `port` with `workers` processes, once it answers."""
     env = {**os.environ, "GOVSHARE_BARE_URL": url, "GOVSHARE_BARE_TABLE": table}
+    command = [sys.executable, "-m", "bench.bare", "127.0.0.1", str(port), str(workers)]
+    return _started("bench.bare", command, env, f"http://127.0.0.1:{port}/?region_code={REGIONS[0]}")
+
+
+def _started(name: str, command: list[str], env: dict[str, str], probe: str) -> subprocess.Popen[bytes]:
+    """`command` started (from the project's root) and answering 200 at `probe` within a minute."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "bench.bare", "127.0.0.1", str(port), str(workers)],
+        command,
         env=env,
         cwd=Path(__file__).resolve().parent.parent,
         stdout=subprocess.DEVNULL,
@@ -411,12 +403,12 @@ def _serve_bare(url: str, table: str, port: int, workers: int) -> subprocess.Pop
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/?region_code={REGIONS[0]}", timeout=1).status_code == 200:
+            if httpx.get(probe, timeout=1).status_code == 200:
                 return server
         except httpx.HTTPError:
             time.sleep(0.2)
     server.kill()
-    raise RuntimeError(f"bench.bare did not start: {server.stderr.read().decode() if server.stderr else ''}")
+    raise RuntimeError(f"{name} did not start: {server.stderr.read().decode() if server.stderr else ''}")
 
 
 def _get(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
@@ -488,7 +480,8 @@ def bench_data_api(
     resource_id = _population(engine, rows, workdir)
     _vacuumed(engine, _declare_query_items(engine, resource_id, {"id_number", "region_code"}))
     token = _consumer(engine, resource_id)
-    sql = _raw_sql(engine, resource_id)
+    table = _store_table(engine, resource_id)
+    sql = text(raw_query(table, ":r"))
     database = engine.url.database if engine.dialect.name == "postgresql" else None
     raw_serial: list[float] = []
     start = time.perf_counter()
@@ -538,14 +531,12 @@ def bench_data_api(
         server.wait(30)
     bare_figures: dict[str, float] = {}
     if wrk:  # the stack's ceiling for the same query (bench/bare.py), under the same load
-        bare_port = _free_port()
-        bare_server = _serve_bare(url, _store_table(engine, resource_id), bare_port, workers)
+        bare_port, paths = _free_port(), _paths(resource_id)
+        bare_server = _serve_bare(url, table, bare_port, workers)
         try:
-            _wrk_load(bare_port, _paths(resource_id), {}, clients, 2)
+            _wrk_load(bare_port, paths, {}, clients, 2)
             bare, bare_cpu = _cpu_per_call(
-                bare_server.pid,
-                database,
-                lambda: _wrk_load(bare_port, _paths(resource_id), {}, clients, seconds),
+                bare_server.pid, database, lambda: _wrk_load(bare_port, paths, {}, clients, seconds)
             )
         finally:
             bare_server.terminate()
@@ -593,9 +584,6 @@ def bench_data_api(
 def _autogroup() -> str:
     """The kernel's automatic process grouping, which shapes PostgreSQL's tail on a shared machine
     (`govshare.startup.host_advice`): "on", "off", or "n/a" where the kernel has none."""
-    from govshare.startup import AUTOGROUP
+    from govshare.startup import process_grouping
 
-    try:
-        return {"1": "on", "0": "off"}.get(AUTOGROUP.read_text().strip(), "n/a")
-    except OSError:
-        return "n/a"
+    return {True: "on", False: "off", None: "n/a"}[process_grouping()]

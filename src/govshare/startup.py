@@ -61,11 +61,7 @@ def host_advice(settings: Settings, autogroup: Path = AUTOGROUP) -> list[str]:
     url = make_url(settings.database)
     if url.get_backend_name() != "postgresql" or not _on_this_host(url.host):
         return []
-    try:
-        grouped = autogroup.read_text().strip() == "1"
-    except OSError:  # not Linux, or a kernel built without it
-        return []
-    if not grouped:
+    if not process_grouping(autogroup):
         return []
     return [
         "本机的 PostgreSQL 与平台共用处理器，而内核开启了进程自动分组（kernel.sched_autogroup_enabled=1）："
@@ -75,6 +71,15 @@ def host_advice(settings: Settings, autogroup: Path = AUTOGROUP) -> list[str]:
         " (PostgreSQL runs on this host with kernel.sched_autogroup_enabled=1: under load its backends "
         "can wait up to seconds for a core; set it to 0.)"
     ]
+
+
+def process_grouping(autogroup: Path = AUTOGROUP) -> bool | None:
+    """Whether the kernel's automatic process grouping is on; None where the kernel has none (not
+    Linux, or built without it)."""
+    try:
+        return {"1": True, "0": False}.get(autogroup.read_text().strip())
+    except OSError:
+        return None
 
 
 def _on_this_host(host: str | None) -> bool:
