@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Engine, Integer, MetaData, Table, event, insert, select, text, update
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from govshare import crypto
@@ -109,31 +110,30 @@ def test_a_read_only_connection_goes_back_to_the_pool_writable(engine: Engine, s
         one.dispose()
 
 
-def test_the_read_phase_reads_the_cache_generation_once(engine: Engine, scratch: str) -> None:
+def test_the_read_phase_reads_the_cache_generation_once(
+    engine: Engine, scratch: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The token's check and the grant's both ask for it; the read phase writes nothing, so one read
     serves both. Anywhere else each ask reads it, as the caller's own writes change it."""
     from govshare import generation
 
     seen: list[str] = []
+    read = generation._read
 
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if "cache_generation" in statement:
-            seen.append(statement)
+    def counted(db: Any) -> str:
+        seen.append(value := read(db))
+        return value
 
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        with reads_first(engine) as db:
-            first = generation.current(db)
-            assert generation.current(db) == first
-            later(db, lambda w: seen.append(generation.current(w)))
-        assert len(seen) == 3  # one read in the read phase, one in the write phase, which it returned
-        seen.clear()
-        with unit_of_work(engine) as db:
-            generation.current(db)
-            generation.current(db)
-        assert len(seen) == 2
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+    monkeypatch.setattr(generation, "_read", counted)
+    with reads_first(engine) as db:
+        first = generation.current(db)
+        assert generation.current(db) == first
+    assert seen == [first]
+    seen.clear()
+    with unit_of_work(engine) as db:
+        generation.current(db)
+        generation.current(db)
+    assert len(seen) == 2
 
 
 def test_a_forgotten_later_fails_loudly_on_every_database(engine: Engine, scratch: str, demo_city) -> None:  # type: ignore[no-untyped-def]
@@ -194,25 +194,26 @@ def _queued_calls(engine: Engine, scratch: str, writes: dict[int, Any]) -> dict[
 
 
 def test_queued_write_phases_commit_together_and_each_call_returns_after_the_commit(
-    engine: Engine, scratch: str
+    engine: Engine, scratch: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    commits: list[int] = []
+    writer = _group_writer(engine)
+    transactions: list[int] = []
+    transaction = writer._transaction
 
-    def counted(conn: Any) -> None:
-        if not conn.get_execution_options().get(READS_FIRST):
-            commits.append(1)
+    @contextlib.contextmanager
+    def counted() -> Iterator[Any]:
+        with transaction() as w:
+            yield w
+        transactions.append(1)  # committed
 
     def insert(w: Any, n: int) -> None:
         w.execute(text(f"INSERT INTO {scratch} (n) VALUES ({n})"))
 
-    event.listen(engine, "commit", counted)
-    try:
-        outcome = _queued_calls(engine, scratch, dict.fromkeys(range(10, 16), insert))
-    finally:
-        event.remove(engine, "commit", counted)
+    monkeypatch.setattr(writer, "_transaction", counted)
+    outcome = _queued_calls(engine, scratch, dict.fromkeys(range(10, 16), insert))
     assert outcome == dict.fromkeys(range(10, 16), True)
     assert _values(engine, scratch) == [1, *range(10, 16)]
-    assert len(commits) == 1  # six calls' writes, one transaction
+    assert len(transactions) == 1  # six calls' writes, one transaction
 
 
 def test_a_failing_write_phase_in_a_group_fails_its_own_call_only(engine: Engine, scratch: str) -> None:
@@ -270,3 +271,122 @@ def test_a_commit_is_on_disk_before_it_returns(engine: Engine) -> None:
                 assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
             else:
                 assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
+
+
+# --- Direct: statements on the driver's connection (the write phase, a data call's reads) ------
+
+
+@pytest.fixture
+def typed(engine: Engine) -> Iterator[Table]:
+    """A committed scratch table with the kinds of columns the write phase writes."""
+    from sqlalchemy import Boolean, Date, Numeric, String
+
+    from govshare.db import UTCDateTime
+
+    table = Table(
+        f"t_writer_{uuid.uuid4().hex[:8]}",
+        MetaData(),
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("at", UTCDateTime(), nullable=False),
+        Column("day", Date),
+        Column("amount", Numeric(12, 2)),
+        Column("flag", Boolean, default=True),
+        Column("note", String(40)),
+        Column("touched", Integer, default=0, onupdate=lambda: 7),
+    )
+    table.create(engine)
+    yield table
+    table.drop(engine)
+
+
+def _written(engine: Engine, write: Any, *, read: bool = True) -> None:
+    with reads_first(engine) as db:
+        if read:
+            db.execute(text("SELECT 1"))
+        later(db, write)
+
+
+def test_direct_stores_and_reads_values_as_sqlalchemy_does(engine: Engine, typed: Table) -> None:
+    """A row written by the write phase reads back the same through SQLAlchemy, and is stored the
+    very same way as one SQLAlchemy writes (SQLite keeps datetimes as text: a different form would
+    sort and compare wrongly)."""
+    from datetime import UTC, date, datetime, timedelta, timezone
+    from decimal import Decimal
+
+    at = datetime(2026, 11, 29, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=8)))
+    values = {"at": at, "day": date(2026, 10, 1), "amount": Decimal("12.50"), "note": "民政局"}
+    _written(engine, lambda w: w.execute(insert(typed), {"id": 1, **values}))
+    with engine.begin() as conn:
+        conn.execute(insert(typed), {"id": 2, **values})
+        mine, theirs = conn.execute(select(typed).order_by(typed.c.id)).all()
+        assert mine._mapping["at"] == at.astimezone(UTC) and mine._mapping["at"].tzinfo is not None
+        assert mine[1:] == theirs[1:]
+        assert mine.flag is True and mine.touched == 0  # the columns' defaults
+        stored = conn.execute(text(f"SELECT * FROM {typed.name} ORDER BY id")).all()
+    assert stored[0][1:] == stored[1][1:]
+    # And read back directly, through the columns' types as SQLAlchemy reads them (a date, not
+    # SQLite's text; a Decimal from PostgreSQL's numeric, whose conversion needs the driver's type).
+    read: list[Any] = []
+    _written(engine, lambda w: read.extend(w.execute(select(typed).order_by(typed.c.id))))
+    assert read == [tuple(mine), tuple(theirs)]
+    assert type(read[0][3]) is Decimal and type(read[0][2]) is date
+
+
+def test_direct_returns_converted_rows_and_fills_onupdate(engine: Engine, typed: Table) -> None:
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 11, 29, 1, 2, 3, tzinfo=UTC)
+    returned: list[Any] = []
+    change = update(typed).where(typed.c.id == 1).values(note="改").returning(typed.c.at, typed.c.id)
+    _written(engine, lambda w: w.execute(insert(typed), {"id": 1, "at": at}))
+    _written(engine, lambda w: returned.extend(w.execute(change)))
+    assert returned == [(at, 1)]
+    assert returned[0][0].tzinfo is not None  # through the column's type, as SQLAlchemy returns it
+    with engine.connect() as conn:
+        assert conn.execute(select(typed.c.note, typed.c.touched)).one() == ("改", 7)
+
+
+def test_directs_errors_are_sqlalchemys_and_a_callers_value_is_invalid(engine: Engine, typed: Table) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import IntegrityError
+
+    at = datetime(2026, 11, 29, tzinfo=UTC)
+    _written(engine, lambda w: w.execute(insert(typed), {"id": 1, "at": at}))
+    with pytest.raises(IntegrityError):
+        _written(engine, lambda w: w.execute(insert(typed), {"id": 1, "at": at}))
+    with pytest.raises(Invalid) as raised:
+        _written(engine, lambda w: w.execute(insert(typed), {"id": 2**70, "at": at}))
+    assert raised.value.details == {"reason": "number_out_of_range"}
+    with engine.connect() as conn:
+        assert conn.execute(select(typed.c.id)).scalars().all() == [1]  # nothing else stands
+
+
+def test_a_connection_the_database_dropped_is_not_pooled_again(
+    engine: Engine, scratch: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The writer sees the disconnect and discards the connection itself, rather than leaving the
+    pool to fail resetting it (an error in the log)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server to drop a connection")
+    from govshare.db import make_engine
+
+    one = make_engine(engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0)
+    pids: list[int] = []
+
+    def insert_noting_the_backend(w: Any) -> None:
+        pids.append(w.execute(text("SELECT pg_backend_pid()")).one()[0])
+        w.execute(text(f"INSERT INTO {scratch} (n) VALUES (2)"))
+
+    try:
+        _written(one, insert_noting_the_backend)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pids[0]})
+        with pytest.raises(DBAPIError):  # used again at once, before an idle ping would look
+            _written(one, insert_noting_the_backend, read=False)
+        _written(one, insert_noting_the_backend, read=False)  # on a new connection
+    finally:
+        one.dispose()
+    assert len(pids) == 2 and pids[1] != pids[0]
+    assert not [r for r in caplog.records if r.name.startswith("sqlalchemy.pool")]
+    assert _values(engine, scratch) == [1, 2, 2]

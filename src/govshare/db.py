@@ -26,11 +26,11 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Dialect, ExceptionContext
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from govshare.settings import Settings, get_settings
@@ -151,9 +151,12 @@ def _value_the_database_cannot_hold(context: ExceptionContext) -> BaseException 
     beyond the column's range (PostgreSQL SQLSTATE 22003) or text with a NUL character (PostgreSQL
     text cannot hold one) would otherwise surface as a 500. Everything else is left alone.
     """
+    return _callers_value(context.original_exception)
+
+
+def _callers_value(original: BaseException) -> BaseException | None:
     from govshare.errors import Invalid
 
-    original = context.original_exception
     sqlstate = getattr(original, "sqlstate", None)
     if isinstance(original, OverflowError) or sqlstate == "22003":
         return Invalid(
@@ -257,12 +260,28 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
         session.close()
 
 
-def later(db: Session, write: Callable[[Session], object]) -> None:
-    """Run `write(session)` in this unit of work: at once in an ordinary one; in a `reads_first()`
-    one, after its reads, in the write transaction that ends it (in registration order).
+class Writes(Protocol):
+    """What a write registered with `later` gets: the session of an ordinary unit of work, or, in
+    a reads-first unit's write phase, a `Direct` on its transaction's connection. Both execute Core
+    statements (`insert`, `update`, `text`) and keep `info`; neither promises more."""
 
-    `write` gets the session to write with and must not rely on objects loaded by `db` being
-    attached to it: pass ids and values."""
+    @property
+    def info(self) -> dict[Any, Any]: ...
+
+    def execute(self, statement: Any, params: Any = None, /) -> Any: ...
+
+
+def dialect_of(db: Writes) -> Dialect:
+    return db.dialect if isinstance(db, Direct) else cast(Session, db).get_bind().dialect
+
+
+def later(db: Session, write: Callable[[Writes], object]) -> None:
+    """Run `write(w)` in this unit of work: at once in an ordinary one, with the session; in a
+    `reads_first()` one, after its reads, in the write transaction that ends it (in registration
+    order), with a `Direct` on that transaction's connection.
+
+    `write` executes Core statements on `w` (see `Writes`) and must not rely on objects loaded by
+    `db`: pass ids and values."""
     pending = db.info.get(_LATER)
     if pending is None:
         write(db)
@@ -286,7 +305,7 @@ def reads_first(engine: Engine | None = None, *, within: Session | None = None) 
 
     engine = engine or get_engine()
     session = within or SessionFactory(bind=reading_engine(engine))
-    pending: list[Callable[[Session], object]] = []
+    pending: list[Callable[[Writes], object]] = []
     session.info[_LATER] = pending  # also marks the read phase: see `ReadPhaseWrite`
     session.info[_READ_MEMO] = {}
     try:
@@ -337,7 +356,7 @@ def _no_flush_while_reading(session: Session, _context: Any, _instances: Any) ->
         raise ReadPhaseWrite("changed objects in a reads-first read phase; use db.later()")
 
 
-def _write(engine: Engine, pending: list[Callable[[Session], object]], within: Session | None) -> None:
+def _write(engine: Engine, pending: list[Callable[[Writes], object]], within: Session | None) -> None:
     if not pending:
         return
     if within is None:
@@ -345,15 +364,180 @@ def _write(engine: Engine, pending: list[Callable[[Session], object]], within: S
         return
     from govshare.audit.service import batched
 
-    with transaction(within) as db, batched(db):
-        for write in pending:
-            write(db)
+    with transaction(within) as db:
+        # The writes go to the session's own connection, in its transaction, as they would to
+        # the group writer's.
+        writer = Direct.of(db)
+        with batched(writer):
+            for write in pending:
+                write(writer)
+
+
+class Rows(list[tuple[Any, ...]]):
+    """What `Direct.execute` returns: the rows, their values converted by the columns' types."""
+
+    def one(self) -> tuple[Any, ...]:
+        if len(self) != 1:
+            raise ValueError(f"expected one row, got {len(self)}")
+        return self[0]
+
+
+class _Plan:
+    """A statement compiled for one dialect and one set of parameter names, with how its
+    parameters go to the driver and how the values it returns come back."""
+
+    __slots__ = (
+        "compiled",
+        "defaults",
+        "dialect",
+        "escaped",
+        "order",
+        "processors",
+        "results",
+        "returned",
+        "sql",
+    )
+
+    def __init__(self, statement: Any, dialect: Dialect, keys: tuple[str, ...]) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        if compiled.literal_execute_params or compiled.post_compile_params:
+            raise ValueError(f"give each value a parameter of its own: {compiled.string}")
+        # Columns the statement leaves out that have a default (INSERT) or an `onupdate` (UPDATE)
+        # computed in Python, such as `updated_at`: filled in on every execution.
+        self.defaults = [
+            (column.key, _python_default(column, default))
+            for prefetch, kind in (("insert_prefetch", "default"), ("update_prefetch", "onupdate"))
+            for column in getattr(compiled, prefetch, None) or ()
+            if (default := getattr(column, kind)) is not None
+        ]
+        self.compiled = compiled
+        self.sql = compiled.string
+        self.escaped = compiled.escaped_bind_names
+        self.order = compiled.positiontup if dialect.positional else None
+        self.processors = {
+            name: processor
+            for name, bind in compiled.binds.items()
+            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        }
+        # What comes back: a query's columns, or what an INSERT or UPDATE returns. Their conversions
+        # depend on the driver's type codes too, known from the first execution (`rows`).
+        self.dialect = dialect
+        selected = getattr(statement, "selected_columns", None) if statement.is_select else None
+        columns = selected if selected is not None else getattr(compiled, "returning", None)
+        self.returned = [column.type.dialect_impl(dialect) for column in columns or ()]
+        self.results: list[tuple[int, Any]] | None = None
+
+    def parameters(self, given: dict[str, Any]) -> Any:
+        if self.defaults:
+            given = {**{name: default() for name, default in self.defaults}, **given}
+        values = self.compiled.construct_params(given, escape_names=False)
+        for name, process in self.processors.items():
+            if name in values:
+                values[name] = process(values[name])
+        if self.order is not None:
+            return tuple(values[name] for name in self.order)
+        escaped = self.escaped
+        return {escaped.get(name, name): value for name, value in values.items()} if escaped else values
+
+    def rows(self, fetched: list[Any], description: Any) -> Rows:
+        results = self.results
+        if results is None:
+            codes = [column[1] for column in description]
+            results = self.results = [
+                (i, processor)
+                for i, (kind, code) in enumerate(zip(self.returned, codes, strict=False))
+                if (processor := kind.result_processor(self.dialect, code)) is not None
+            ]
+        if not results or not fetched:
+            return Rows(fetched)
+        columns = list(zip(*fetched, strict=True))  # converted a column at a time
+        for i, process in results:
+            columns[i] = tuple(map(process, columns[i]))
+        return Rows(zip(*columns, strict=True))
+
+
+def _python_default(column: Any, default: Any) -> Callable[[], Any]:
+    if default.is_scalar:
+        return lambda: default.arg
+    if default.is_callable:  # SQLAlchemy wraps a function of no arguments to take a context
+        return lambda: default.arg(None)
+    raise ValueError(f"{column} has a default computed otherwise than in Python; give it a value")
+
+
+_PLANS: dict[tuple[Any, Dialect, tuple[str, ...]], _Plan] = {}
+_PLANS_KEPT = 512  # statements built per call (with their values) come and go: start over past it
+
+
+class Direct:
+    """Core statements executed directly on the driver's connection, each compiled once per
+    dialect and set of parameter names: for the few statements a data call makes many times a
+    second (the write phase of reads-first units; the cache generation and the page of a data API
+    call), where going through the session costs several times what the database takes to run
+    them (bench/README.md). Here a statement costs the conversion of its values and the driver's
+    call.
+
+    It runs in whatever transaction the connection is in. Values go through the columns' types as
+    they would through SQLAlchemy (UTC datetimes as SQLite stores them, dates and encrypted items
+    read back), columns left out get their Python-side `default` or `onupdate`, and the driver's
+    errors reach the caller as SQLAlchemy's (`DBAPIError` and its kinds; a caller's value that the
+    database cannot hold as `Invalid`, as `_value_the_database_cannot_hold` does)."""
+
+    def __init__(self, connection: Any, dialect: Dialect) -> None:
+        self.connection = connection
+        self.dialect = dialect
+        self.info: dict[Any, Any] = {}
+
+    @classmethod
+    def of(cls, db: Session) -> Direct:
+        """On the connection of `db`'s transaction (begun if it was not)."""
+        connection = db.connection()
+        return cls(connection.connection.driver_connection, connection.dialect)
+
+    def execute(self, statement: Any, params: Any = None, /) -> Rows:
+        many = isinstance(params, list)
+        sets: list[dict[str, Any]] = params if many else [params or {}]
+        plan = self._plan(statement, tuple(sorted(sets[0])))
+        values = [plan.parameters(p) for p in sets]
+        cursor = self.connection.cursor()
+        try:
+            if many:
+                cursor.executemany(plan.sql, values)
+                return Rows()
+            cursor.execute(plan.sql, values[0])
+            description = cursor.description
+            return plan.rows(cursor.fetchall(), description) if description is not None else Rows()
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise _callers_value(exc) or DBAPIError.instance(
+                plan.sql, values, exc, self.dialect.loaded_dbapi.Error, dialect=self.dialect
+            ) from exc
+        except OverflowError as exc:  # SQLite's driver, binding an integer beyond 64 bits
+            raise _callers_value(exc) from exc  # type: ignore[misc]
+        finally:
+            cursor.close()
+
+    def run(self, sql: str) -> None:
+        """A statement of the transaction's own (`BEGIN`, `SAVEPOINT` …)."""
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(sql)
+        finally:
+            cursor.close()
+
+    def _plan(self, statement: Any, keys: tuple[str, ...]) -> _Plan:
+        key = (statement, self.dialect, keys)
+        plan = _PLANS.get(key)
+        if plan is None:
+            plan = _Plan(statement, self.dialect, keys)
+            if len(_PLANS) >= _PLANS_KEPT:
+                _PLANS.clear()
+            _PLANS[key] = plan
+        return plan
 
 
 class _Ticket:
     __slots__ = ("done", "error", "pending")
 
-    def __init__(self, pending: list[Callable[[Session], object]]) -> None:
+    def __init__(self, pending: list[Callable[[Writes], object]]) -> None:
         self.pending = pending
         self.done = False
         self.error: BaseException | None = None
@@ -369,6 +553,9 @@ class _GroupWriter:
     alone, a caller's writes are a transaction as before. Nobody returns before the transaction
     holding their writes has committed: what `later()` registered is durable before the answer.
 
+    The transaction runs on a pooled connection of the driver's own, through a `Direct`: no
+    session, no SQLAlchemy connection.
+
     On SQLite the processes of one server also take turns on a file lock next to the database, which
     wakes the next writer at once, rather than in SQLite's busy handler, which sleeps in growing
     steps (1, 2, 5 … 100 ms) and made the tail latency."""
@@ -380,7 +567,7 @@ class _GroupWriter:
         self.writing = threading.Lock()
         self.between_processes = _process_lock(engine)
 
-    def write(self, pending: list[Callable[[Session], object]]) -> None:
+    def write(self, pending: list[Callable[[Writes], object]]) -> None:
         ticket = _Ticket(pending)
         with self.queued:
             self.queue.append(ticket)
@@ -393,17 +580,13 @@ class _GroupWriter:
             raise ticket.error
 
     def _run(self, batch: list[_Ticket]) -> None:
-        from govshare.audit.service import batched
-
         alone = len(batch) == 1
         try:
-            with self.between_processes, unit_of_work(self.engine) as db:
-                for ticket in batch:
+            with self.between_processes, self._transaction() as writer:
+                for number, ticket in enumerate(batch):
                     try:
                         # Alone, the transaction is the caller's; in a group, a savepoint is.
-                        with contextlib.nullcontext() if alone else db.begin_nested(), batched(db):
-                            for write in ticket.pending:
-                                write(db)
+                        self._writes(writer, ticket, None if alone else f"govshare_call_{number}")
                     except Exception as exc:  # that caller's writes are rolled back, and it is told
                         if alone:
                             raise
@@ -416,6 +599,48 @@ class _GroupWriter:
         finally:
             for ticket in batch:
                 ticket.done = True
+
+    @staticmethod
+    def _writes(writer: Direct, ticket: _Ticket, savepoint: str | None) -> None:
+        from govshare.audit.service import batched
+
+        if savepoint is not None:
+            writer.run(f"SAVEPOINT {savepoint}")
+        try:
+            with batched(writer):
+                for write in ticket.pending:
+                    write(writer)
+        except BaseException:
+            if savepoint is not None:
+                writer.run(f"ROLLBACK TO SAVEPOINT {savepoint}")
+            raise
+        if savepoint is not None:
+            writer.run(f"RELEASE SAVEPOINT {savepoint}")
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Direct]:
+        """A write transaction on a pooled driver connection: committed when the block ends,
+        rolled back when it raises; a connection the database dropped is not pooled again."""
+        dialect = self.engine.dialect
+        pooled = self.engine.raw_connection()
+        writer = Direct(pooled.driver_connection, dialect)
+        try:
+            if dialect.name == "sqlite":  # the driver leaves transactions to us (`_configure_sqlite`)
+                writer.run("BEGIN IMMEDIATE")
+            yield writer
+            pooled.commit()
+        except BaseException as exc:
+            original = exc.orig if isinstance(exc, DBAPIError) else exc
+            if isinstance(original, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
+                original, pooled.dbapi_connection, None
+            ):
+                pooled.invalidate(original)
+            else:
+                with contextlib.suppress(Exception):  # the error that got us here is the one to see
+                    pooled.rollback()
+            raise
+        finally:
+            pooled.close()
 
 
 _writers: dict[Engine, _GroupWriter] = {}

@@ -30,7 +30,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
-from govshare.db import read_memo
+from govshare.db import Direct, read_memo
 
 # The tables whose rows decide a data call, with the columns that matter where not all of them do.
 WATCHED: dict[str, tuple[str, ...] | None] = {
@@ -65,8 +65,12 @@ def current(db: Session) -> str:
     return value
 
 
+_CURRENT = text("SELECT value FROM cache_generation WHERE id = 1")
+
+
 def _read(db: Session) -> str:
-    return str(db.execute(text("SELECT value FROM cache_generation WHERE id = 1")).scalar_one())
+    # On the driver's connection: every data call asks (`db.Direct`).
+    return str(Direct.of(db).execute(_CURRENT).one()[0])
 
 
 def renew(db: Session) -> None:

@@ -280,8 +280,8 @@ def test_query_items_are_indexed_for_the_data_apis_pages(client, city, db) -> No
     table = store.table_for(db, population.id, items)
     grant = SimpleNamespace(row_scope=None)
     reading = Reading(population, grant, "", items, {}, ["region_code"], None, table)  # type: ignore[arg-type]
-    page = _page(reading, [("region_code", "", ["130102"])], None, 100)
-    compiled = page.compile(db.get_bind(), compile_kwargs={"literal_binds": True})
+    page, values = _page(reading, [("region_code", "", ["130102"])], None, 100)
+    compiled = page.params(values).compile(db.get_bind(), compile_kwargs={"literal_binds": True})
     if db.get_bind().dialect.name == "sqlite":
         plan = " ".join(str(r[-1]) for r in db.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
     else:

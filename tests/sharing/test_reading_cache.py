@@ -14,7 +14,7 @@ from sqlalchemy import event, inspect, select, text, update
 from govshare import generation
 from govshare.authz import Actor
 from govshare.catalog.models import Resource
-from govshare.db import utcnow
+from govshare.db import Direct, utcnow
 from govshare.masking.models import MaskingProfile
 from govshare.sharing.models import Grant
 from govshare.systems import service as systems
@@ -25,17 +25,25 @@ from tests.sharing.test_rows import civil_system, granted, loaded, rows
 
 @contextmanager
 def statements(db) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
-    """The SQL the test's connection runs inside the block."""
+    """The SQL the test's connection runs inside the block: through SQLAlchemy, and directly on the
+    driver's connection (`db.Direct`: the cache generation, the page, the write phase)."""
     seen: list[str] = []
 
     def note(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
         seen.append(statement)
 
+    def direct(self, statement, *args):  # type: ignore[no-untyped-def]
+        seen.append(str(statement.compile(dialect=self.dialect)))
+        return execute(self, statement, *args)
+
     connection = db.connection()
+    execute = Direct.execute
     event.listen(connection, "before_cursor_execute", note)
+    Direct.execute = direct  # type: ignore[method-assign]
     try:
         yield seen
     finally:
+        Direct.execute = execute  # type: ignore[method-assign]
         event.remove(connection, "before_cursor_execute", note)
 
 

@@ -113,6 +113,37 @@ def test_filters_work_on_granted_items_only(client, city, db) -> None:
     assert rows(client, population, civil, fields="name,mobile").status_code == 422
 
 
+def test_a_page_statement_is_built_once_per_shape_of_filters(client, city, db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The page's values are parameters: calls that differ only in values run one statement, kept
+    with the cached reading (a bounded number of shapes each), and still get their own rows."""
+    from govshare.sharing import rows as data
+
+    population = loaded(client, db)
+    civil = login(client, "civil_user")
+    granted(client, population, ["id_number", "region_code"])
+
+    def districts(*codes: str) -> list[str]:
+        params = [("purpose", PURPOSE), *(("region_code", c) for c in codes)]
+        answer = client.get(f"/api/v1/resources/{population.id}/rows", params=params, headers=civil)
+        assert answer.status_code == 200, answer.text
+        return sorted(r["region_code"] for r in answer.json()["rows"])
+
+    def kept() -> dict:  # type: ignore[type-arg]
+        (entry,) = data._READINGS._entries.values()
+        return entry[2].pages
+
+    assert districts("130104") == ["130104"]  # builds the reading, kept without its statements
+    assert districts("130105") == ["130105"]
+    assert districts("130102") == ["130102", "130102"]
+    assert len(kept()) == 1  # one shape: one item, equality, one value, no cursor
+    assert districts("130104", "130105") == ["130104", "130105"]
+    assert districts("130102", "130108") == ["130102", "130102", "130108"]
+    assert len(kept()) == 2
+    monkeypatch.setattr(data, "PAGES_KEPT", 2)
+    assert districts("130102", "130104", "130105") == ["130102", "130102", "130104", "130105"]
+    assert len(kept()) == 1  # past the bound: started over
+
+
 def test_pages_follow_the_cursor_and_csv_is_the_same_data(client, city, db) -> None:
     population = loaded(client, db)
     civil = login(client, "civil_user")

@@ -18,7 +18,7 @@ from govshare.audit.events import EventType
 from govshare.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from govshare.authz import Action, Actor, Scope, require, scope_of
 from govshare.crypto import SM2Signer, sm2_verify, sm3_hex
-from govshare.db import utcnow
+from govshare.db import Writes, dialect_of, utcnow
 from govshare.settings import get_settings
 
 GENESIS_HASH = sm3_hex(b"govshare audit chain genesis")
@@ -35,6 +35,12 @@ _ADVANCE = (
 _BATCH = "govshare_audit_batch"  # session.info key: events of a `batched` block
 _INSERT_EVENT = insert(_EVENTS)
 _SET_HASH = update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("hash"))
+_INSERT_CHECKPOINT = insert(cast(Table, AuditCheckpoint.__table__))
+_SET_CHECKPOINT = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(last_checkpoint_seq=bindparam("seq"), last_checkpoint_at=bindparam("at"))
+)
 # PostgreSQL: one event and the head's new hash in one statement (`_append`).
 _APPEND_ONE = (
     update(_HEAD)
@@ -93,7 +99,7 @@ def _signer(private_key_hex: str) -> SM2Signer:
 
 
 def record(
-    db: Session,
+    db: Writes,
     event_type: EventType,
     *,
     actor: Actor,
@@ -134,7 +140,7 @@ def record(
 
 
 @contextlib.contextmanager
-def batched(db: Session) -> Iterator[None]:
+def batched(db: Writes) -> Iterator[None]:
     """Append the events recorded in the block together when it ends: one turn of the chain head
     for all of them (one lock, one insert of many rows, one update) instead of three statements
     each. For a short write phase that records several events (`db.reads_first`); nothing is
@@ -152,7 +158,7 @@ def batched(db: Session) -> Iterator[None]:
         _append(db, pending)
 
 
-def _append(db: Session, events: list[dict[str, Any]]) -> None:
+def _append(db: Writes, events: list[dict[str, Any]]) -> None:
     # The UPDATE takes the head row's lock first: concurrent appenders queue here, so each one
     # reads the hash the previous one committed. Core statements on the tables (not ORM-enabled
     # ones) keep this hot path free of identity-map bookkeeping.
@@ -162,7 +168,7 @@ def _append(db: Session, events: list[dict[str, Any]]) -> None:
         values = {"seq": seq, **fields, "prev_hash": prev_hash}
         values["hash"] = prev_hash = event_hash(prev_hash, SimpleNamespace(**values))
         rows.append(values)
-    if len(rows) == 1 and db.get_bind().dialect.name == "postgresql":
+    if len(rows) == 1 and dialect_of(db).name == "postgresql":
         # The event and the head's new hash in one statement: a round trip fewer while the head's
         # row lock is held, which every other appender waits for. (SQLite has no INSERT in a WITH
         # clause; a batch of several events goes in one executemany either way.)
@@ -186,18 +192,19 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _sign_checkpoint(db: Session, *, seq: int, chain_hash: str, now: datetime) -> AuditCheckpoint:
+def _sign_checkpoint(db: Writes, *, seq: int, chain_hash: str, now: datetime) -> None:
     key = signer()
-    checkpoint = AuditCheckpoint(
-        seq=seq,
-        hash=chain_hash,
-        created_at=now,
-        public_key=key.public_key_hex,
-        signature=key.sign(_checkpoint_message(seq, chain_hash, now)),
+    db.execute(
+        _INSERT_CHECKPOINT,
+        {
+            "seq": seq,
+            "hash": chain_hash,
+            "created_at": now,
+            "public_key": key.public_key_hex,
+            "signature": key.sign(_checkpoint_message(seq, chain_hash, now)),
+        },
     )
-    db.add(checkpoint)
-    db.execute(update(_HEAD).where(_HEAD.c.id == 1).values(last_checkpoint_seq=seq, last_checkpoint_at=now))
-    return checkpoint
+    db.execute(_SET_CHECKPOINT, {"seq": seq, "at": now})
 
 
 def checkpoint_now(db: Session) -> AuditCheckpoint | None:
@@ -205,7 +212,8 @@ def checkpoint_now(db: Session) -> AuditCheckpoint | None:
     head = db.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
     if head.last_seq == 0 or head.last_checkpoint_seq == head.last_seq:
         return None
-    return _sign_checkpoint(db, seq=head.last_seq, chain_hash=head.last_hash, now=utcnow())
+    _sign_checkpoint(db, seq=head.last_seq, chain_hash=head.last_hash, now=utcnow())
+    return db.scalars(select(AuditCheckpoint).where(AuditCheckpoint.seq == head.last_seq)).one()
 
 
 @dataclass

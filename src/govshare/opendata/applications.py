@@ -22,7 +22,7 @@ from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, register_view_action, require
 from govshare.crypto import constant_time_equal, sm3_hex
-from govshare.db import later, utcnow
+from govshare.db import Writes, later, utcnow
 from govshare.errors import Conflict, Invalid, NotFound
 from govshare.opendata import service
 from govshare.opendata.models import ApplicationStatus, OpenApplication
@@ -128,7 +128,7 @@ def lookup(db: Session, *, actor: Actor, number: str, code: str) -> OpenApplicat
     if application is None or not constant_time_equal(application.code_hash, sm3_hex(code.strip().encode())):
         found_id = application.id if application is not None else None
 
-        def refused(w: Session) -> None:  # also from a reads-first download: after its reads
+        def refused(w: Writes) -> None:  # also from a reads-first download: after its reads
             audit.record(
                 w,
                 EventType.open_application_refused,

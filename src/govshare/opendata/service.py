@@ -32,7 +32,7 @@ from govshare.catalog.models import CatalogClass, Resource, ResourceVersion
 from govshare.catalog.search import Filters
 from govshare.classification import scheme as classification
 from govshare.crypto import sm3_hex
-from govshare.db import later, utcnow
+from govshare.db import Writes, later, utcnow
 from govshare.errors import Forbidden, Invalid, NotFound
 from govshare.exchange import store
 from govshare.masking import row_masker
@@ -421,7 +421,7 @@ def _audited(
         **details,
     }
 
-    def write(w: Session) -> None:
+    def write(w: Writes) -> None:
         audit.record(
             w,
             EventType.open_data_delivered,

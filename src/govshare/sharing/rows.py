@@ -13,13 +13,13 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, Select, Table, and_, case, or_, select
+from sqlalchemy import Column, Select, Table, and_, bindparam, case, literal, or_, select
 from sqlalchemy.orm import Session
 
 from govshare import generation
@@ -29,7 +29,8 @@ from govshare.authz import Action, Actor, require
 from govshare.catalog import service as catalog
 from govshare.catalog.models import Resource
 from govshare.crypto import sm3_hex
-from govshare.db import later, utcnow
+from govshare.db import Direct, Rows, Writes, later, utcnow
+from govshare.encryption import cells
 from govshare.errors import Invalid, NotFound
 from govshare.exchange import store
 from govshare.exchange.access import published_items
@@ -73,6 +74,9 @@ class Reading:
     columns: list[str]
     masker: Any
     table: Table | None
+    # Page statements by the shape of their filters (`_page`), built once for this reading (not
+    # carried over by `replace`: a reading with other columns or another grant builds its own).
+    pages: dict[Hashable, Select[Any]] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def detached(self) -> Reading:
         """This reading with copies of its resource and grant that belong to no session, to share
@@ -86,11 +90,13 @@ class Reading:
         )
 
     def scoped(self, stmt: Select[Any]) -> Select[Any]:
-        """`stmt` within the grant's row scope (the provider's, on any item)."""
+        """`stmt` within the grant's row scope (the provider's, on any item), each value a parameter
+        of its own (`db.Direct` runs no expanding ones)."""
         assert self.table is not None
         every = {i["name"]: i for i in self.items}
         for item, values in (self.grant.row_scope or {}).items():
-            stmt = stmt.where(store.equals(self.table, item, [_parse(every[item], v) for v in values]))
+            target, scope = compared(self.table.c[item], "", [_parse(every[item], v) for v in values])
+            stmt = stmt.where(_compare(target, [literal(v, target.type) for v in scope], ""))
         return stmt
 
     def row_id(self, key: str) -> str:
@@ -105,10 +111,10 @@ class Reading:
             for values in zip(*self._columns(found, first), strict=True)
         ]
 
-    def masked(self, found: Sequence[Any], first: int) -> list[dict[str, Any]]:
-        """Rows `found` (`_key`, then the columns from index `first`) as returned: the department's
-        row id, then the masked values."""
-        ids = rowids.RowIds(self.grant.org_id).many([row._key for row in found])
+    def masked(self, found: Sequence[Any], first: int, key: int = 0) -> list[dict[str, Any]]:
+        """Rows `found` (the store key at index `key`, the columns from index `first`) as returned:
+        the department's row id, then the masked values."""
+        ids = rowids.RowIds(self.grant.org_id).many([row[key] for row in found])
         keys = ("_row_id", *self.columns)
         return [
             dict(zip(keys, values, strict=True))
@@ -194,14 +200,26 @@ def parse_filters(
 
 
 def condition(column: Column[Any], op: str, values: list[Any]) -> Any:
-    if store.is_encrypted(column):
-        if op:
-            raise Invalid(
-                f"{column.name} 加密存储，只能按等于或多个取值查询，不能按范围查询。",
-                "An encrypted item takes equality filters only.",
-                details={"field": column.name},
-            )
-        return store.equals(column.table, column.name, values)
+    """`column` compared with `values` by the filter's operator (see `parse_filters`)."""
+    return _compare(*compared(column, op, values), op)
+
+
+def compared(column: Column[Any], op: str, values: list[Any]) -> tuple[Column[Any], list[Any]]:
+    """The column a filter on `column` compares and the values it compares it with: an item kept
+    encrypted is compared through its blind index, for equality only."""
+    if not store.is_encrypted(column):
+        return column, values
+    if op:
+        raise Invalid(
+            f"{column.name} 加密存储，只能按等于或多个取值查询，不能按范围查询。",
+            "An encrypted item takes equality filters only.",
+            details={"field": column.name},
+        )
+    resource_id = column.type.resource_id  # type: ignore[attr-defined]
+    return column.table.c[cells.blind_column(column.name)], [cells.blind(resource_id, v) for v in values]
+
+
+def _compare(column: Column[Any], values: list[Any], op: str) -> Any:
     if not op:
         return column == values[0] if len(values) == 1 else column.in_(values)
     value = values[0]
@@ -355,7 +373,7 @@ def _delivered(
         },
     )
 
-    def write(w: Session) -> None:
+    def write(w: Writes) -> None:
         record_use(
             w,
             actor=actor,
@@ -373,20 +391,41 @@ def _delivered(
     return text, digest
 
 
+PAGES_KEPT = 64  # page statements kept per reading: one for each shape of filters asked
+
+
 def _page(
     reading: Reading, filters: list[tuple[str, str, list[Any]]], after: str | None, size: int
-) -> Select[Any]:
-    """Live rows under the grant and `filters`, after the key `after`, in key order, `size` of them."""
+) -> tuple[Select[Any], dict[str, Any]]:
+    """Live rows under the grant and `filters`, after the key `after`, in key order, `size` of them:
+    the statement and its values.
+
+    The statement takes every value as a parameter, so one is built per shape of the filters
+    (which items, which operators, how many values; whether there is a cursor) and kept with the
+    reading: a data call then runs a statement compiled before (`db.Direct`)."""
     table = reading.table
     assert table is not None
-    stmt = reading.scoped(
-        select(table.c._key, *(table.c[c] for c in reading.columns)).where(table.c._retired_at.is_(None))
-    )
-    for item, op, values in filters:
-        stmt = stmt.where(condition(table.c[item], op, values))
-    if after is not None:
-        stmt = stmt.where(table.c._key > after)
-    return stmt.order_by(table.c._key).limit(size)
+    params: dict[str, Any] = {"after": after} if after is not None else {}
+    for i, (item, op, values) in enumerate(filters):
+        _target, compared_values = compared(table.c[item], op, values)
+        params.update({f"f{i}_{j}": value for j, value in enumerate(compared_values)})
+    shape = (tuple((item, op, len(values)) for item, op, values in filters), after is not None, size)
+    stmt = reading.pages.get(shape)
+    if stmt is None:
+        stmt = reading.scoped(
+            select(table.c._key, *(table.c[c] for c in reading.columns)).where(table.c._retired_at.is_(None))
+        )
+        for i, (item, op, count) in enumerate(shape[0]):
+            target, _values = compared(table.c[item], op, [])
+            binds = [bindparam(f"f{i}_{j}", type_=target.type) for j in range(count)]
+            stmt = stmt.where(_compare(target, binds, op))
+        if after is not None:
+            stmt = stmt.where(table.c._key > bindparam("after", type_=table.c._key.type))
+        stmt = stmt.order_by(table.c._key).limit(size)
+        if len(reading.pages) >= PAGES_KEPT:
+            reading.pages.clear()
+        reading.pages[shape] = stmt
+    return stmt, params
 
 
 def read_rows(
@@ -411,10 +450,10 @@ def read_rows(
     next_cursor = None
     table = reading.table
     if table is not None and reading.columns:
-        found = db.execute(_page(reading, filters, after, limit + 1)).all()
+        found = Direct.of(db).execute(*_page(reading, filters, after, limit + 1))
         if len(found) > limit:
-            found = found[:limit]
-            next_cursor = reading.cursor(found[-1]._key)
+            found = Rows(found[:limit])
+            next_cursor = reading.cursor(found[-1][0])
         rows = reading.masked(found, 1)
     text, digest = _delivered(db, actor, reading, rows, "rows", filters=shown, page=cursor is not None)
     return Delivery(
@@ -441,7 +480,7 @@ def export_rows(
     filters, _shown = parse_filters(query, reading.granted)
     after: str | None = None
     while True:
-        found = db.execute(_page(reading, filters, after, page)).all()
+        found = db.execute(*_page(reading, filters, after, page)).all()
         for row, values in zip(found, reading.values(found, 1), strict=True):
             yield row._key, values
         if len(found) < page:
@@ -507,7 +546,7 @@ def read_changes(
         found = db.execute(stmt.order_by(changed, table.c._key).limit(limit + 1)).all()
         more = len(found) > limit
         found = found[:limit]
-        for row, masked in zip(found, reading.masked(found, 3), strict=True):
+        for row, masked in zip(found, reading.masked(found, 3, key=1), strict=True):
             if row._retired_at is not None:
                 changes.append({"op": "retire", "_row_id": masked["_row_id"]})
             else:

@@ -29,7 +29,7 @@ from govshare.calendar import service as calendar_service
 from govshare.catalog import service as catalog
 from govshare.catalog.models import CatalogClass, Resource
 from govshare.classification import scheme as classification
-from govshare.db import later, utcnow
+from govshare.db import Writes, later, utcnow
 from govshare.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.exchange.access import published_items
 from govshare.orgs import service as orgs
@@ -884,7 +884,7 @@ def open_requests(db: Session, *, org_id: int, resource_id: int) -> list[ShareRe
 
 
 def record_use(
-    db: Session,
+    db: Writes,
     *,
     actor: Actor,
     resource_id: int,
@@ -923,7 +923,7 @@ def _refuse(
 ) -> Forbidden:
     details = carry_token_use(db, {"reason": reason, "purpose": purpose, "system_id": actor.system_id})
 
-    def write(w: Session) -> None:
+    def write(w: Writes) -> None:
         record_use(w, actor=actor, resource_id=resource.id, purpose=purpose, channel=channel, reason=reason)
         audit.record(
             w,

@@ -16,7 +16,7 @@ from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, get_visible, register_view_action, require, visible
 from govshare.crypto import sm3_hex
-from govshare.db import later, read_memo, utcnow
+from govshare.db import Writes, later, read_memo, utcnow
 from govshare.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from govshare.orgs.models import Organisation
 from govshare.pagination import PageParams, paginate
@@ -300,7 +300,7 @@ def authenticate(db: Session, *, token: str, ip: str | None) -> Actor:
     if memo is not None:  # the call's own event may yet carry the use: `carry_token_use`
         memo[_TOKEN_USE] = use
 
-    def used(w: Session) -> None:
+    def used(w: Writes) -> None:
         if note:
             # A Core statement on the table: the ORM's bulk update would also search the session.
             w.execute(_NOTE_USE, {"token_id": token_id, "at": now, "ip": ip})
