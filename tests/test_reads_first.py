@@ -88,18 +88,26 @@ def test_the_read_phase_is_read_only_on_postgresql(engine: Engine, scratch: str)
 
 
 def test_a_read_only_connection_goes_back_to_the_pool_writable(engine: Engine, scratch: str) -> None:
-    """PostgreSQL's read phase begins READ ONLY through the driver; the pool's next user of that very
-    connection (a pool of one) can write, and a connection given only the option (a backup's
-    snapshot) is read-only as well."""
-    from govshare.db import make_engine
+    """PostgreSQL's read phase begins READ ONLY through the driver on the session's connection, and
+    reads in autocommit on the read phase's own (`Direct`); the pool's next user of that very
+    connection (a pool of one) can write, in a transaction, and a connection given only the option
+    (a backup's snapshot) is read-only as well."""
+    from govshare.db import Direct, make_engine
 
     one = make_engine(engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0)
     try:
-        for _ in range(2):
+        for read in (
+            lambda db: db.execute(text(f"SELECT count(*) FROM {scratch}")).scalar_one(),
+            lambda db: Direct.of(db).execute(text(f"SELECT count(*) FROM {scratch}")).one()[0],
+        ):
             with reads_first(one) as db:
-                assert db.execute(text(f"SELECT count(*) FROM {scratch}")).scalar_one() >= 1
+                assert read(db) >= 1
             with unit_of_work(one) as db:
                 db.execute(text(f"INSERT INTO {scratch} VALUES (5)"))
+            # ... and is transactional again: what a failed unit wrote is rolled back.
+            with contextlib.suppress(ZeroDivisionError), unit_of_work(one) as db:
+                db.execute(text(f"INSERT INTO {scratch} VALUES (6)"))
+                _ = 1 / 0
         assert _values(engine, scratch) == [1, 5, 5]
         if engine.dialect.name == "postgresql":
             with one.connect() as conn, pytest.raises(DBAPIError, match="read-only"):
@@ -134,6 +142,100 @@ def test_the_read_phase_reads_the_cache_generation_once(
         generation.current(db)
         generation.current(db)
     assert len(seen) == 2
+
+
+def _pool_of_one(engine: Engine) -> Engine:
+    from govshare.db import make_engine
+
+    # A unit waiting for a second connection of this pool fails after a second instead of hanging.
+    return make_engine(
+        engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0, pool_timeout=1
+    )
+
+
+def test_a_cached_read_phase_reads_on_a_driver_connection_and_never_opens_the_session(
+    engine: Engine, scratch: str
+) -> None:
+    """The generation and the page (`Direct` statements) are all a cached data call reads: they go to
+    a pooled driver connection of the read phase's own, in autocommit (no BEGIN, no COMMIT), and the
+    session's transaction is never begun. Anything but a query is refused there, as a read-only
+    transaction would. The connection is back in the pool when the unit ends."""
+    from govshare import generation
+    from govshare.db import Direct, ReadPhaseWrite
+
+    with reads_first(engine) as db:
+        generation.current(db)
+        direct = Direct.of(db)
+        assert direct.execute(text(f"SELECT count(*) FROM {scratch}")).one()[0] == 1
+        assert direct.execute(select(text("count(*)")).select_from(text(scratch))).one()[0] == 1
+        assert Direct.of(db) is direct
+        if engine.dialect.name == "postgresql":
+            assert direct.connection.autocommit
+        else:
+            assert not direct.connection.in_transaction
+        for write in (
+            text(f"INSERT INTO {scratch} (n) VALUES (7)"),
+            text(f"  update {scratch} SET n = 7"),
+            text(f"WITH x AS (DELETE FROM {scratch} RETURNING n) SELECT n FROM x"),
+        ):
+            with pytest.raises(ReadPhaseWrite):
+                direct.execute(write)
+        assert not db.in_transaction()
+        later(db, lambda w: w.execute(text(f"INSERT INTO {scratch} (n) VALUES (2)")))
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert _values(engine, scratch) == [1, 2]
+
+
+def test_the_session_takes_over_from_the_read_connection_without_holding_two(
+    engine: Engine, scratch: str
+) -> None:
+    """A cache that missed reads through the session: the read connection goes back to the pool
+    first, and `Direct` statements after that run on the session's connection. With a pool of one, a
+    unit that held both would wait for itself."""
+    from govshare.db import Direct
+
+    one = _pool_of_one(engine)
+    try:
+        for rows in (1, 2):
+            with reads_first(one) as db:
+                count = text(f"SELECT count(*) FROM {scratch}")
+                assert Direct.of(db).execute(count).one()[0] == rows
+                assert db.execute(count).scalar_one() == rows
+                session_connection = db.connection().connection.driver_connection
+                direct = Direct.of(db)
+                assert direct.connection is session_connection
+                assert direct.execute(count).one()[0] == rows
+                later(db, lambda w: w.execute(text(f"INSERT INTO {scratch} (n) VALUES (3)")))
+    finally:
+        one.dispose()
+    assert _values(engine, scratch) == [1, 3, 3]
+
+
+def test_a_read_connection_the_database_dropped_is_not_pooled_again(
+    engine: Engine, scratch: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A call whose read connection was dropped fails with the database's error; the connection is
+    discarded rather than pooled again, and the next call reads on a new one."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server to drop a connection")
+    from govshare.db import Direct
+
+    one = _pool_of_one(engine)
+
+    def backend() -> int:
+        with reads_first(one) as db:
+            return int(Direct.of(db).execute(text("SELECT pg_backend_pid()")).one()[0])
+
+    try:
+        first = backend()
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": first})
+        with pytest.raises(DBAPIError):  # used again at once, before an idle ping would look
+            backend()
+        assert backend() != first
+    finally:
+        one.dispose()
+    assert not [r for r in caplog.records if r.name.startswith("sqlalchemy.pool")]
 
 
 def test_a_forgotten_later_fails_loudly_on_every_database(engine: Engine, scratch: str, demo_city) -> None:  # type: ignore[no-untyped-def]

@@ -32,6 +32,7 @@ from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine,
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.elements import TextClause
 
 from govshare.settings import Settings, get_settings
 
@@ -76,6 +77,7 @@ SQLITE_CACHE_KIB = 64 * 1024  # per connection, allocated as used
 READS_FIRST = "govshare_reads_first"  # execution option of a reads-first session's engine
 _LATER = "govshare_later"  # session.info key: the writes a reads-first session registered
 _READ_MEMO = "govshare_read_memo"  # session.info key: values read once per read phase
+_READER = "govshare_reader"  # session.info key: the read phase's driver connection (`_Reader`)
 # A pooled connection idle longer than this is pinged before use (`_ping_when_idle`).
 PING_IDLE_AFTER = 1.0
 _RETURNED = "govshare_returned_at"  # pool record info key: when the connection was last returned
@@ -308,10 +310,13 @@ def reads_first(engine: Engine | None = None, *, within: Session | None = None) 
     pending: list[Callable[[Writes], object]] = []
     session.info[_LATER] = pending  # also marks the read phase: see `ReadPhaseWrite`
     session.info[_READ_MEMO] = {}
+    if within is None:
+        session.info[_READER] = _Reader(engine)
     try:
         try:
             yield session
-            session.commit()  # nothing to write: ends the snapshot
+            if session.in_transaction():  # (a commit would begin one only to end it)
+                session.commit()  # nothing to write: ends the snapshot
         except DomainError as exc:
             session.rollback()
             _end_read_phase(session)
@@ -332,6 +337,68 @@ def reads_first(engine: Engine | None = None, *, within: Session | None = None) 
 def _end_read_phase(session: Session) -> None:
     session.info.pop(_LATER, None)
     session.info.pop(_READ_MEMO, None)
+    reader = session.info.pop(_READER, None)
+    if reader is not None:
+        reader.end()
+
+
+class _Reader:
+    """The driver connection that a reads-first unit's `Direct` statements read on, taken from the
+    pool at the first of them: a data call whose authorisation is cached reads the cache generation
+    and its page there and nothing else, and the session's connection, with its `BEGIN` and
+    `COMMIT` through SQLAlchemy, is never opened. Reads through the session (a cache that missed)
+    take the session's own connection as before.
+
+    Its statements run in autocommit, each in a snapshot of its own, as the statements of a
+    `READ COMMITTED` transaction on PostgreSQL do anyway: PostgreSQL is spared a `BEGIN` and a
+    `COMMIT`, two of a data call's round trips. What the database's read-only transaction would
+    refuse, `Direct` refuses here: any statement but a query (`ReadPhaseWrite`). The connection goes
+    back to the pool as it came, or is discarded when the database dropped it.
+
+    Two connections in one read phase see the database at moments a few statements apart: what the
+    session reads starts later than what this one has read, never earlier (docs/architecture.md).
+
+    The session's transaction, once begun, takes over: this connection goes back to the pool before
+    the session takes one (`_reader_gives_way`), and later `Direct` statements run on the session's.
+    A unit never holds one connection while waiting for another, which, with every thread of a
+    process doing so at once, could leave them all waiting on a pool that none gives back to."""
+
+    __slots__ = ("direct", "engine", "pooled", "retired")
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.pooled: Any = None
+        self.direct: Direct | None = None
+        self.retired = False
+
+    def get(self) -> Direct:
+        if self.direct is None:
+            dialect = self.engine.dialect
+            pooled = self.engine.raw_connection()
+            driver: Any = pooled.driver_connection
+            if dialect.name == "postgresql":
+                driver.autocommit = True  # SQLite's driver is so already (`_configure_sqlite`)
+            self.pooled = pooled
+            self.direct = Direct(driver, dialect, reading=True)
+        return self.direct
+
+    def retire(self) -> None:
+        self.retired = True
+        self.end()
+
+    def end(self) -> None:
+        pooled, self.pooled, self.direct = self.pooled, None, None
+        if pooled is None:
+            return
+        driver: Any = pooled.driver_connection
+        try:
+            if self.engine.dialect.name == "postgresql":
+                if driver.broken or driver.closed:  # dropped: not pooled again
+                    pooled.invalidate()
+                else:
+                    driver.autocommit = False  # as the pool's next user expects
+        finally:
+            pooled.close()
 
 
 def read_memo(db: Session) -> dict[str, Any] | None:
@@ -348,6 +415,13 @@ class ReadPhaseWrite(RuntimeError):
 def _no_dml_while_reading(state: Any) -> None:
     if _LATER in state.session.info and (state.is_insert or state.is_update or state.is_delete):
         raise ReadPhaseWrite(f"{state.statement} in a reads-first read phase; use db.later()")
+
+
+@event.listens_for(SessionFactory, "after_transaction_create")
+def _reader_gives_way(session: Session, transaction: Any) -> None:
+    reader = session.info.get(_READER)
+    if reader is not None and transaction.parent is None:
+        reader.retire()
 
 
 @event.listens_for(SessionFactory, "before_flush")
@@ -393,6 +467,7 @@ class _Plan:
         "escaped",
         "order",
         "processors",
+        "query",
         "results",
         "returned",
         "sql",
@@ -412,6 +487,9 @@ class _Plan:
         ]
         self.compiled = compiled
         self.sql = compiled.string
+        self.query = statement.is_select or (
+            isinstance(statement, TextClause) and self.sql.split(None, 1)[0].upper() in ("SELECT", "SHOW")
+        )
         self.escaped = compiled.escaped_bind_names
         self.order = compiled.positiontup if dialect.positional else None
         self.processors = {
@@ -482,14 +560,19 @@ class Direct:
     errors reach the caller as SQLAlchemy's (`DBAPIError` and its kinds; a caller's value that the
     database cannot hold as `Invalid`, as `_value_the_database_cannot_hold` does)."""
 
-    def __init__(self, connection: Any, dialect: Dialect) -> None:
+    def __init__(self, connection: Any, dialect: Dialect, *, reading: bool = False) -> None:
         self.connection = connection
         self.dialect = dialect
+        self.reading = reading  # queries only: the read phase's connection (`_Reader`)
         self.info: dict[Any, Any] = {}
 
     @classmethod
     def of(cls, db: Session) -> Direct:
-        """On the connection of `db`'s transaction (begun if it was not)."""
+        """On the connection of `db`'s transaction (begun if it was not); in the read phase of a
+        `reads_first` unit of its own, on that phase's driver connection (`_Reader`)."""
+        reader = db.info.get(_READER)
+        if reader is not None and not reader.retired:
+            return cast(_Reader, reader).get()
         connection = db.connection()
         return cls(connection.connection.driver_connection, connection.dialect)
 
@@ -497,6 +580,8 @@ class Direct:
         many = isinstance(params, list)
         sets: list[dict[str, Any]] = params if many else [params or {}]
         plan = self._plan(statement, tuple(sorted(sets[0])))
+        if self.reading and not plan.query:
+            raise ReadPhaseWrite(f"{plan.sql} in a reads-first read phase; use db.later()")
         values = [plan.parameters(p) for p in sets]
         cursor = self.connection.cursor()
         try:
