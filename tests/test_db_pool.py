@@ -1,4 +1,5 @@
-"""PostgreSQL's pool pings a connection before use only when it sat idle (`db._ping_when_idle`)."""
+"""The pool hands out the connection returned last; PostgreSQL's pings a connection before use only
+when it sat idle (`db._ping_when_idle`)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,25 @@ def pooled(engine: Engine) -> Iterator[Engine]:
     one = db.make_engine(engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0)
     yield one
     one.dispose()
+
+
+def test_the_connection_returned_last_is_handed_out_next(engine: Engine) -> None:
+    """So a process keeps reusing the few connections it needs at a time (warm backends, warm page
+    caches) instead of rotating through the whole pool."""
+    several = db.make_engine(engine.url.render_as_string(hide_password=False), pool_size=3, max_overflow=0)
+    try:
+        first, second = several.raw_connection(), several.raw_connection()
+        drivers = first.driver_connection, second.driver_connection
+        first.close()
+        second.close()  # returned last
+        again = several.raw_connection()
+        assert again.driver_connection is drivers[1]
+        again.close()
+    finally:
+        several.dispose()
+    assert db._in_memory("sqlite://") and db._in_memory("sqlite:///:memory:")
+    assert not db._in_memory("sqlite:////tmp/x.db") and not db._in_memory("postgresql+psycopg://h/d")
+    db.make_engine("sqlite://").dispose()  # an in-memory pool takes no queue options
 
 
 def _backend(pooled: Engine) -> int:

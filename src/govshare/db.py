@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event, make_url
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -84,6 +84,13 @@ _RETURNED = "govshare_returned_at"  # pool record info key: when the connection 
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    if not _in_memory(url):
+        # The connection returned last is handed out next, so a process keeps reusing the few it
+        # needs at a time: their PostgreSQL backends (and SQLite's page caches) stay warm, and the
+        # rest sit idle. Handed out in turn (SQLAlchemy's default), every connection of a pool of 20
+        # served a data call in rotation, and the database took a fifth more CPU a call
+        # (bench/README.md, 2026-11-29 12:00).
+        kwargs.setdefault("pool_use_lifo", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         _configure_sqlite(engine)
@@ -102,6 +109,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
     return engine
+
+
+def _in_memory(url: str) -> bool:
+    """An SQLite database in memory, whose pool keeps one connection per thread and no queue."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and (
+        parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
+    )
 
 
 def _ping_when_idle(engine: Engine) -> None:
