@@ -88,8 +88,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # The connection returned last is handed out next, so a process keeps reusing the few it
         # needs at a time: their PostgreSQL backends (and SQLite's page caches) stay warm, and the
         # rest sit idle. Handed out in turn (SQLAlchemy's default), every connection of a pool of 20
-        # served a data call in rotation, and the database took a fifth more CPU a call
-        # (bench/README.md, 2026-11-29 12:00).
+        # served data calls in rotation, and the database took 7-17 % more CPU a call, the server
+        # 6-15 % more (bench/README.md, 2026-11-29 12:00).
         kwargs.setdefault("pool_use_lifo", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
