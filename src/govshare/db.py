@@ -13,7 +13,8 @@ concurrent callers would queue behind each other. `reads_first()` is the unit of
 read-only snapshot first (a deferred `BEGIN` on SQLite, `READ ONLY` on PostgreSQL), while writes
 are registered with `later(db, fn)`; when the block ends they run in one short write transaction,
 committed before the caller goes on (before the response is sent). In an ordinary unit of work
-`later` runs `fn` at once, so services call it the same way in both.
+`later` runs `fn` at once, so services call it the same way in both. (A data call whose answers are
+cached reads its few statements on a connection of the read phase's own, in autocommit: `_Reader`.)
 """
 
 from __future__ import annotations
