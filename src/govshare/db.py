@@ -33,7 +33,6 @@ from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine,
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.sql.elements import TextClause
 
 from govshare.settings import Settings, get_settings
 
@@ -393,7 +392,11 @@ class _Reader:
             pooled = self.engine.raw_connection()
             driver: Any = pooled.driver_connection
             if dialect.name == "postgresql":
-                driver.autocommit = True  # SQLite's driver is so already (`_configure_sqlite`)
+                try:
+                    driver.autocommit = True  # SQLite's driver is so already (`_configure_sqlite`)
+                except BaseException:
+                    pooled.close()
+                    raise
             self.pooled = pooled
             self.direct = Direct(driver, dialect, reading=True)
         return self.direct
@@ -503,9 +506,8 @@ class _Plan:
         ]
         self.compiled = compiled
         self.sql = compiled.string
-        self.query = statement.is_select or (
-            isinstance(statement, TextClause) and self.sql.split(None, 1)[0].upper() in ("SELECT", "SHOW")
-        )
+        # A plain query (no WITH: its clauses may write), for the read phase's connection.
+        self.query = self.sql.split(None, 1)[0].upper() in ("SELECT", "SHOW")
         self.escaped = compiled.escaped_bind_names
         self.order = compiled.positiontup if dialect.positional else None
         self.processors = {
@@ -597,7 +599,9 @@ class Direct:
         sets: list[dict[str, Any]] = params if many else [params or {}]
         plan = self._plan(statement, tuple(sorted(sets[0])))
         if self.reading and not plan.query:
-            raise ReadPhaseWrite(f"{plan.sql} in a reads-first read phase; use db.later()")
+            raise ReadPhaseWrite(
+                f"{plan.sql} in a reads-first read phase: only plain queries; use db.later()"
+            )
         values = [plan.parameters(p) for p in sets]
         cursor = self.connection.cursor()
         try:
