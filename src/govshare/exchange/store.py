@@ -153,13 +153,20 @@ def is_encrypted(column: Column[Any]) -> bool:
     return isinstance(column.type, cells.EncryptedText)
 
 
-def equals(table: Table, item: str, values: list[Any]) -> Any:
-    """`item IN values` — through the blind index when the item is stored encrypted."""
+def compared(table: Table, item: str, values: list[Any]) -> tuple[Column[Any], list[Any]]:
+    """The column that `item` is compared on and the values to compare it with: for an item stored
+    encrypted, its blind index and the values' blind indexes (equality only)."""
     column = table.c[item]
     if is_encrypted(column):
         resource_id = column.type.resource_id  # type: ignore[attr-defined]
-        return table.c[cells.blind_column(item)].in_([cells.blind(resource_id, v) for v in values])
-    return column.in_(values)
+        return table.c[cells.blind_column(item)], [cells.blind(resource_id, v) for v in values]
+    return column, values
+
+
+def equals(table: Table, item: str, values: list[Any]) -> Any:
+    """`item IN values` — through the blind index when the item is stored encrypted."""
+    column, compared_values = compared(table, item, values)
+    return column.in_(compared_values)
 
 
 @dataclass(frozen=True)

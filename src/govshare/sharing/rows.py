@@ -30,7 +30,6 @@ from govshare.catalog import service as catalog
 from govshare.catalog.models import Resource
 from govshare.crypto import sm3_hex
 from govshare.db import Direct, Rows, Writes, later, utcnow
-from govshare.encryption import cells
 from govshare.errors import Invalid, NotFound
 from govshare.exchange import store
 from govshare.exchange.access import published_items
@@ -207,16 +206,13 @@ def condition(column: Column[Any], op: str, values: list[Any]) -> Any:
 def compared(column: Column[Any], op: str, values: list[Any]) -> tuple[Column[Any], list[Any]]:
     """The column a filter on `column` compares and the values it compares it with: an item kept
     encrypted is compared through its blind index, for equality only."""
-    if not store.is_encrypted(column):
-        return column, values
-    if op:
+    if op and store.is_encrypted(column):
         raise Invalid(
             f"{column.name} 加密存储，只能按等于或多个取值查询，不能按范围查询。",
             "An encrypted item takes equality filters only.",
             details={"field": column.name},
         )
-    resource_id = column.type.resource_id  # type: ignore[attr-defined]
-    return column.table.c[cells.blind_column(column.name)], [cells.blind(resource_id, v) for v in values]
+    return store.compared(column.table, column.name, values)
 
 
 def _compare(column: Column[Any], values: list[Any], op: str) -> Any:
