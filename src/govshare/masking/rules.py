@@ -88,14 +88,34 @@ _SEGMENT = re.compile(rf"({_NAME})?((?:\[\*\])*)")
 _NUMBER_NOISE = re.compile(r"[\s\-]")
 _HEX_AS_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
 _PHONE_NOISE = re.compile(r"[\s\-()（）]")
-# The administrative units an address is kept up to: province, city, then district or county.
-_PROVINCE = re.compile(r"([\u4e00-\u9fff]{2,8}?)(?:省|自治区|特别行政区)")
-_CITY = re.compile(r"([\u4e00-\u9fff]{2,9}?)(?:市|自治州|地区|盟)")
-_COUNTY = re.compile(r"([\u4e00-\u9fff]{1,6}?)(?:区|县|旗|市)")
-# Words that end like a unit but are places inside one (a residential compound, a campus …), and
-# characters no province, city or county name has (before its suffix): such a match is not kept.
-_NOT_COUNTY = ("小区", "社区", "园区", "校区", "景区", "街区", "厂区", "营区", "院区", "片区", "商区")
-_NOT_UNIT = re.compile(r"[省市区县旗盟街巷弄号村楼栋室]|自治州")
+# The administrative units an address is kept up to: province, city, then district or county, each
+# a name of Chinese characters and its suffix, the shortest name that has one. A name holds none of
+# the characters no province, city or county name has (`NOT_IN_NAMES`, nor 自治州): where the
+# shortest candidate would, that unit is not kept and the next one is looked for in its place. A
+# district ending like a place inside one (小区, 社区, 园区 … `NOT_COUNTY_ENDINGS` + 区) is no district.
+NOT_IN_NAMES = "省市区县旗盟街巷弄号村楼栋室"
+NOT_COUNTY_ENDINGS = "小社园校景街厂营院片商"
+
+
+def _chinese_except(excluded: str) -> str:
+    """A character class (without brackets) of the CJK Unified Ideographs but `excluded`."""
+    ranges, start = [], 0x4E00
+    for point in sorted({ord(c) for c in excluded}):
+        if start < point:
+            ranges.append(f"{chr(start)}-{chr(point - 1)}")
+        start = point + 1
+    ranges.append(f"{chr(start)}-{chr(0x9FFF)}")
+    return "".join(ranges)
+
+
+_NAME_CHAR = f"(?:[{_chinese_except(NOT_IN_NAMES + '自')}]|自(?!治州))"
+# One match from the start of the address, each unit optional: a unit that is not there costs no
+# backtracking into the ones before, since everything after it is optional too.
+_ADDRESS_UNITS = re.compile(
+    f"(?:{_NAME_CHAR}{{2,8}}?(?:省|自治区|特别行政区))?"
+    f"(?:{_NAME_CHAR}{{2,9}}?(?:市|自治州|地区|盟))?"
+    f"(?:{_NAME_CHAR}{{1,6}}?(?:(?<![{NOT_COUNTY_ENDINGS}])区|县|旗|市))?"
+)
 ADDRESS_TAIL = "****"
 
 
@@ -233,14 +253,6 @@ def _name(text: str) -> str:
     return text[:surname] + "".join(c if c in "·• " else "*" for c in given)
 
 
-def _unit(pattern: re.Pattern[str], text: str, start: int, *, county: bool = False) -> int:
-    """Where the unit `pattern` finds at `start` ends, or `start` when there is none."""
-    match = pattern.match(text, start)
-    if match is None or _NOT_UNIT.search(match[1]) or (county and match[0].endswith(_NOT_COUNTY)):
-        return start
-    return match.end()
-
-
 def _card(text: str) -> str:
     """An identity or bank card number: the first 6 and last 4 characters, without spaces or dashes."""
     return _keep(text if text.isalnum() else _NUMBER_NOISE.sub("", text), 6, 4)
@@ -248,10 +260,8 @@ def _card(text: str) -> str:
 
 def _address(text: str) -> str:
     text = text.strip()
-    end = _unit(_PROVINCE, text, 0)
-    end = _unit(_CITY, text, end)
-    end = _unit(_COUNTY, text, end, county=True)
-    return text[:end] + ADDRESS_TAIL
+    found = _ADDRESS_UNITS.match(text)
+    return text[: found.end() if found else 0] + ADDRESS_TAIL
 
 
 def _mobile(text: str) -> str:
@@ -396,6 +406,7 @@ _OTHER_FUNCTIONS: dict[str, Callable[[Any], Any]] = {
 
 
 Column = Callable[[Sequence[Any]], list[Any]]
+DATES_KEPT = 100_000  # distinct dates a date column masker remembers (three centuries of days)
 
 
 def column_masker(rule: Rule, *, key: bytes | None = None) -> Column:
@@ -431,8 +442,20 @@ def column_masker(rule: Rule, *, key: bytes | None = None) -> Column:
         ]
     if name == "date_year" or name == "date_month":
         width = 4 if name == "date_year" else 7
+        # A date's year or month, once per distinct date: birth dates, the commonest dates masked,
+        # take a few tens of thousands of values, and a lookup costs a tenth of `isoformat`.
+        kept: dict[date, str] = {}
+        known = kept.get
+
+        def remembered(day: date) -> str:
+            masked = day.isoformat()[:width]
+            if len(kept) < DATES_KEPT:
+                kept[day] = masked
+            return masked
+
         return lambda values: [
-            None if v is None else v.isoformat()[:width] if v.__class__ is date else each(v) for v in values
+            None if v is None else (known(v) or remembered(v)) if v.__class__ is date else each(v)
+            for v in values
         ]
     text = _text_rule(rule, key)
     if text is not None:

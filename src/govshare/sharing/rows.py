@@ -115,10 +115,10 @@ class Reading:
         the department's row id, then the masked values."""
         ids = rowids.RowIds(self.grant.org_id).many([row[key] for row in found])
         keys = ("_row_id", *self.columns)
-        return [
-            dict(zip(keys, values, strict=True))
-            for values in zip(ids, *self._columns(found, first), strict=True)
-        ]
+        # Every column has a value for each row, and each row a value for every key, by construction:
+        # no `strict` checks on the 100 rows of a page.
+        columns = zip(ids, *self._columns(found, first), strict=False)
+        return [dict(zip(keys, values, strict=False)) for values in columns]
 
     def _columns(self, found: Sequence[Any], first: int) -> list[list[Any]]:
         if not found:
