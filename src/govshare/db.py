@@ -307,7 +307,9 @@ def later(db: Session, write: Callable[[Writes], object]) -> None:
 
 
 @contextlib.contextmanager
-def reads_first(engine: Engine | None = None, *, within: Session | None = None) -> Iterator[Session]:
+def reads_first(
+    engine: Engine | None = None, *, within: Session | None = None, deferred: Deferred | None = None
+) -> Iterator[Session]:
     """A unit of work that reads under a snapshot without write locks, then runs the writes
     registered with `later()` in one short transaction (see the module's docstring).
 
@@ -317,7 +319,10 @@ def reads_first(engine: Engine | None = None, *, within: Session | None = None) 
     `ReadPhaseWrite` (and PostgreSQL refuses any write in its read-only transaction).
 
     `within`: run both phases as transactions of this session instead (the tests' session, whose
-    commits are savepoints of a transaction rolled back at the end)."""
+    commits are savepoints of a transaction rolled back at the end).
+
+    `deferred`: the writes are not run when the block ends but handed to `deferred`, whose `commit()`
+    the caller runs next, before it answers (a data call gives up its turn first: `web.deps`)."""
     from govshare.errors import DomainError
 
     engine = engine or get_engine()
@@ -336,13 +341,13 @@ def reads_first(engine: Engine | None = None, *, within: Session | None = None) 
             session.rollback()
             _end_read_phase(session)
             if exc.keep_changes:
-                _write(engine, pending, within)
+                _write(engine, pending, within, deferred)
             raise
         except BaseException:
             session.rollback()
             raise
         _end_read_phase(session)
-        _write(engine, pending, within)
+        _write(engine, pending, within, deferred)
     finally:
         _end_read_phase(session)
         if within is None:
@@ -449,8 +454,34 @@ def _no_flush_while_reading(session: Session, _context: Any, _instances: Any) ->
         raise ReadPhaseWrite("changed objects in a reads-first read phase; use db.later()")
 
 
-def _write(engine: Engine, pending: list[Callable[[Writes], object]], within: Session | None) -> None:
+class Deferred:
+    """The writes of a `reads_first(deferred=…)` unit, held until `commit()`."""
+
+    __slots__ = ("held",)
+
+    def __init__(self) -> None:
+        self.held: tuple[Engine, list[Callable[[Writes], object]], Session | None] | None = None
+
+    def __bool__(self) -> bool:
+        return self.held is not None
+
+    def commit(self) -> None:
+        """Run the held writes in their transaction (once; nothing when none are held)."""
+        held, self.held = self.held, None
+        if held is not None:
+            _write(*held)
+
+
+def _write(
+    engine: Engine,
+    pending: list[Callable[[Writes], object]],
+    within: Session | None,
+    deferred: Deferred | None = None,
+) -> None:
     if not pending:
+        return
+    if deferred is not None:
+        deferred.held = (engine, pending, within)
         return
     if within is None:
         _group_writer(engine).write(pending)

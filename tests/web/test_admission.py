@@ -7,13 +7,14 @@ import re
 import threading
 from typing import Any
 
-from govshare.web.middleware import Admission
+from govshare.web.middleware import Admission, give_turn
 
 DATA_API = re.compile(r"/api/v1/resources/\d+/(rows|changes)")
 
 
-def _run(slots: int, paths: list[str]) -> tuple[int, list[int]]:
-    """The most requests the inner app ran at once, and the order in which they started."""
+def _run(slots: int, paths: list[str], *, give_up: bool = False) -> tuple[int, list[int]]:
+    """The most requests the inner app ran at once, and the order in which they started (with
+    `give_up`, each gives up its turn halfway, and runs on)."""
     running = 0
     most = 0
     started: list[int] = []
@@ -24,6 +25,10 @@ def _run(slots: int, paths: list[str]) -> tuple[int, list[int]]:
         running += 1
         most = max(most, running)
         await asyncio.sleep(0.01)
+        if give_up:
+            give_turn(scope)
+            give_turn(scope)  # once is all it gives
+            await asyncio.sleep(0.01)
         running -= 1
 
     admission = Admission(inner, pattern=DATA_API, slots=slots)
@@ -48,6 +53,13 @@ def test_data_api_calls_run_at_most_n_at_once_in_order_of_arrival() -> None:
     assert started == list(range(8))
     most, _ = _run(1, ["/api/v1/resources/7/changes"] * 4)
     assert most == 1
+
+
+def test_a_call_that_gave_up_its_turn_runs_on_beside_the_next() -> None:
+    most, started = _run(1, [f"/api/v1/resources/{n}/rows" for n in range(6)], give_up=True)
+    assert most == 2  # one working, one finishing: never more, however often a turn is given up
+    assert started == list(range(6))
+    give_turn({"type": "http", "path": "/catalog"})  # not admitted: nothing to give up
 
 
 def test_other_routes_are_not_held_back() -> None:

@@ -17,8 +17,10 @@ from starlette.concurrency import run_in_threadpool
 
 from govshare.auth import service as auth
 from govshare.authz import Actor
+from govshare.db import Deferred
 from govshare.errors import Forbidden, Unauthorized
 from govshare.settings import get_settings
+from govshare.web.middleware import give_turn
 
 SESSION_COOKIE = "govshare_session"
 CSRF_HEADER = "x-csrf-token"
@@ -69,15 +71,25 @@ def get_db(request: Request) -> Iterator[Session]:
 
 
 async def in_own_unit(request: Request, work: Callable[[Session, Actor], T]) -> T:
-    """`work(db, actor)` in one thread hand-off: a `reads_first` unit of work (reads under a snapshot,
-    then the writes registered with `later`, committed before this returns), the caller
-    authenticated in it as `current_actor` would."""
+    """`work(db, actor)` in a `reads_first` unit of work (reads under a snapshot, then the writes
+    registered with `later`, committed before this returns), the caller authenticated in it as
+    `current_actor` would.
+
+    The reads run in one thread hand-off; then the call gives up its turn (`Admission`) and its
+    writes commit in a second one: while the database makes them durable, the process's next call
+    does its work, and the writes of the calls waiting meanwhile commit together."""
+    deferred = Deferred()
 
     def run() -> T:
-        with request.app.state.reads_first() as db:
+        with request.app.state.reads_first(deferred) as db:
             return work(db, actor_for(request, db, None))
 
-    return await run_in_threadpool(run)
+    try:
+        return await run_in_threadpool(run)
+    finally:
+        if deferred:  # also those of a refusal that must be on record (`keep_changes`)
+            give_turn(request.scope)
+            await run_in_threadpool(deferred.commit)
 
 
 DB = Annotated[Session, Depends(get_db, scope="function")]

@@ -128,6 +128,9 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+ADMITTED = "govshare.admitted"  # scope key: gives up the request's turn (`give_turn`)
+
+
 class Admission:
     """At most `slots` requests to paths matching `pattern` run at once in this process; the others
     wait their turn in order of arrival.
@@ -137,7 +140,11 @@ class Admission:
     lock, each one's answer is as late as the slowest, and the switching costs time of its own.
     Admitted one at a time per process (`GOVSHARE_DATA_API_CONCURRENCY`), with a process per core,
     the same load is served with more calls a second and a far shorter tail. Other routes are not
-    held back."""
+    held back.
+
+    A call that has done its work and only waits for the database to commit what it recorded gives
+    up its turn (`give_turn`): the next call works meanwhile, and the waiting ones commit together
+    (`db._GroupWriter`)."""
 
     def __init__(self, app: ASGIApp, *, pattern: re.Pattern[str], slots: int) -> None:
         self.app = app
@@ -156,5 +163,26 @@ class Admission:
         if scope["type"] != "http" or not self.pattern.fullmatch(scope["path"]):
             await self.app(scope, receive, send)
             return
-        async with self._semaphore():
+        turns = self._semaphore()
+        await turns.acquire()
+        held = True
+
+        def give_up() -> None:
+            nonlocal held
+            if held:
+                held = False
+                turns.release()
+
+        scope[ADMITTED] = give_up
+        try:
             await self.app(scope, receive, send)
+        finally:
+            give_up()
+
+
+def give_turn(scope: Scope) -> None:
+    """Let the next admitted request start (on the event loop's thread); nothing for a request that
+    was not admitted, or gave up its turn already."""
+    give_up = scope.get(ADMITTED)
+    if give_up is not None:
+        give_up()
