@@ -332,6 +332,46 @@ def test_a_failing_write_phase_in_a_group_fails_its_own_call_only(engine: Engine
     assert _values(engine, scratch) == [1, 20, 22]
 
 
+def test_a_groups_events_take_one_turn_of_the_chain_and_a_failing_call_leaves_none(  # type: ignore[no-untyped-def]
+    engine: Engine, scratch: str, demo_city, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from govshare.audit import service as audit
+    from govshare.audit.events import EventType
+    from govshare.audit.models import AuditEvent
+    from govshare.authz import Actor
+
+    turns: list[int] = []
+    append = audit._append
+
+    def counted(db: Any, events: list[Any]) -> None:
+        turns.append(len(events))
+        append(db, events)
+
+    monkeypatch.setattr(audit, "_append", counted)
+
+    def recorded(w: Any, n: int) -> None:
+        w.execute(text(f"INSERT INTO {scratch} (n) VALUES ({n})"))
+        actor = Actor.operator("reads-first-group")
+        audit.record(w, EventType.user_updated, actor=actor, object_type=scratch, object_id=n)
+
+    def failing(w: Any, n: int) -> None:
+        recorded(w, n)
+        raise RuntimeError("the write phase failed")
+
+    assert _queued_calls(engine, scratch, dict.fromkeys((30, 31, 32), recorded)) == dict.fromkeys(
+        (30, 31, 32), True
+    )
+    assert turns == [3]  # three calls' events, one turn of the head
+    turns.clear()
+    outcome = _queued_calls(engine, scratch, {40: recorded, 41: failing, 42: recorded})
+    assert outcome[40] is True and outcome[42] is True and isinstance(outcome[41], RuntimeError)
+    assert turns == [1, 1]  # the group rolled back; then each call on its own, 41 failing before its turn
+    assert _values(engine, scratch) == [1, 30, 31, 32, 40, 42]
+    with engine.connect() as conn:
+        found = conn.execute(select(AuditEvent.object_id).where(AuditEvent.object_type == scratch)).scalars()
+        assert sorted(int(n) for n in found) == [30, 31, 32, 40, 42]
+
+
 def test_a_checkpoint_due_in_a_write_phase_commits_with_the_events_it_signs(
     engine: Engine, demo_city
 ) -> None:  # type: ignore[no-untyped-def]

@@ -683,11 +683,14 @@ class _GroupWriter:
     """The write phases of one process's concurrent reads-first units, committed together.
 
     Each caller queues its writes and takes the writer's lock; whoever holds it runs everything
-    queued by then in one transaction, each caller's writes in a savepoint of their own (one
-    caller's failure is that caller's alone), and commits once. Under load one commit (one WAL
-    flush, one turn of SQLite's write lock or of the audit head's row lock) serves many calls;
-    alone, a caller's writes are a transaction as before. Nobody returns before the transaction
-    holding their writes has committed: what `later()` registered is durable before the answer.
+    queued by then in one transaction, the audit events of them all appended in one turn of the
+    chain's head, and commits once. Under load one commit (one WAL flush, one turn of SQLite's write
+    lock or of the audit head's row lock) serves many calls; alone, a caller's writes are a
+    transaction as before. When any write of a group fails, the group's transaction is rolled back
+    and each caller's writes run again in a transaction of their own: one caller's failure is that
+    caller's alone, and the common case pays for no savepoints. Nobody returns before the
+    transaction holding their writes has committed: what `later()` registered is durable before the
+    answer.
 
     The transaction runs on a pooled connection of the driver's own, through a `Direct`: no
     session, no SQLAlchemy connection.
@@ -716,42 +719,34 @@ class _GroupWriter:
             raise ticket.error
 
     def _run(self, batch: list[_Ticket]) -> None:
-        alone = len(batch) == 1
         try:
-            with self.between_processes, self._transaction() as writer:
-                for number, ticket in enumerate(batch):
+            try:
+                self._commit(batch)
+            except Exception:
+                if len(batch) == 1:
+                    raise
+                # Some caller's writes failed, or the transaction did: none of the group's stand.
+                for ticket in batch:
                     try:
-                        # Alone, the transaction is the caller's; in a group, a savepoint is.
-                        self._writes(writer, ticket, None if alone else f"govshare_call_{number}")
+                        self._commit([ticket])
                     except Exception as exc:  # that caller's writes are rolled back, and it is told
-                        if alone:
-                            raise
                         ticket.error = exc
-        except BaseException as exc:  # the transaction failed: none of the batch's writes stand
+        except BaseException as exc:
             for ticket in batch:
                 ticket.error = ticket.error or exc
-            if alone or not isinstance(exc, Exception):
-                raise
+            raise
         finally:
             for ticket in batch:
                 ticket.done = True
 
-    @staticmethod
-    def _writes(writer: Direct, ticket: _Ticket, savepoint: str | None) -> None:
+    def _commit(self, batch: list[_Ticket]) -> None:
         from govshare.audit.service import batched
 
-        if savepoint is not None:
-            writer.run(f"SAVEPOINT {savepoint}")
-        try:
-            with batched(writer):
+        # The events are appended when `batched` ends, inside the transaction, before its commit.
+        with self.between_processes, self._transaction() as writer, batched(writer):
+            for ticket in batch:
                 for write in ticket.pending:
                     write(writer)
-        except BaseException:
-            if savepoint is not None:
-                writer.run(f"ROLLBACK TO SAVEPOINT {savepoint}")
-            raise
-        if savepoint is not None:
-            writer.run(f"RELEASE SAVEPOINT {savepoint}")
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Direct]:
