@@ -7,6 +7,8 @@ Every route depends on `CurrentActor` (protected), authenticates in its own unit
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
@@ -71,25 +73,27 @@ def get_db(request: Request) -> Iterator[Session]:
 
 
 async def in_own_unit(request: Request, work: Callable[[Session, Actor], T]) -> T:
-    """`work(db, actor)` in a `reads_first` unit of work (reads under a snapshot, then the writes
-    registered with `later`, committed before this returns), the caller authenticated in it as
-    `current_actor` would.
+    """`work(db, actor)` in one thread hand-off: a `reads_first` unit of work (reads under a snapshot,
+    then the writes registered with `later`, committed before this returns), the caller
+    authenticated in it as `current_actor` would.
 
-    The reads run in one thread hand-off; then the call gives up its turn (`Admission`) and its
-    writes commit in a second one: while the database makes them durable, the process's next call
+    Between its reads and its writes the call gives up its turn (`Admission`; the event loop is told
+    without waiting for it): while the database makes the writes durable, the process's next call
     does its work, and the writes of the calls waiting meanwhile commit together."""
+    loop = asyncio.get_running_loop()
     deferred = Deferred()
 
     def run() -> T:
-        with request.app.state.reads_first(deferred) as db:
-            return work(db, actor_for(request, db, None))
+        try:
+            with request.app.state.reads_first(deferred) as db:
+                return work(db, actor_for(request, db, None))
+        finally:
+            if deferred:  # also those of a refusal that must be on record (`keep_changes`)
+                with contextlib.suppress(RuntimeError):  # a loop that closed meanwhile has no turns
+                    loop.call_soon_threadsafe(give_turn, request.scope)
+                deferred.commit()
 
-    try:
-        return await run_in_threadpool(run)
-    finally:
-        if deferred:  # also those of a refusal that must be on record (`keep_changes`)
-            give_turn(request.scope)
-            await run_in_threadpool(deferred.commit)
+    return await run_in_threadpool(run)
 
 
 DB = Annotated[Session, Depends(get_db, scope="function")]
