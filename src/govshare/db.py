@@ -465,6 +465,12 @@ class Deferred:
     def __bool__(self) -> bool:
         return self.held is not None
 
+    @property
+    def in_process(self) -> bool:
+        """Whether the held writes commit in this process (SQLite): CPU work under the interpreter
+        lock like the reads, rather than a wait for a database server (PostgreSQL)."""
+        return self.held is not None and self.held[0].dialect.name == "sqlite"
+
     def commit(self) -> None:
         """Run the held writes in their transaction (once; nothing when none are held)."""
         held, self.held = self.held, None

@@ -77,9 +77,11 @@ async def in_own_unit(request: Request, work: Callable[[Session, Actor], T]) -> 
     then the writes registered with `later`, committed before this returns), the caller
     authenticated in it as `current_actor` would.
 
-    Between its reads and its writes the call gives up its turn (`Admission`; the event loop is told
-    without waiting for it): while the database makes the writes durable, the process's next call
-    does its work, and the writes of the calls waiting meanwhile commit together."""
+    Between its reads and its writes a call to PostgreSQL gives up its turn (`Admission`; the event
+    loop is told without waiting for it): while the database makes the writes durable, the process's
+    next call does its work, and the writes of the calls waiting meanwhile commit together. SQLite
+    commits in this process, as CPU work under the interpreter lock: there the call keeps its turn
+    (two at once took 15-25 % more CPU a call, bench/README.md)."""
     loop = asyncio.get_running_loop()
     deferred = Deferred()
 
@@ -89,8 +91,9 @@ async def in_own_unit(request: Request, work: Callable[[Session, Actor], T]) -> 
                 return work(db, actor_for(request, db, None))
         finally:
             if deferred:  # also those of a refusal that must be on record (`keep_changes`)
-                with contextlib.suppress(RuntimeError):  # a loop that closed meanwhile has no turns
-                    loop.call_soon_threadsafe(give_turn, request.scope)
+                if not deferred.in_process:
+                    with contextlib.suppress(RuntimeError):  # a loop that closed meanwhile has no turns
+                        loop.call_soon_threadsafe(give_turn, request.scope)
                 deferred.commit()
 
     return await run_in_threadpool(run)
