@@ -72,6 +72,33 @@ def test_a_failing_write_rolls_back_every_registered_write(engine: Engine, scrat
     assert _values(engine, scratch) == [1]
 
 
+def test_deferred_writes_wait_for_commit_and_a_refusals_are_written_at_once(  # type: ignore[no-untyped-def]
+    engine: Engine, scratch: str, demo_city
+) -> None:
+    from govshare.audit.models import AuditHead
+    from govshare.db import Deferred
+
+    deferred = Deferred()
+    with reads_first(engine, deferred=deferred) as db:
+        head = db.get(AuditHead, 1)
+        assert head is not None
+        later(db, lambda w: w.execute(text(f"INSERT INTO {scratch} (n) VALUES ({head.id + 1})")))
+    assert deferred and _values(engine, scratch) == [1]  # held, not written
+    deferred.commit()
+    assert not deferred and _values(engine, scratch) == [1, 2]
+    deferred.commit()  # once
+    assert _values(engine, scratch) == [1, 2]
+
+    # A refusal's writes run as it ends, while its session is open: the rollback that ended the
+    # reads expired the objects they name, which reload (closed, the session could not).
+    with pytest.raises(Forbidden), reads_first(engine, deferred=deferred) as db:
+        head = db.get(AuditHead, 1)
+        assert head is not None
+        later(db, lambda w: w.execute(text(f"INSERT INTO {scratch} (n) VALUES ({head.id + 2})")))
+        raise Forbidden("拒绝", "Refused.", keep_changes=True)
+    assert not deferred and _values(engine, scratch) == [1, 2, 3]
+
+
 def test_in_an_ordinary_unit_of_work_later_runs_at_once(engine: Engine, scratch: str) -> None:
     with unit_of_work(engine) as db:
         later(db, lambda w: w.execute(text(f"INSERT INTO {scratch} VALUES (2)")))

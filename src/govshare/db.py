@@ -321,8 +321,11 @@ def reads_first(
     `within`: run both phases as transactions of this session instead (the tests' session, whose
     commits are savepoints of a transaction rolled back at the end).
 
-    `deferred`: the writes are not run when the block ends but handed to `deferred`, whose `commit()`
-    the caller runs next, before it answers (a data call gives up its turn first: `web.deps`)."""
+    `deferred`: the writes of a block that ends normally are not run then but handed to `deferred`,
+    whose `commit()` the caller runs next, before it answers (a data call gives up its turn first:
+    `web.deps`); the session is closed by then, so they may read only what their objects had loaded.
+    A refusal's writes (`keep_changes`) run at once, while the session is open: the rollback that
+    ended its reads expired the objects they may name, which reload from it."""
     from govshare.errors import DomainError
 
     engine = engine or get_engine()
@@ -340,8 +343,8 @@ def reads_first(
         except DomainError as exc:
             session.rollback()
             _end_read_phase(session)
-            if exc.keep_changes:
-                _write(engine, pending, within, deferred)
+            if exc.keep_changes:  # at once, never deferred: see below
+                _write(engine, pending, within)
             raise
         except BaseException:
             session.rollback()

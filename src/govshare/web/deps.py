@@ -90,7 +90,7 @@ async def in_own_unit(request: Request, work: Callable[[Session, Actor], T]) -> 
             with request.app.state.reads_first(deferred) as db:
                 return work(db, actor_for(request, db, None))
         finally:
-            if deferred:  # also those of a refusal that must be on record (`keep_changes`)
+            if deferred:  # (a refusal's writes, `keep_changes`, were written as it ended)
                 if not deferred.in_process:
                     with contextlib.suppress(RuntimeError):  # a loop that closed meanwhile has no turns
                         loop.call_soon_threadsafe(give_turn, request.scope)
