@@ -1,0 +1,75 @@
+"""The data API as `govshare serve` runs it: a database of its own, and units of work that commit and
+close. Every other API test runs inside one session that is rolled back at the end and never
+closed, where a write that needs its session after it was closed cannot fail (the sharing
+acceptance check found one: a refused call answered 500)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from govshare.audit import service as audit
+from govshare.audit.models import AuditEvent
+from govshare.catalog.models import Resource
+from govshare.db import SessionFactory, make_engine, unit_of_work
+from govshare.migrate import upgrade
+from tests.exchange.test_ingest import csv_body, idn, line, push
+from tests.helpers import login
+from tests.sharing.test_requests import BASIS, PURPOSE
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Any]]:
+    from govshare.demo import service as demo
+    from govshare.web.app import create_app
+
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('served') / 'govshare.db'}")
+    upgrade(engine)
+    with unit_of_work(engine) as session:
+        demo.load(session, population=0)
+    with TestClient(create_app(engine=engine, run_jobs=False), client=("127.0.0.1", 50000)) as client:
+        yield client, engine
+    engine.dispose()
+
+
+def _events(engine: Any, event_type: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).where(AuditEvent.event_type == event_type)).scalar_one())
+
+
+def test_refused_and_delivered_calls_are_answered_and_on_record(served: tuple[TestClient, Any]) -> None:
+    client, engine = served
+    with engine.connect() as conn:
+        population = conn.execute(select(Resource.id).where(Resource.name == "人口基础信息")).scalar_one()
+    rows = push(
+        client,
+        login(client, "police_admin"),
+        population,
+        csv_body(line(idn("130102", "19850317", "771"), "张伟")),
+    )
+    assert rows.status_code == 201, rows.text
+    civil = login(client, "civil_user")
+    url = f"/api/v1/resources/{population}/rows"
+
+    refused = client.get(url, params={"purpose": PURPOSE}, headers=civil)
+    assert refused.status_code == 403, refused.text  # not 500: the refusal's writes found their objects
+    assert _events(engine, "sharing.data_refused") == 1
+
+    asked = {"resource_id": population, "items": ["id_number", "name"], "purpose": PURPOSE}
+    granted = client.post(
+        "/api/v1/requests", json={**asked, "basis": BASIS, "duration_days": 30}, headers=civil
+    )
+    assert granted.status_code == 201, granted.text
+    page = client.get(url, params={"purpose": PURPOSE}, headers=civil)
+    assert page.status_code == 200, page.text
+    assert [r["name"] for r in page.json()["rows"]] == ["张*"]
+    assert _events(engine, "sharing.data_delivered") == 1  # committed before the answer
+    session = SessionFactory(bind=engine)
+    try:
+        assert audit.verify_chain(session).ok
+    finally:
+        session.close()
