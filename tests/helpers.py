@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from govshare.auth import service as auth
@@ -41,3 +46,27 @@ def org(db: Session, code: str) -> Organisation:
     found = db.scalar(select(Organisation).where(Organisation.code == code))
     assert found is not None, code
     return found
+
+
+@contextlib.contextmanager
+def own_database(directory: Path, tag: str) -> Iterator[Engine]:
+    """A database of its own with the demo city committed in it (no population rows), for tests of
+    what commits and closes as the server does: a PostgreSQL database named with `tag` when the
+    suite runs on PostgreSQL (dropped at the end), else a SQLite file in `directory`."""
+    from govshare.db import make_engine, unit_of_work
+    from govshare.demo import service as demo
+    from govshare.migrate import upgrade
+    from tests.conftest import _drop_database, _postgres_url
+
+    base = os.environ.get("GOVSHARE_TEST_DATABASE_URL")
+    url = _postgres_url(base, tag) if base else f"sqlite:///{directory / f'{tag}.db'}"
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        with unit_of_work(engine) as session:
+            demo.load(session, population=0)
+        yield engine
+    finally:
+        engine.dispose()
+        if base:
+            _drop_database(url)

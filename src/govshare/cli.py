@@ -373,9 +373,10 @@ def audit_verify(
 ) -> None:
     """Recompute the audit chain and checkpoint signatures; exit 2 when it is broken."""
     from govshare.audit.models import AuditHead
-    from govshare.audit.service import verify_chain
+    from govshare.audit.service import link_pending, verify_chain
 
     with unit_of_work() as db:
+        link_pending(db)
         head = db.get(AuditHead, 1)
         total = head.last_seq if head else 0
         with Progress(
@@ -394,6 +395,7 @@ def audit_verify(
         console.print(
             f"[green]审计链完整[/green]：{report.events} 条事件，"
             f"{report.checkpoints_verified} 个签名检查点已验证。"
+            + (f"另有 {report.pending} 条事件已记录、待入链。" if report.pending else "")
         )
     else:
         console.print(f"[red]审计链被破坏[/red]：共 {len(report.problems)} 处问题。")

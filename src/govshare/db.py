@@ -15,6 +15,10 @@ are registered with `later(db, fn)`; when the block ends they run in one short w
 committed before the caller goes on (before the response is sent). In an ordinary unit of work
 `later` runs `fn` at once, so services call it the same way in both. (A data call whose answers are
 cached reads its few statements on a connection of the read phase's own, in autocommit: `_Reader`.)
+
+On PostgreSQL a write phase made only of single-row inserts marked `FUSABLE` (a data call's use
+record and audit event) is one statement in autocommit (`_fused_write`): the inserts as parts of a
+`WITH`, its event in the audit inbox rather than at the chain's head (`audit.service.link_inbox`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event, make_url
+from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, bindparam, create_engine, event, make_url
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -74,6 +78,8 @@ def utcnow() -> datetime:
 
 
 SQLITE_CACHE_KIB = 64 * 1024  # per connection, allocated as used
+FUSABLE = "govshare_fusable"  # execution option: a single-row insert a write phase may fuse
+AUDIT_INBOX = "govshare_audit_inbox"  # Writes.info key: audit events go to the inbox (`_fused_write`)
 READS_FIRST = "govshare_reads_first"  # execution option of a reads-first session's engine
 _LATER = "govshare_later"  # session.info key: the writes a reads-first session registered
 _READ_MEMO = "govshare_read_memo"  # session.info key: values read once per read phase
@@ -493,7 +499,8 @@ def _write(
         deferred.held = (engine, pending, within)
         return
     if within is None:
-        _group_writer(engine).write(pending)
+        if engine.dialect.name != "postgresql" or not _fused_write(engine, pending):
+            _group_writer(engine).write(pending)
         return
     from govshare.audit.service import batched
 
@@ -504,6 +511,109 @@ def _write(
         with batched(writer):
             for write in pending:
                 write(writer)
+
+
+class _NotFusable(Exception):
+    pass
+
+
+class _Collector:
+    """A `Writes` that runs nothing: it notes the statements of a write phase, as long as each is a
+    single-row insert marked `FUSABLE` (with its columns' Python defaults filled in), and raises
+    `_NotFusable` at the first that is not. Audit events recorded on it go to the inbox."""
+
+    __slots__ = ("info", "statements")
+
+    def __init__(self) -> None:
+        self.info: dict[Any, Any] = {AUDIT_INBOX: True}
+        self.statements: list[tuple[Any, dict[str, Any]]] = []
+
+    def execute(self, statement: Any, params: Any = None, /) -> Rows:
+        if not isinstance(params, dict) or not statement.get_execution_options().get(FUSABLE):
+            raise _NotFusable
+        defaults = _INSERT_DEFAULTS.get(statement)
+        if defaults is None:
+            defaults = _INSERT_DEFAULTS[statement] = [
+                (column.key, _python_default(column, column.default))
+                for column in statement.table.c
+                if column.default is not None
+            ]
+        missing = {key: default() for key, default in defaults if key not in params}
+        self.statements.append((statement, {**missing, **params} if missing else params))
+        return Rows()
+
+
+_INSERT_DEFAULTS: dict[Any, list[tuple[str, Callable[[], Any]]]] = {}
+_FUSED: dict[tuple[Any, ...], Any] = {}
+
+
+def _fused_write(engine: Engine, pending: list[Callable[[Writes], object]]) -> bool:
+    """Run a write phase of `FUSABLE` inserts only as one statement in autocommit (PostgreSQL): each
+    insert a part of a `WITH`, all or none of them committed, with no `BEGIN`, no `COMMIT`, no wait
+    for the audit chain's head, whose row lock every chained append takes in turn (its events go to
+    the inbox, chained by the process's linker within a second: `audit.linker`). False, having run
+    nothing, when the phase has any other statement: the caller runs it as a transaction."""
+    collector = _Collector()
+    try:
+        for write in pending:
+            write(collector)
+    except _NotFusable:
+        return False
+    statements = collector.statements
+    if not statements:
+        return True
+    shape = tuple((statement, tuple(sorted(params))) for statement, params in statements)
+    fused = _FUSED.get(shape)
+    if fused is None:
+        parts = [
+            statement.values({k: bindparam(f"w{i}_{k}", type_=statement.table.c[k].type) for k in keys})
+            for i, (statement, keys) in enumerate(shape)
+        ]
+        fused = parts[-1]
+        for i, part in enumerate(parts[:-1]):
+            fused = fused.add_cte(part.cte(f"w{i}"))
+        if len(_FUSED) >= _PLANS_KEPT:
+            _FUSED.clear()
+        _FUSED[shape] = fused
+    values = {f"w{i}_{k}": v for i, (_statement, params) in enumerate(statements) for k, v in params.items()}
+    with _autocommit(engine) as writer:
+        writer.execute(fused, values)
+    from govshare.audit import linker
+
+    linker.noted(engine)
+    return True
+
+
+@contextlib.contextmanager
+def _autocommit(engine: Engine) -> Iterator[Direct]:
+    """A pooled driver connection in autocommit (PostgreSQL), put back as the pool's next user
+    expects it; a connection the database dropped is not pooled again."""
+    pooled = engine.raw_connection()
+    driver: Any = pooled.driver_connection
+    try:
+        driver.autocommit = True
+        yield Direct(driver, engine.dialect)
+    except BaseException as exc:
+        _discard_if_dropped(engine, pooled, exc)
+        raise
+    finally:
+        try:
+            if not (driver.broken or driver.closed):
+                driver.autocommit = False
+        finally:
+            pooled.close()
+
+
+def _discard_if_dropped(engine: Engine, pooled: Any, exc: BaseException) -> bool:
+    """Invalidate `pooled` when `exc` says the database dropped it; whether it did."""
+    dialect = engine.dialect
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(original, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
+        original, pooled.dbapi_connection, None
+    ):
+        pooled.invalidate(original)
+        return True
+    return False
 
 
 class Rows(list[tuple[Any, ...]]):
@@ -770,12 +880,7 @@ class _GroupWriter:
             yield writer
             pooled.commit()
         except BaseException as exc:
-            original = exc.orig if isinstance(exc, DBAPIError) else exc
-            if isinstance(original, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
-                original, pooled.dbapi_connection, None
-            ):
-                pooled.invalidate(original)
-            else:
+            if not _discard_if_dropped(self.engine, pooled, exc):
                 with contextlib.suppress(Exception):  # the error that got us here is the one to see
                     pooled.rollback()
             raise

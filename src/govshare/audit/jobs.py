@@ -15,3 +15,11 @@ from govshare.settings import get_settings
 def sign_checkpoint(db: Session) -> str:
     checkpoint = service.checkpoint_now(db)
     return f"signed at #{checkpoint.seq}" if checkpoint else "nothing new to sign"
+
+
+@job("audit.link", every=lambda: timedelta(minutes=1))
+def link_inbox(db: Session) -> str:
+    """Chain what data calls left in the audit inbox, where no server process's linker did
+    (`audit.linker`)."""
+    linked = service.link_pending(db)
+    return f"chained {linked} events" if linked else "nothing waiting"

@@ -35,6 +35,28 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditInbox(Base):
+    """Events written by data calls on PostgreSQL and not yet in the chain (`service.link_inbox`
+    moves them there, in order of arrival, within a second or so). A data call writes its use record
+    and its event in one statement of its own, without waiting for the chain's head, which every
+    chained append takes in turn (docs/architecture.md, "The audit inbox")."""
+
+    __tablename__ = "audit_inbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime]
+    event_type: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None]
+    actor_name: Mapped[str] = mapped_column(String(128))
+    org_id: Mapped[int | None]
+    object_type: Mapped[str | None] = mapped_column(String(64))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    source_ip: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text)
+
+
 class AuditHead(Base):
     """The single row that points at the end of the chain."""
 

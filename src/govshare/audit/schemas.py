@@ -37,5 +37,6 @@ class VerifyOut(BaseModel):
     checkpoints_verified: int
     last_seq: int
     last_hash: str
+    pending: int  # written by data calls, not yet chained (the audit inbox)
     first_broken: dict[str, Any] | None
     problems: list[dict[str, Any]]

@@ -11,14 +11,15 @@ from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, false, func, insert, select, update
+from sqlalchemy import Engine, Select, Table, bindparam, delete, false, func, insert, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from govshare.audit.events import EventType
-from govshare.audit.models import AuditCheckpoint, AuditEvent, AuditHead
+from govshare.audit.models import AuditCheckpoint, AuditEvent, AuditHead, AuditInbox
 from govshare.authz import Action, Actor, Scope, require, scope_of
 from govshare.crypto import SM2Signer, sm2_verify, sm3_hex
-from govshare.db import Writes, dialect_of, utcnow
+from govshare.db import AUDIT_INBOX, FUSABLE, SessionFactory, Writes, dialect_of, transaction, utcnow
 from govshare.settings import get_settings
 
 GENESIS_HASH = sm3_hex(b"govshare audit chain genesis")
@@ -32,6 +33,24 @@ _ADVANCE = (
     .values(last_seq=_HEAD.c.last_seq + bindparam("n"))
     .returning(_HEAD.c.last_seq, _HEAD.c.last_hash, _HEAD.c.last_checkpoint_seq, _HEAD.c.last_checkpoint_at)
 )
+_INBOX = cast(Table, AuditInbox.__table__)
+# One of the inserts that a data call's write phase fuses into one statement (`db.FUSABLE`).
+_INSERT_INBOX = insert(_INBOX).execution_options(**{FUSABLE: True})
+_INBOX_FIELDS = [c.name for c in _INBOX.c if c.name != "id"]
+_WAITING = select(_INBOX.c.id).limit(1)
+# The oldest waiting events, taken out of the inbox; rows another linker has taken meanwhile are
+# skipped, not waited for (PostgreSQL; SQLite has one writer at a time anyway).
+_TAKE = (
+    delete(_INBOX)
+    .where(
+        _INBOX.c.id.in_(
+            select(_INBOX.c.id).order_by(_INBOX.c.id).limit(bindparam("n")).with_for_update(skip_locked=True)
+        )
+    )
+    .returning(_INBOX.c.id, *(_INBOX.c[name] for name in _INBOX_FIELDS))
+)
+LINK_BATCH = 500  # events chained in one transaction
+LINK_LOCK_TIMEOUT = "5s"  # how long linking waits for the chain's head before it leaves it for later
 _BATCH = "govshare_audit_batch"  # session.info key: events of a `batched` block
 _INSERT_EVENT = insert(_EVENTS)
 _SET_HASH = update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("hash"))
@@ -132,6 +151,9 @@ def record(
         "source_ip": actor.ip,
         "details": canonical_json(details or {}),
     }
+    if db.info.get(AUDIT_INBOX):  # a data call's write phase on PostgreSQL: see `link_inbox`
+        db.execute(_INSERT_INBOX, fields)
+        return
     pending = db.info.get(_BATCH)
     if pending is not None:
         pending.append(fields)
@@ -187,6 +209,62 @@ def _append(db: Writes, events: list[dict[str, Any]]) -> None:
         _sign_checkpoint(db, seq=last, chain_hash=prev_hash, now=now)
 
 
+def link_inbox(db: Writes, *, limit: int = LINK_BATCH) -> int:
+    """Chain up to `limit` of the events waiting in the inbox, oldest first, in the caller's
+    transaction (one turn of the head for all of them); how many.
+
+    A data call on PostgreSQL writes its event to the inbox, in the one statement that also writes
+    its use record, committed before it answers (`db.reads_first`): durable at once, and chained
+    within a second by the process's linker (`audit.linker`), or by whoever reads the chain first
+    (`link_pending`). An event's place in the chain is the order in which it was linked; its time
+    is when it was written."""
+    if not db.execute(_WAITING).first():  # a read: on SQLite, no write lock for an empty inbox
+        return 0
+    taken = sorted(db.execute(_TAKE, {"n": limit}), key=lambda row: row[0])
+    if taken:
+        _append(db, [dict(zip(_INBOX_FIELDS, row[1:], strict=True)) for row in taken])
+    return len(taken)
+
+
+def link_pending(bind: Engine | Session) -> int:
+    """Chain everything waiting in the inbox, a batch a transaction of its own; how many.
+
+    For readers of the chain (search, verification), before they read, so that they see every
+    committed event: given the reader's session, on its engine, not in its transaction (which then
+    does not hold the chain's head while it reads). A transaction that waits longer than
+    `LINK_LOCK_TIMEOUT` for the head (PostgreSQL) leaves the rest for the linker: the reader sees
+    those events a moment later, and verification reports them as pending.
+
+    On SQLite, and for a session bound to a connection (the tests' session, whose commits are
+    savepoints), the session links in its own transaction: a SQLite reader whose snapshot has begun
+    would not see what another transaction chained, and there the head is no one's bottleneck."""
+    if isinstance(bind, Session):
+        engine = bind.get_bind()
+        if not isinstance(engine, Engine) or engine.dialect.name == "sqlite":
+            return link_inbox(bind, limit=2**31 - 1)
+        bind = engine
+    linked = 0
+    while True:
+        session = SessionFactory(bind=bind)
+        try:
+            with transaction(session):
+                if bind.dialect.name == "postgresql":
+                    session.execute(text(f"SET LOCAL lock_timeout = '{LINK_LOCK_TIMEOUT}'"))
+                done = link_inbox(session)
+        except OperationalError:  # the head stayed taken (or SQLite's write lock did)
+            return linked
+        finally:
+            session.close()
+        linked += done
+        if done < LINK_BATCH:
+            return linked
+
+
+def pending_events(db: Session) -> int:
+    """Events written but not yet chained (`link_inbox`)."""
+    return db.scalar(select(func.count()).select_from(_INBOX)) or 0
+
+
 def _as_utc(value: datetime) -> datetime:
     # Core results bypass the ORM type on some drivers: SQLite returns naive UTC datetimes.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
@@ -236,6 +314,7 @@ class VerifyReport:
     last_seq: int
     last_hash: str
     problems: list[Problem] = field(default_factory=list)
+    pending: int = 0  # events in the inbox, not yet chained: not a problem, not yet verified
 
     @property
     def first_broken(self) -> Problem | None:
@@ -250,6 +329,7 @@ class VerifyReport:
             "checkpoints_verified": self.checkpoints_verified,
             "last_seq": self.last_seq,
             "last_hash": self.last_hash,
+            "pending": self.pending,
             "first_broken": first.as_dict() if first else None,
             "problems": [p.as_dict() for p in self.problems],
         }
@@ -323,6 +403,7 @@ def verify_chain(db: Session, *, progress: Any = None) -> VerifyReport:
         last_seq=last_seq,
         last_hash=prev_hash,
         problems=problems,
+        pending=pending_events(db),
     )
 
 
@@ -346,6 +427,7 @@ def _stream(db: Session) -> Iterator[Any]:
 def run_verification(db: Session, *, actor: Actor) -> VerifyReport:
     """Verify the chain for `actor` (auditors only) and record that it was done."""
     require(actor, Action.audit_verify)
+    link_pending(db)
     report = verify_chain(db)
     record(
         db,
@@ -415,6 +497,7 @@ def search(
     A security officer sees only events of their own organisation.
     """
     require(actor, Action.audit_read)
+    link_pending(db)
     stmt = _search_stmt(actor, query)
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows: list[AuditEvent] = list(

@@ -1,0 +1,79 @@
+"""The process's linker: chains the events that data calls wrote to the audit inbox.
+
+A data call on PostgreSQL writes its event to the inbox (`db._fused_write`) and notes it here, which
+costs an assignment. A thread of the process, started with the first such call, looks every
+`LINK_AFTER_S` whether anything was noted and, if so, chains everything waiting
+(`service.link_pending`): under load, hundreds of events in one turn of the chain's head, where each
+call would have taken a turn of its own. It also looks every `SWEEP_EVERY_S` without being told, for
+events that a process which ended left behind; the scheduler's `audit.link` job does the same where
+no server runs, and every reader of the chain links first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from sqlalchemy import Engine
+
+from govshare.audit import service
+
+LINK_AFTER_S = 0.2
+SWEEP_EVERY_S = 30.0
+RETRY_AFTER_S = 5.0
+
+log = logging.getLogger(__name__)
+
+
+class Linker:
+    __slots__ = ("due", "engine", "lock", "stopped", "thread")
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.due = False
+        self.stopped = False
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def noted(self) -> None:
+        """Something waits in the inbox: chain it soon."""
+        self.due = True
+        if self.thread is None:
+            with self.lock:
+                if self.thread is None:
+                    thread = threading.Thread(target=self._run, name="govshare-audit-linker", daemon=True)
+                    thread.start()
+                    self.thread = thread
+
+    def stop(self) -> None:
+        """End the thread at its next look (what waits stays in the inbox, for whoever links next)."""
+        self.stopped = True
+
+    def _run(self) -> None:
+        waited = 0.0
+        while not self.stopped:
+            time.sleep(LINK_AFTER_S)
+            waited += LINK_AFTER_S
+            if not self.due and waited < SWEEP_EVERY_S:
+                continue
+            self.due, waited = False, 0.0
+            try:
+                service.link_pending(self.engine)
+            except Exception:  # the database is away: the events wait in the inbox, durable
+                log.exception("chaining the audit inbox failed; trying again in %s s", RETRY_AFTER_S)
+                self.due = True
+                time.sleep(RETRY_AFTER_S)
+
+
+_linkers: dict[Engine, Linker] = {}
+_linkers_lock = threading.Lock()
+
+
+def noted(engine: Engine) -> None:
+    """Events of a call on `engine` wait in the inbox (see the module's docstring)."""
+    linker = _linkers.get(engine)
+    if linker is None:
+        with _linkers_lock:
+            linker = _linkers.setdefault(engine, Linker(engine))
+    linker.noted()
