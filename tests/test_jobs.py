@@ -33,6 +33,7 @@ def test_lease_is_exclusive_and_runs_are_recorded(tmp_path: Path) -> None:
     scheduler = Scheduler(engine)
     # The checkpoint's lease is still held.
     assert sorted(scheduler.run_due()) == [
+        "audit.link",
         "backup.scheduled",
         "calendar.next_year_check",
         "encryption.rotate_keys",
