@@ -16,9 +16,9 @@ committed before the caller goes on (before the response is sent). In an ordinar
 `later` runs `fn` at once, so services call it the same way in both. (A data call whose answers are
 cached reads its few statements on a connection of the read phase's own, in autocommit: `_Reader`.)
 
-On PostgreSQL a write phase made only of single-row inserts marked `FUSABLE` (a data call's use
-record and audit event) is one statement in autocommit (`_fused_write`): the inserts as parts of a
-`WITH`, its event in the audit inbox rather than at the chain's head (`audit.service.link_inbox`).
+On PostgreSQL a write phase made only of writes registered as fusable (a data call's use record and
+event: single-row inserts) is one statement in autocommit, its audit events in the inbox rather than
+at the chain's head (`_write_on_postgres`, `audit.service.link_inbox`).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def utcnow() -> datetime:
 
 SQLITE_CACHE_KIB = 64 * 1024  # per connection, allocated as used
 FUSABLE = "govshare_fusable"  # execution option: a single-row insert a write phase may fuse
-AUDIT_INBOX = "govshare_audit_inbox"  # Writes.info key: audit events go to the inbox (`_fused_write`)
+AUDIT_INBOX = "govshare_audit_inbox"  # Writes.info key: audit events go to the inbox (`_write_on_postgres`)
 READS_FIRST = "govshare_reads_first"  # execution option of a reads-first session's engine
 _LATER = "govshare_later"  # session.info key: the writes a reads-first session registered
 _READ_MEMO = "govshare_read_memo"  # session.info key: values read once per read phase
@@ -298,18 +298,23 @@ def dialect_of(db: Writes) -> Dialect:
     return db.dialect if isinstance(db, Direct) else cast(Session, db).get_bind().dialect
 
 
-def later(db: Session, write: Callable[[Writes], object]) -> None:
+def later(db: Session, write: Callable[[Writes], object], *, fusable: bool = False) -> None:
     """Run `write(w)` in this unit of work: at once in an ordinary one, with the session; in a
     `reads_first()` one, after its reads, in the write transaction that ends it (in registration
     order), with a `Direct` on that transaction's connection.
 
     `write` executes Core statements on `w` (see `Writes`) and must not rely on objects loaded by
-    `db`: pass ids and values."""
+    `db`: pass ids and values.
+
+    `fusable`: `write` executes only single-row inserts marked `FUSABLE` and records audit events.
+    On PostgreSQL a write phase of such writes only is one statement, its events in the audit inbox
+    (`_write_on_postgres`); `write` then runs on a `Writes` that notes its inserts, and fails on
+    any other statement."""
     pending = db.info.get(_LATER)
     if pending is None:
         write(db)
     else:
-        pending.append(write)
+        pending.append(_Fusable(write) if fusable else write)
 
 
 @contextlib.contextmanager
@@ -499,7 +504,9 @@ def _write(
         deferred.held = (engine, pending, within)
         return
     if within is None:
-        if engine.dialect.name != "postgresql" or not _fused_write(engine, pending):
+        if engine.dialect.name == "postgresql":
+            _write_on_postgres(engine, pending)
+        else:
             _group_writer(engine).write(pending)
         return
     from govshare.audit.service import batched
@@ -513,14 +520,22 @@ def _write(
                 write(writer)
 
 
-class _NotFusable(Exception):
-    pass
+class _Fusable:
+    """A write registered with `later(…, fusable=True)`."""
+
+    __slots__ = ("write",)
+
+    def __init__(self, write: Callable[[Writes], object]) -> None:
+        self.write = write
+
+    def __call__(self, writer: Writes) -> object:
+        return self.write(writer)
 
 
 class _Collector:
-    """A `Writes` that runs nothing: it notes the statements of a write phase, as long as each is a
-    single-row insert marked `FUSABLE` (with its columns' Python defaults filled in), and raises
-    `_NotFusable` at the first that is not. Audit events recorded on it go to the inbox."""
+    """A `Writes` that runs nothing: it notes the single-row inserts marked `FUSABLE` that fusable
+    writes execute, with the Python defaults of their columns filled in. Audit events recorded on
+    it go to the inbox."""
 
     __slots__ = ("info", "statements")
 
@@ -530,7 +545,10 @@ class _Collector:
 
     def execute(self, statement: Any, params: Any = None, /) -> Rows:
         if not isinstance(params, dict) or not statement.get_execution_options().get(FUSABLE):
-            raise _NotFusable
+            raise TypeError(
+                f"a write registered with later(…, fusable=True) executed {statement}: only single-row "
+                "inserts marked db.FUSABLE, with their values"
+            )
         defaults = _INSERT_DEFAULTS.get(statement)
         if defaults is None:
             defaults = _INSERT_DEFAULTS[statement] = [
@@ -547,21 +565,28 @@ _INSERT_DEFAULTS: dict[Any, list[tuple[str, Callable[[], Any]]]] = {}
 _FUSED: dict[tuple[Any, ...], Any] = {}
 
 
-def _fused_write(engine: Engine, pending: list[Callable[[Writes], object]]) -> bool:
-    """Run a write phase of `FUSABLE` inserts only as one statement in autocommit (PostgreSQL): each
-    insert a part of a `WITH`, all or none of them committed, with no `BEGIN`, no `COMMIT`, no wait
-    for the audit chain's head, whose row lock every chained append takes in turn (its events go to
-    the inbox, chained by the process's linker within a second: `audit.linker`). False, having run
-    nothing, when the phase has any other statement: the caller runs it as a transaction."""
+def _write_on_postgres(engine: Engine, pending: list[Callable[[Writes], object]]) -> None:
+    """A reads-first unit's write phase on PostgreSQL. When every write was registered as fusable
+    (a data call's use record and audit event), their inserts run as one statement in autocommit
+    (`_fused`), the events in the audit inbox, which the process's linker chains within a second
+    (`audit.linker`): no `BEGIN`, no `COMMIT`, no wait for the chain's head, whose row lock every
+    chained append takes in turn. Any other write phase is a transaction of the group writer."""
+    if not all(isinstance(write, _Fusable) for write in pending):
+        _group_writer(engine).write(pending)
+        return
     collector = _Collector()
-    try:
-        for write in pending:
-            write(collector)
-    except _NotFusable:
-        return False
-    statements = collector.statements
-    if not statements:
-        return True
+    for write in pending:
+        write(collector)
+    if collector.statements:
+        _fused(engine, collector.statements)
+        from govshare.audit import linker
+
+        linker.noted(engine)
+
+
+def _fused(engine: Engine, statements: list[tuple[Any, dict[str, Any]]]) -> None:
+    """Single-row inserts as one statement in autocommit: each a part of a `WITH`, all or none of
+    them committed, with no `BEGIN` and no `COMMIT` (one round trip instead of four)."""
     shape = tuple((statement, tuple(sorted(params))) for statement, params in statements)
     fused = _FUSED.get(shape)
     if fused is None:
@@ -578,10 +603,6 @@ def _fused_write(engine: Engine, pending: list[Callable[[Writes], object]]) -> b
     values = {f"w{i}_{k}": v for i, (_statement, params) in enumerate(statements) for k, v in params.items()}
     with _autocommit(engine) as writer:
         writer.execute(fused, values)
-    from govshare.audit import linker
-
-    linker.noted(engine)
-    return True
 
 
 @contextlib.contextmanager

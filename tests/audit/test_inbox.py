@@ -1,5 +1,5 @@
 """The audit inbox: on PostgreSQL a data call's use record and event are one statement, the event
-chained afterwards (`db._fused_write`, `audit.service.link_inbox`, `audit.linker`). Against a
+chained afterwards (`db._write_on_postgres`, `audit.service.link_inbox`, `audit.linker`). Against a
 database of the module's own, in units of work that commit, as the server runs them: the tests'
 rolled-back session never takes this path."""
 
@@ -77,13 +77,13 @@ def _delivery(actor: Actor, resource_id: int, rows: int = 3) -> Any:
     return write
 
 
-def _call(engine: Engine, *writes: Any) -> None:
+def _call(engine: Engine, *writes: Any, fusable: bool = True) -> None:
     """A reads-first unit as the data API runs it: writes registered, held, then committed."""
     deferred = Deferred()
     with reads_first(engine, deferred=deferred) as db:
         db.execute(select(Resource.id).limit(1)).all()
         for write in writes:
-            later(db, write)
+            later(db, write, fusable=fusable)
     deferred.commit()
 
 
@@ -122,20 +122,42 @@ def test_a_data_calls_writes_are_one_statement_and_its_event_waits_in_the_inbox(
     assert report.ok and report.pending == 0, report.as_dict()
 
 
-def test_a_write_phase_with_any_other_statement_is_one_transaction_chained_at_once(
+def test_a_write_phase_with_any_other_write_is_a_transaction_chained_at_once(
     engine: Engine, noted: list[Engine]
 ) -> None:
     actor, resource = _caller(engine)
+    runs: list[str] = []
 
-    def touch(w: Writes) -> None:  # an UPDATE: not one of the inserts that fuse
+    def touch(w: Writes) -> None:  # an UPDATE, registered as what it is
+        runs.append("touch")
         w.execute(update(Organisation).where(Organisation.id == actor.org_id).values(short_name="民政"))
 
     before = _counts(engine)
-    _call(engine, _delivery(actor, resource), touch)
+    deferred = Deferred()
+    with reads_first(engine, deferred=deferred) as db:
+        later(db, _delivery(actor, resource), fusable=True)
+        later(db, touch)
+    deferred.commit()
     after = _counts(engine)
+    assert runs == ["touch"]
     assert after["uses"] == before["uses"] + 1
-    assert after["inbox"] == before["inbox"]
-    assert after["head"] == before["head"] + 1
+    assert (after["inbox"], after["head"]) == (before["inbox"], before["head"] + 1)
+    assert noted == []
+
+
+def test_a_fusable_write_that_executes_anything_else_is_refused(engine: Engine, noted: list[Engine]) -> None:
+    actor, _resource = _caller(engine)
+
+    def renamed(w: Writes) -> None:
+        w.execute(update(Organisation).where(Organisation.id == actor.org_id).values(short_name="民政"))
+
+    before = _counts(engine)
+    if engine.dialect.name == "postgresql":
+        with pytest.raises(TypeError, match="FUSABLE"):
+            _call(engine, renamed)
+    else:  # SQLite runs every write phase as a transaction
+        _call(engine, renamed)
+    assert _counts(engine) == before
     assert noted == []
 
 

@@ -3,7 +3,7 @@ close. Every other API test runs inside one session that is rolled back at the e
 closed, where a write that needs its session after it was closed cannot fail (the sharing
 acceptance check found one: a refused call answered 500), and where the write phase is a
 transaction of that session, never the one statement that a data call's writes are on PostgreSQL
-with its event in the audit inbox (`db._fused_write`)."""
+with its event in the audit inbox (`db._write_on_postgres`)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The process's linker: chains the events that data calls wrote to the audit inbox.
 
-A data call on PostgreSQL writes its event to the inbox (`db._fused_write`) and notes it here, which
+A data call on PostgreSQL writes its event to the inbox (`db._write_on_postgres`) and notes it here, which
 costs an assignment. A thread of the process, started with the first such call, looks every
 `LINK_AFTER_S` whether anything was noted and, if so, chains everything waiting
 (`service.link_pending`): under load, hundreds of events in one turn of the chain's head, where each

@@ -322,6 +322,7 @@ def _unknown(db: Session, actor: Actor, resource_id: int, channel: str) -> NotFo
             org_id=actor.org_id,
             details=details,
         ),
+        fusable=True,
     )
     return NotFound(
         "找不到该目录条目，或本单位无权查看。请在共享目录中确认资源编号。",
@@ -383,7 +384,7 @@ def _delivered(
             w, EventType.data_delivered, actor=actor, obj=resource, org_id=actor.org_id, details=event
         )
 
-    later(db, write)
+    later(db, write, fusable=True)
     return text, digest
 
 

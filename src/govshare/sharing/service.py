@@ -936,7 +936,7 @@ def _refuse(
             details=details,
         )
 
-    later(db, write)
+    later(db, write, fusable=True)
     return Forbidden(
         message,
         f"No active grant for this purpose ({reason}).",

@@ -312,7 +312,7 @@ def authenticate(db: Session, *, token: str, ip: str | None) -> Actor:
                 w, EventType.system_token_used, actor=actor, obj=system, details={"token_id": token_id}
             )
 
-    later(db, used)
+    later(db, used, fusable=not note)  # noting the token's last use is an UPDATE
     return actor
 
 
