@@ -168,7 +168,9 @@ def app(engine: Engine, db: Session):  # type: ignore[no-untyped-def]
 
     application = create_app(engine=engine, run_jobs=False)
     application.state.unit_of_work = lambda: transaction(db)
-    application.state.reads_first = lambda deferred=None: reads_first(engine, within=db, deferred=deferred)
+    application.state.reads_first = lambda deferred=None, inline=False: reads_first(
+        engine, within=db, deferred=deferred, inline=inline
+    )
     return application
 
 

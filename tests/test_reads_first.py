@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Engine, Integer, MetaData, Table, insert, select, text, update
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, func, insert, select, table, text, update
 from sqlalchemy.exc import DBAPIError
 
 from govshare import crypto
-from govshare.db import READS_FIRST, _group_writer, later, reads_first, unit_of_work
+from govshare.db import READS_FIRST, Direct, NeedsThread, _group_writer, later, reads_first, unit_of_work
 from govshare.errors import Forbidden, Invalid
 
 
@@ -48,6 +48,23 @@ def test_writes_run_after_the_reads_and_are_committed(engine: Engine, scratch: s
             other.execute(text(f"INSERT INTO {scratch} VALUES (10)"))
     assert order == ["first", "second"]
     assert _values(engine, scratch) == [1, 2, 3, 10]
+
+
+def test_an_inline_unit_reads_on_its_own_connection_and_stops_where_it_would_open_its_session(
+    engine: Engine, scratch: str
+) -> None:
+    """`reads_first(inline=True)`, as a data call runs on the event loop's thread (`web.deps`)."""
+    counted = select(func.count()).select_from(table(scratch))
+    with reads_first(engine, inline=True) as db:
+        assert Direct.of(db).execute(counted).one() == (1,)  # the read phase's own connection
+        later(db, lambda w: w.execute(text(f"INSERT INTO {scratch} VALUES (2)")))
+    assert _values(engine, scratch) == [1, 2]
+    with pytest.raises(NeedsThread), reads_first(engine, inline=True) as db:
+        later(db, lambda w: w.execute(text(f"INSERT INTO {scratch} VALUES (3)")))
+        db.execute(counted)  # through the session: a cache that missed
+    assert _values(engine, scratch) == [1, 2]  # nothing written: it is to run again elsewhere
+    with reads_first(engine) as db:  # as it runs again, in a worker thread
+        assert db.execute(counted).scalar_one() == 2
 
 
 def test_a_refusal_that_keeps_changes_is_recorded_and_other_errors_write_nothing(

@@ -84,6 +84,7 @@ READS_FIRST = "govshare_reads_first"  # execution option of a reads-first sessio
 _LATER = "govshare_later"  # session.info key: the writes a reads-first session registered
 _READ_MEMO = "govshare_read_memo"  # session.info key: values read once per read phase
 _READER = "govshare_reader"  # session.info key: the read phase's driver connection (`_Reader`)
+_INLINE = "govshare_inline"  # session.info key: the unit must not open its session (`NeedsThread`)
 # A pooled connection idle longer than this is pinged before use (`_ping_when_idle`).
 PING_IDLE_AFTER = 1.0
 _RETURNED = "govshare_returned_at"  # pool record info key: when the connection was last returned
@@ -317,9 +318,21 @@ def later(db: Session, write: Callable[[Writes], object], *, fusable: bool = Fal
         pending.append(_Fusable(write) if fusable else write)
 
 
+class NeedsThread(BaseException):
+    """Raised in the read phase of a `reads_first(inline=True)` unit the moment it would open its
+    session (a cache that missed): it has read nothing through it and written nothing, and is to be
+    run again where waiting for the database blocks nobody, in a worker thread (`web.deps`).
+
+    A `BaseException`, like `KeyboardInterrupt`: the services' `except Exception` lets it through."""
+
+
 @contextlib.contextmanager
 def reads_first(
-    engine: Engine | None = None, *, within: Session | None = None, deferred: Deferred | None = None
+    engine: Engine | None = None,
+    *,
+    within: Session | None = None,
+    deferred: Deferred | None = None,
+    inline: bool = False,
 ) -> Iterator[Session]:
     """A unit of work that reads under a snapshot without write locks, then runs the writes
     registered with `later()` in one short transaction (see the module's docstring).
@@ -331,6 +344,10 @@ def reads_first(
 
     `within`: run both phases as transactions of this session instead (the tests' session, whose
     commits are savepoints of a transaction rolled back at the end).
+
+    `inline`: the unit runs on an event loop's thread, which must not wait long on the database: its
+    read phase may use its own connection's few statements (`_Reader`) but raises `NeedsThread`
+    where it would open the session.
 
     `deferred`: the writes of a block that ends normally are not run then but handed to `deferred`,
     whose `commit()` the caller runs next, before it answers (a data call gives up its turn first:
@@ -346,6 +363,8 @@ def reads_first(
     session.info[_READ_MEMO] = {}
     if within is None:
         session.info[_READER] = _Reader(engine)
+        if inline:
+            session.info[_INLINE] = True
     try:
         try:
             yield session
@@ -369,6 +388,7 @@ def reads_first(
 
 
 def _end_read_phase(session: Session) -> None:
+    session.info.pop(_INLINE, None)
     session.info.pop(_LATER, None)
     session.info.pop(_READ_MEMO, None)
     reader = session.info.pop(_READER, None)
@@ -459,6 +479,8 @@ def _no_dml_while_reading(state: Any) -> None:
 def _reader_gives_way(session: Session, transaction: Any) -> None:
     reader = session.info.get(_READER)
     if reader is not None and transaction.parent is None:
+        if session.info.get(_INLINE):
+            raise NeedsThread
         reader.retire()
 
 

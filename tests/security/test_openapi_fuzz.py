@@ -55,7 +55,9 @@ if os.environ.get("FUZZ_PATHS"):  # e.g. FUZZ_PATHS=/api/v1/users to dig into on
 @pytest.fixture
 def callers(engine: Engine, db: Session) -> list[dict[str, str]]:
     APP.state.unit_of_work = lambda: transaction(db)
-    APP.state.reads_first = lambda deferred=None: reads_first(engine, within=db, deferred=deferred)
+    APP.state.reads_first = lambda deferred=None, inline=False: reads_first(
+        engine, within=db, deferred=deferred, inline=inline
+    )
     with TestClient(APP, client=("127.0.0.1", 50000)) as client:
         return [login(client, "bureau_admin"), login(client, "police_admin")]
 

@@ -16,10 +16,15 @@ from sqlalchemy import func, select
 
 from govshare.audit import service as audit
 from govshare.audit.models import AuditEvent, AuditInbox
+from govshare.authz import Actor
 from govshare.catalog.models import Resource
-from govshare.db import SessionFactory
+from govshare.db import SessionFactory, unit_of_work
+from govshare.orgs.models import Organisation
+from govshare.systems import service as systems
+from govshare.systems.schemas import SystemCreate
+from govshare.web import deps
 from tests.exchange.test_ingest import csv_body, idn, line, push
-from tests.helpers import login, own_database
+from tests.helpers import bearer, login, own_database
 from tests.sharing.test_requests import BASIS, PURPOSE
 
 
@@ -43,7 +48,9 @@ def _events(engine: Any, event_type: str, *, where: Any = None) -> int:
         )
 
 
-def test_refused_and_delivered_calls_are_answered_and_on_record(served: tuple[TestClient, Any]) -> None:
+def test_refused_and_delivered_calls_are_answered_and_on_record(
+    served: tuple[TestClient, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     client, engine = served
     with engine.connect() as conn:
         population = conn.execute(select(Resource.id).where(Resource.name == "人口基础信息")).scalar_one()
@@ -79,3 +86,33 @@ def test_refused_and_delivered_calls_are_answered_and_on_record(served: tuple[Te
         assert report.ok and report.pending == 0
     finally:
         session.close()
+
+    # A business system of the department, under the same grant. Its first call reads its token and
+    # the grant through the session, in a worker thread; the next, with both cached, runs on the
+    # event loop's thread (`deps.in_own_unit`), answers the same and is on record the same.
+    with unit_of_work(engine) as db:
+        civil_org = db.scalar(select(Organisation.id).where(Organisation.code == "civil"))
+        assert civil_org is not None
+        _system, token, _row = systems.create_system(
+            db,
+            actor=Actor.operator("test"),
+            data=SystemCreate(
+                org_id=civil_org, code="served-assist", name="救助系统", allowed_cidrs=["127.0.0.0/8"]
+            ),
+        )
+    handoffs: list[int] = []
+    threadpool = deps.run_in_threadpool
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        handoffs.append(1)
+        return await threadpool(*args, **kwargs)
+
+    monkeypatch.setattr(deps, "run_in_threadpool", counted)
+    cold = client.get(url, params={"purpose": PURPOSE}, headers=bearer(token))
+    assert cold.status_code == 200, cold.text
+    assert handoffs == [1]
+    cached = client.get(url, params={"purpose": PURPOSE}, headers=bearer(token))
+    assert cached.status_code == 200, cached.text
+    assert handoffs == [1]  # no hand-off
+    assert cached.json()["rows"] == cold.json()["rows"] == page.json()["rows"]
+    assert _events(engine, "sharing.data_delivered") == 3

@@ -170,7 +170,9 @@ def create_app(
     # Every request (and the denial recorder) opens its unit of work here; tests swap in one that
     # runs inside their rolled-back transaction.
     app.state.unit_of_work = lambda: unit_of_work(engine)
-    app.state.reads_first = lambda deferred=None: reads_first(engine, deferred=deferred)
+    app.state.reads_first = lambda deferred=None, inline=False: reads_first(
+        engine, deferred=deferred, inline=inline
+    )
     app.state.settings = settings
     app.state.templates = make_templates()
     errors.install(app)

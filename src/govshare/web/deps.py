@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from govshare.auth import service as auth
 from govshare.authz import Actor
-from govshare.db import Deferred
+from govshare.db import Deferred, NeedsThread
 from govshare.errors import Forbidden, Unauthorized
 from govshare.settings import get_settings
 from govshare.web.middleware import give_turn
@@ -73,30 +73,48 @@ def get_db(request: Request) -> Iterator[Session]:
 
 
 async def in_own_unit(request: Request, work: Callable[[Session, Actor], T]) -> T:
-    """`work(db, actor)` in one thread hand-off: a `reads_first` unit of work (reads under a snapshot,
-    then the writes registered with `later`, committed before this returns), the caller
-    authenticated in it as `current_actor` would.
+    """`work(db, actor)` in a `reads_first` unit of work (reads under a snapshot, then the writes
+    registered with `later`, committed before this returns), the caller authenticated in it as
+    `current_actor` would.
 
-    Between its reads and its writes a call to PostgreSQL gives up its turn (`Admission`; the event
-    loop is told without waiting for it): while the database makes the writes durable, the process's
-    next call does its work, and the writes of the calls waiting meanwhile commit together. SQLite
-    commits in this process, as CPU work under the interpreter lock: there the call keeps its turn
-    (two at once took 15-25 % more CPU a call, bench/README.md)."""
+    First on the event loop's own thread (`reads_first(inline=True)`): a call whose token and grant
+    are cached makes three short statements (the cache generation, its page, its record) and hands
+    off to no thread, which took a fifth of its CPU (docs/architecture.md). A call that needs the
+    session (a cache that missed, a person's token) stops there, having read nothing through it
+    and written nothing (`NeedsThread`), and runs again in a worker thread, one hand-off: there,
+    between its reads and its writes, a call to PostgreSQL gives up its turn (`Admission`; the
+    event loop is told without waiting for it) while its writes commit."""
+    try:
+        return _in_unit(request, work, inline=True)
+    except NeedsThread:
+        pass
     loop = asyncio.get_running_loop()
+
+    def give_turn_now() -> None:
+        with contextlib.suppress(RuntimeError):  # a loop that closed meanwhile has no turns
+            loop.call_soon_threadsafe(give_turn, request.scope)
+
+    return await run_in_threadpool(_in_unit, request, work, inline=False, before_commit=give_turn_now)
+
+
+def _in_unit(
+    request: Request,
+    work: Callable[[Session, Actor], T],
+    *,
+    inline: bool,
+    before_commit: Callable[[], None] | None = None,
+) -> T:
     deferred = Deferred()
-
-    def run() -> T:
-        try:
-            with request.app.state.reads_first(deferred) as db:
-                return work(db, actor_for(request, db, None))
-        finally:
-            if deferred:  # (a refusal's writes, `keep_changes`, were written as it ended)
-                if not deferred.in_process:
-                    with contextlib.suppress(RuntimeError):  # a loop that closed meanwhile has no turns
-                        loop.call_soon_threadsafe(give_turn, request.scope)
-                deferred.commit()
-
-    return await run_in_threadpool(run)
+    try:
+        with request.app.state.reads_first(deferred, inline) as db:
+            return work(db, actor_for(request, db, None))
+    finally:
+        if deferred:  # (a refusal's writes, `keep_changes`, were written as it ended)
+            # SQLite commits in this process, as CPU work under the interpreter lock: there the
+            # call keeps its turn (two at once took 15-25 % more CPU a call, bench/README.md).
+            if before_commit is not None and not deferred.in_process:
+                before_commit()
+            deferred.commit()
 
 
 DB = Annotated[Session, Depends(get_db, scope="function")]
