@@ -65,6 +65,19 @@ def test_an_inline_unit_reads_on_its_own_connection_and_stops_where_it_would_ope
     assert _values(engine, scratch) == [1, 2]  # nothing written: it is to run again elsewhere
     with reads_first(engine) as db:  # as it runs again, in a worker thread
         assert db.execute(counted).scalar_one() == 2
+    # Nor does it wait for a connection: with none idle in the pool, it is to run elsewhere too.
+    from govshare.db import make_engine
+
+    one = make_engine(engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0)
+    try:
+        with one.connect(), pytest.raises(NeedsThread), reads_first(one, inline=True) as db:
+            Direct.of(db).execute(counted)
+        with one.connect():
+            pass  # now idle in the pool
+        with reads_first(one, inline=True) as db:
+            assert Direct.of(db).execute(counted).one() == (2,)
+    finally:
+        one.dispose()
 
 
 def test_a_refusal_that_keeps_changes_is_recorded_and_other_errors_write_nothing(

@@ -347,7 +347,7 @@ def reads_first(
 
     `inline`: the unit runs on an event loop's thread, which must not wait long on the database: its
     read phase may use its own connection's few statements (`_Reader`) but raises `NeedsThread`
-    where it would open the session.
+    where it would open the session, or take a connection while the pool has none idle.
 
     `deferred`: the writes of a block that ends normally are not run then but handed to `deferred`,
     whose `commit()` the caller runs next, before it answers (a data call gives up its turn first:
@@ -362,7 +362,7 @@ def reads_first(
     session.info[_LATER] = pending  # also marks the read phase: see `ReadPhaseWrite`
     session.info[_READ_MEMO] = {}
     if within is None:
-        session.info[_READER] = _Reader(engine)
+        session.info[_READER] = _Reader(engine, inline=inline)
         if inline:
             session.info[_INLINE] = True
     try:
@@ -417,16 +417,21 @@ class _Reader:
     A unit never holds one connection while waiting for another, which, with every thread of a
     process doing so at once, could leave them all waiting on a pool that none gives back to."""
 
-    __slots__ = ("direct", "engine", "pooled", "retired")
+    __slots__ = ("direct", "engine", "inline", "pooled", "retired")
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, inline: bool = False) -> None:
         self.engine = engine
+        self.inline = inline
         self.pooled: Any = None
         self.direct: Direct | None = None
         self.retired = False
 
     def get(self) -> Direct:
         if self.direct is None:
+            if self.inline and not _idle_connection(self.engine):
+                # On an event loop's thread, never wait for a connection that a thread holds: it
+                # may be one (a streamed answer's) that only this loop would let go of.
+                raise NeedsThread
             dialect = self.engine.dialect
             pooled = self.engine.raw_connection()
             driver: Any = pooled.driver_connection
@@ -457,6 +462,12 @@ class _Reader:
                     driver.autocommit = False  # as the pool's next user expects
         finally:
             pooled.close()
+
+
+def _idle_connection(engine: Engine) -> bool:
+    """Whether `engine`'s pool holds a connection nobody uses (taking it waits for nobody)."""
+    checkedin = getattr(engine.pool, "checkedin", None)
+    return checkedin is None or checkedin() > 0
 
 
 def read_memo(db: Session) -> dict[str, Any] | None:

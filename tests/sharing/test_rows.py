@@ -272,13 +272,23 @@ def test_every_delivery_is_audited_with_what_was_returned(client, city, db) -> N
 def test_a_call_gives_up_its_turn_while_it_commits_what_it_recorded_before_it_answers(  # type: ignore[no-untyped-def]
     client, city, db, monkeypatch
 ) -> None:
-    """On PostgreSQL the next data call of the process may start while this one's writes commit
-    (`Admission`); SQLite commits in the process, and the call keeps its turn. Either way the
-    delivery, or the refusal, is on record before the answer."""
+    """A call in a worker thread (one that needs its session: `deps.in_own_unit`): on PostgreSQL
+    the next data call of the process may start while this one's writes commit (`Admission`);
+    SQLite commits in the process, and the call keeps its turn. Either way the delivery, or the
+    refusal, is on record before the answer."""
     import threading
 
-    from govshare.db import Deferred
+    from govshare.db import Deferred, NeedsThread
     from govshare.web import deps
+
+    reads_first = client.app.state.reads_first
+
+    def in_a_thread(deferred=None, inline=False):  # type: ignore[no-untyped-def]
+        if inline:  # as a call whose caches missed
+            raise NeedsThread
+        return reads_first(deferred, inline)
+
+    monkeypatch.setattr(client.app.state, "reads_first", in_a_thread)
 
     population = loaded(client, db)
     civil = login(client, "civil_user")
