@@ -5,6 +5,7 @@ rolled-back session never takes this path."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from govshare.audit import jobs, linker
 from govshare.audit import service as audit
@@ -20,6 +22,7 @@ from govshare.audit.models import AuditEvent, AuditHead, AuditInbox
 from govshare.authz import Actor, Role
 from govshare.catalog.models import Resource
 from govshare.db import Deferred, SessionFactory, Writes, later, reads_first, unit_of_work
+from govshare.exchange.ingest import lock_batches
 from govshare.orgs.models import Organisation
 from govshare.sharing.models import DataUse
 from govshare.sharing.service import record_use
@@ -234,3 +237,26 @@ def test_the_linker_chains_what_a_call_noted(engine: Engine) -> None:
     finally:
         own.stop()
     assert _chained(engine, markers) == markers
+
+
+def test_a_calls_writes_do_not_wait_for_a_batch_of_the_resource_in_progress(
+    engine: Engine, noted: list[Engine]
+) -> None:
+    """Ingest holds the resource's row for its whole batch (`lock_batches`); a data call's use
+    record refers to that row, and its insert must not wait for the batch: a cached call writes on
+    the event loop's thread."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: a batch in progress holds every write")
+    actor, resource = _caller(engine)
+    before = _counts(engine)
+    finished = threading.Event()
+    with engine.connect() as batch:
+        holding = batch.begin()
+        lock_batches(Session(bind=batch), resource)
+        call = threading.Thread(target=lambda: (_call(engine, _delivery(actor, resource)), finished.set()))
+        call.start()
+        done_during_batch = finished.wait(10)
+        holding.rollback()
+    call.join(10)
+    assert done_during_batch
+    assert _counts(engine)["uses"] == before["uses"] + 1

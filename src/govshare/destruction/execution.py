@@ -38,6 +38,7 @@ from govshare.errors import Invalid
 from govshare.exchange import store
 from govshare.exchange.access import published_items
 from govshare.exchange.files import storage_dir
+from govshare.exchange.ingest import lock_batches
 from govshare.exchange.models import Batch, QuarantinedRow, ResourceFile
 from govshare.exchange.trace import business_key
 from govshare.masking import service as masking
@@ -186,8 +187,7 @@ def remove(db: Session, request: DestructionRequest) -> Removal:
     """Remove what the request covers, in the caller's transaction, and return the evidence."""
     resource = db.get(Resource, request.resource_id)
     assert resource is not None
-    # The lock ingest takes: no batch of this resource runs while its data is destroyed.
-    db.execute(select(Resource.id).where(Resource.id == resource.id).with_for_update())
+    lock_batches(db, resource.id)  # no batch of this resource runs while its data is destroyed
     evidence: dict[str, Any] = {"resource_id": resource.id, "resource": resource.name}
     rows = _store(db, request, resource, evidence)
     quarantined = _quarantine(db, request, resource, evidence)

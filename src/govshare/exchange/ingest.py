@@ -359,6 +359,16 @@ def _live_rows(db: Session, table: Table) -> int:
     return int(db.scalar(select(func.count()).select_from(table).where(table.c._retired_at.is_(None))) or 0)
 
 
+def lock_batches(db: Session, resource_id: int) -> None:
+    """Hold off other batches of the resource, and its destruction, until the caller's transaction
+    ends (SQLite serialises writers already).
+
+    `FOR NO KEY UPDATE`, not `FOR UPDATE`: a data call's use record refers to the resource, and the
+    foreign-key check of its insert takes a key-share lock on the row, which `FOR UPDATE` would make
+    wait for the whole batch (on the event loop's thread, for a cached call: `web.deps`)."""
+    db.execute(select(Resource.id).where(Resource.id == resource_id).with_for_update(key_share=True))
+
+
 def ingest(
     db: Session, *, actor: Actor, req: BatchRequest, max_retire_ratio: float = 0.5
 ) -> tuple[Batch, bool]:
@@ -388,8 +398,7 @@ def ingest(
             "X-Content-SM3 does not match the body.",
             details={"field": "X-Content-SM3", "received_sm3": req.body.sm3},
         )
-    # One batch at a time per resource (SQLite serialises writers already).
-    db.execute(select(Resource.id).where(Resource.id == resource.id).with_for_update())
+    lock_batches(db, resource.id)
     version = db.get(ResourceVersion, resource.published_version_id)
     assert version is not None
     items = version.items
