@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, bindparam, create_engine, event, make_url
 from sqlalchemy.engine import Dialect, ExceptionContext
@@ -77,6 +77,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+T = TypeVar("T")
 SQLITE_CACHE_KIB = 64 * 1024  # per connection, allocated as used
 FUSABLE = "govshare_fusable"  # execution option: a single-row insert a write phase may fuse
 AUDIT_INBOX = "govshare_audit_inbox"  # Writes.info key: audit events go to the inbox (`_write_on_postgres`)
@@ -84,7 +85,6 @@ READS_FIRST = "govshare_reads_first"  # execution option of a reads-first sessio
 _LATER = "govshare_later"  # session.info key: the writes a reads-first session registered
 _READ_MEMO = "govshare_read_memo"  # session.info key: values read once per read phase
 _READER = "govshare_reader"  # session.info key: the read phase's driver connection (`_Reader`)
-_INLINE = "govshare_inline"  # session.info key: the unit must not open its session (`NeedsThread`)
 # A pooled connection idle longer than this is pinged before use (`_ping_when_idle`).
 PING_IDLE_AFTER = 1.0
 _RETURNED = "govshare_returned_at"  # pool record info key: when the connection was last returned
@@ -152,20 +152,38 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError("a pooled connection failed its ping") from exc
 
 
-_reading_engines: dict[Engine, Engine] = {}
+class PerEngine(Generic[T]):
+    """`made(engine)`: one `make(engine)` per engine, made at the first call for it and kept (a
+    process has one or two engines; the tests, a few)."""
+
+    __slots__ = ("kept", "lock", "make")
+
+    def __init__(self, make: Callable[[Engine], T]) -> None:
+        self.make = make
+        self.kept: dict[Engine, T] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, engine: Engine) -> T:
+        found = self.kept.get(engine)
+        if found is None:
+            with self.lock:
+                found = self.kept.get(engine)
+                if found is None:
+                    found = self.kept[engine] = self.make(engine)
+        return found
 
 
-def reading_engine(engine: Engine) -> Engine:
-    """`engine` for the read phase of `reads_first` units: a deferred `BEGIN` on SQLite, a
-    `BEGIN READ ONLY` on PostgreSQL (one statement, where `SET TRANSACTION` would add a second).
-    Made once per engine: options engines are not free to make on every call."""
-    found = _reading_engines.get(engine)
-    if found is None:
-        options: dict[str, Any] = {READS_FIRST: True}
-        if engine.dialect.name == "postgresql":
-            options["postgresql_readonly"] = True
-        found = _reading_engines.setdefault(engine, engine.execution_options(**options))
-    return found
+def _reading_engine(engine: Engine) -> Engine:
+    options: dict[str, Any] = {READS_FIRST: True}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    return engine.execution_options(**options)
+
+
+# `engine` for the read phase of `reads_first` units: a deferred `BEGIN` on SQLite, a `BEGIN READ
+# ONLY` on PostgreSQL (one statement, where `SET TRANSACTION` would add a second). Made once per
+# engine: options engines are not free to make on every call.
+reading_engine = PerEngine(_reading_engine)
 
 
 def _value_the_database_cannot_hold(context: ExceptionContext) -> BaseException | None:
@@ -363,8 +381,6 @@ def reads_first(
     session.info[_READ_MEMO] = {}
     if within is None:
         session.info[_READER] = _Reader(engine, inline=inline)
-        if inline:
-            session.info[_INLINE] = True
     try:
         try:
             yield session
@@ -388,7 +404,6 @@ def reads_first(
 
 
 def _end_read_phase(session: Session) -> None:
-    session.info.pop(_INLINE, None)
     session.info.pop(_LATER, None)
     session.info.pop(_READ_MEMO, None)
     reader = session.info.pop(_READER, None)
@@ -432,17 +447,8 @@ class _Reader:
                 # On an event loop's thread, never wait for a connection that a thread holds: it
                 # may be one (a streamed answer's) that only this loop would let go of.
                 raise NeedsThread
-            dialect = self.engine.dialect
-            pooled = self.engine.raw_connection()
-            driver: Any = pooled.driver_connection
-            if dialect.name == "postgresql":
-                try:
-                    driver.autocommit = True  # SQLite's driver is so already (`_configure_sqlite`)
-                except BaseException:
-                    pooled.close()
-                    raise
-            self.pooled = pooled
-            self.direct = Direct(driver, dialect, reading=True)
+            self.pooled = _take_autocommit(self.engine)
+            self.direct = Direct(self.pooled.driver_connection, self.engine.dialect, reading=True)
         return self.direct
 
     def retire(self) -> None:
@@ -451,17 +457,35 @@ class _Reader:
 
     def end(self) -> None:
         pooled, self.pooled, self.direct = self.pooled, None, None
-        if pooled is None:
-            return
+        if pooled is not None:
+            _give_back_autocommit(self.engine, pooled)
+
+
+def _take_autocommit(engine: Engine) -> Any:
+    """A pooled connection whose driver runs each statement in a transaction of its own."""
+    pooled = engine.raw_connection()
+    if engine.dialect.name == "postgresql":
         driver: Any = pooled.driver_connection
         try:
-            if self.engine.dialect.name == "postgresql":
-                if driver.broken or driver.closed:  # dropped: not pooled again
-                    pooled.invalidate()
-                else:
-                    driver.autocommit = False  # as the pool's next user expects
-        finally:
+            driver.autocommit = True  # SQLite's driver is so already (`_configure_sqlite`)
+        except BaseException:
             pooled.close()
+            raise
+    return pooled
+
+
+def _give_back_autocommit(engine: Engine, pooled: Any) -> None:
+    """Return a connection of `_take_autocommit` as the pool's next user expects it, or discard it
+    when the database dropped it."""
+    driver: Any = pooled.driver_connection
+    try:
+        if engine.dialect.name == "postgresql":
+            if driver.broken or driver.closed:  # dropped: not pooled again
+                pooled.invalidate()
+            else:
+                driver.autocommit = False
+    finally:
+        pooled.close()
 
 
 def _idle_connection(engine: Engine) -> bool:
@@ -490,7 +514,7 @@ def _no_dml_while_reading(state: Any) -> None:
 def _reader_gives_way(session: Session, transaction: Any) -> None:
     reader = session.info.get(_READER)
     if reader is not None and transaction.parent is None:
-        if session.info.get(_INLINE):
+        if reader.inline:  # on an event loop's thread: run again in a worker thread
             raise NeedsThread
         reader.retire()
 
@@ -634,40 +658,11 @@ def _fused(engine: Engine, statements: list[tuple[Any, dict[str, Any]]]) -> None
             _FUSED.clear()
         _FUSED[shape] = fused
     values = {f"w{i}_{k}": v for i, (_statement, params) in enumerate(statements) for k, v in params.items()}
-    with _autocommit(engine) as writer:
-        writer.execute(fused, values)
-
-
-@contextlib.contextmanager
-def _autocommit(engine: Engine) -> Iterator[Direct]:
-    """A pooled driver connection in autocommit (PostgreSQL), put back as the pool's next user
-    expects it; a connection the database dropped is not pooled again."""
-    pooled = engine.raw_connection()
-    driver: Any = pooled.driver_connection
+    pooled = _take_autocommit(engine)
     try:
-        driver.autocommit = True
-        yield Direct(driver, engine.dialect)
-    except BaseException as exc:
-        _discard_if_dropped(engine, pooled, exc)
-        raise
+        Direct(pooled.driver_connection, engine.dialect).execute(fused, values)
     finally:
-        try:
-            if not (driver.broken or driver.closed):
-                driver.autocommit = False
-        finally:
-            pooled.close()
-
-
-def _discard_if_dropped(engine: Engine, pooled: Any, exc: BaseException) -> bool:
-    """Invalidate `pooled` when `exc` says the database dropped it; whether it did."""
-    dialect = engine.dialect
-    original = exc.orig if isinstance(exc, DBAPIError) else exc
-    if isinstance(original, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
-        original, pooled.dbapi_connection, None
-    ):
-        pooled.invalidate(original)
-        return True
-    return False
+        _give_back_autocommit(engine, pooled)
 
 
 class Rows(list[tuple[Any, ...]]):
@@ -934,7 +929,12 @@ class _GroupWriter:
             yield writer
             pooled.commit()
         except BaseException as exc:
-            if not _discard_if_dropped(self.engine, pooled, exc):
+            original = exc.orig if isinstance(exc, DBAPIError) else exc
+            if isinstance(original, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
+                original, pooled.dbapi_connection, None
+            ):
+                pooled.invalidate(original)
+            else:
                 with contextlib.suppress(Exception):  # the error that got us here is the one to see
                     pooled.rollback()
             raise
@@ -942,16 +942,7 @@ class _GroupWriter:
             pooled.close()
 
 
-_writers: dict[Engine, _GroupWriter] = {}
-_writers_lock = threading.Lock()
-
-
-def _group_writer(engine: Engine) -> _GroupWriter:
-    writer = _writers.get(engine)
-    if writer is None:
-        with _writers_lock:
-            writer = _writers.setdefault(engine, _GroupWriter(engine))
-    return writer
+_group_writer = PerEngine(_GroupWriter)
 
 
 class _FileLock:

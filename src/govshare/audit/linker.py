@@ -18,6 +18,7 @@ import time
 from sqlalchemy import Engine
 
 from govshare.audit import service
+from govshare.db import PerEngine
 
 LINK_AFTER_S = 0.2
 SWEEP_EVERY_S = 30.0
@@ -66,14 +67,9 @@ class Linker:
                 time.sleep(RETRY_AFTER_S)
 
 
-_linkers: dict[Engine, Linker] = {}
-_linkers_lock = threading.Lock()
+_linker = PerEngine(Linker)
 
 
 def noted(engine: Engine) -> None:
     """Events of a call on `engine` wait in the inbox (see the module's docstring)."""
-    linker = _linkers.get(engine)
-    if linker is None:
-        with _linkers_lock:
-            linker = _linkers.setdefault(engine, Linker(engine))
-    linker.noted()
+    _linker(engine).noted()
