@@ -8,18 +8,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from govshare.db import Base
 
 
-class AuditEvent(Base):
-    __tablename__ = "audit_events"
-    __table_args__ = (
-        Index("ix_audit_events_occurred_at", "occurred_at"),
-        Index("ix_audit_events_actor", "actor_kind", "actor_id"),
-        Index("ix_audit_events_org_id", "org_id"),
-        Index("ix_audit_events_object", "object_type", "object_id"),
-        Index("ix_audit_events_event_type", "event_type"),
-    )
+class EventFields:
+    """What `service.record` writes of an event, in the chain and in the inbox alike."""
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    seq: Mapped[int] = mapped_column(unique=True)
     occurred_at: Mapped[datetime]
     event_type: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
@@ -31,11 +22,25 @@ class AuditEvent(Base):
     object_id: Mapped[str | None] = mapped_column(String(64))
     source_ip: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[str] = mapped_column(Text)  # canonical JSON, hashed as stored
+
+
+class AuditEvent(EventFields, Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_occurred_at", "occurred_at"),
+        Index("ix_audit_events_actor", "actor_kind", "actor_id"),
+        Index("ix_audit_events_org_id", "org_id"),
+        Index("ix_audit_events_object", "object_type", "object_id"),
+        Index("ix_audit_events_event_type", "event_type"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(unique=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
 
-class AuditInbox(Base):
+class AuditInbox(EventFields, Base):
     """Events written by data calls on PostgreSQL and not yet in the chain (`service.link_inbox`
     moves them there, in order of arrival, within a second or so). A data call writes its use record
     and its event in one statement of its own, without waiting for the chain's head, which every
@@ -44,17 +49,6 @@ class AuditInbox(Base):
     __tablename__ = "audit_inbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    occurred_at: Mapped[datetime]
-    event_type: Mapped[str] = mapped_column(String(64))
-    outcome: Mapped[str] = mapped_column(String(16))
-    actor_kind: Mapped[str] = mapped_column(String(16))
-    actor_id: Mapped[int | None]
-    actor_name: Mapped[str] = mapped_column(String(128))
-    org_id: Mapped[int | None]
-    object_type: Mapped[str | None] = mapped_column(String(64))
-    object_id: Mapped[str | None] = mapped_column(String(64))
-    source_ip: Mapped[str | None] = mapped_column(String(64))
-    details: Mapped[str] = mapped_column(Text)
 
 
 class AuditHead(Base):

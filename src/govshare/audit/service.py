@@ -242,6 +242,8 @@ def link_pending(bind: Engine | Session) -> int:
         engine = bind.get_bind()
         if not isinstance(engine, Engine) or engine.dialect.name == "sqlite":
             return link_inbox(bind, limit=2**31 - 1)
+        if not bind.execute(_WAITING).first():  # the usual case: no transaction of its own to open
+            return 0
         bind = engine
     linked = 0
     while True:
