@@ -4,6 +4,7 @@ grant are read once, and any change to what decides a call ends them at once."""
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -221,3 +222,16 @@ def test_entries_expire_with_age_whatever_happens(monkeypatch, age: float) -> No
     cache.put("a", "k", "v")
     monkeypatch.setattr(generation.time, "monotonic", lambda: start + age)
     assert cache.get("a", "k") is None
+
+
+def test_the_page_size_is_written_into_the_page_statement(client, city, db) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL keeps the plan of a prepared statement with a fixed LIMIT; with the LIMIT a
+    parameter it plans every execution afresh (rows._fixed)."""
+    population = loaded(client, db)
+    granted(client, population, ["id_number", "region_code"])
+    _system, headers = system_token(db)
+    with statements(db) as seen:
+        assert rows(client, population, headers, limit=3).status_code == 200
+        assert rows(client, population, headers, limit=3, region_code="130102").status_code == 200
+    pages = [s for s in seen if "ORDER BY" in s and "_key" in s]
+    assert len(pages) == 2 and all(re.search(r"\bLIMIT 4\b", s) for s in pages), pages
