@@ -688,6 +688,7 @@ class _Plan:
         "query",
         "results",
         "returned",
+        "returns_rows",
         "sql",
     )
 
@@ -721,6 +722,9 @@ class _Plan:
         columns = selected if selected is not None else getattr(compiled, "returning", None)
         self.returned = [column.type.dialect_impl(dialect) for column in columns or ()]
         self.results: list[tuple[int, Any]] | None = None
+        # Whether it returns rows, from the driver's description after its first execution: asked
+        # once, as building the description takes longer than many statements' own conversions.
+        self.returns_rows: bool | None = None
 
     def parameters(self, given: dict[str, Any]) -> Any:
         if self.defaults:
@@ -734,10 +738,10 @@ class _Plan:
         escaped = self.escaped
         return {escaped.get(name, name): value for name, value in values.items()} if escaped else values
 
-    def rows(self, fetched: list[Any], description: Any) -> Rows:
+    def rows(self, fetched: list[Any], cursor: Any) -> Rows:
         results = self.results
         if results is None:
-            codes = [column[1] for column in description]
+            codes = [column[1] for column in cursor.description]
             results = self.results = [
                 (i, processor)
                 for i, (kind, code) in enumerate(zip(self.returned, codes, strict=False))
@@ -808,8 +812,9 @@ class Direct:
                 cursor.executemany(plan.sql, values)
                 return Rows()
             cursor.execute(plan.sql, values[0])
-            description = cursor.description
-            return plan.rows(cursor.fetchall(), description) if description is not None else Rows()
+            if plan.returns_rows is None:
+                plan.returns_rows = cursor.description is not None
+            return plan.rows(cursor.fetchall(), cursor) if plan.returns_rows else Rows()
         except self.dialect.loaded_dbapi.Error as exc:
             raise _callers_value(exc) or DBAPIError.instance(
                 plan.sql, values, exc, self.dialect.loaded_dbapi.Error, dialect=self.dialect
