@@ -164,6 +164,11 @@ def db(engine: Engine, demo_city) -> Iterator[Session]:  # type: ignore[no-untyp
 
 @pytest.fixture
 def app(engine: Engine, db: Session):  # type: ignore[no-untyped-def]
+    return app_within(engine, db)
+
+
+def app_within(engine: Engine, db: Session):  # type: ignore[no-untyped-def]
+    """The application, its every unit of work inside the test's transaction of `db`."""
     from govshare.web.app import create_app
 
     application = create_app(engine=engine, run_jobs=False)

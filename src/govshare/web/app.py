@@ -18,7 +18,7 @@ from govshare.startup import check_production
 from govshare.web import errors
 from govshare.web.access_log import drop_query_values
 from govshare.web.deps import public
-from govshare.web.middleware import Admission, BodyLimit, SecurityHeaders
+from govshare.web.middleware import Admission, BodyLimit, DirectRoutes, SecurityHeaders, direct_route
 from govshare.web.templating import make_templates
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -189,6 +189,11 @@ def create_app(
         app.include_router(router)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    from govshare.sharing import api as sharing_api
+
+    if app.router.dependencies:  # they would apply to every route, and a direct one skips them
+        raise ValueError("application-wide dependencies: DirectRoutes would skip them")
+    app.add_middleware(DirectRoutes, routes=[direct_route(sharing_api.router.routes, sharing_api.read_rows)])
     app.add_middleware(
         BodyLimit,
         default=settings.max_json_bytes,
