@@ -395,20 +395,24 @@ def reads_first(
         except BaseException:
             session.rollback()
             raise
-        _end_read_phase(session)
-        _write(engine, pending, within, deferred)
+        # The read connection, if the unit kept one, serves its write phase too (`_fused`).
+        _write(engine, pending, within, deferred, _end_read_phase(session, keep_reader=True))
     finally:
         _end_read_phase(session)
         if within is None:
             session.close()
 
 
-def _end_read_phase(session: Session) -> None:
+def _end_read_phase(session: Session, *, keep_reader: bool = False) -> _Reader | None:
+    """End the read phase; with `keep_reader`, its reader is returned still holding its connection
+    (if it took one), for the caller to end."""
     session.info.pop(_LATER, None)
     session.info.pop(_READ_MEMO, None)
     reader = session.info.pop(_READER, None)
-    if reader is not None:
+    if reader is not None and not (keep_reader and reader.pooled is not None):
         reader.end()
+        return None
+    return cast(_Reader | None, reader)
 
 
 class _Reader:
@@ -526,12 +530,15 @@ def _no_flush_while_reading(session: Session, _context: Any, _instances: Any) ->
 
 
 class Deferred:
-    """The writes of a `reads_first(deferred=…)` unit, held until `commit()`."""
+    """The writes of a `reads_first(deferred=…)` unit, held until `commit()`, with the read phase's
+    connection when it kept one to write on (`_write`)."""
 
     __slots__ = ("held",)
 
     def __init__(self) -> None:
-        self.held: tuple[Engine, list[Callable[[Writes], object]], Session | None] | None = None
+        self.held: tuple[Engine, list[Callable[[Writes], object]], Session | None, _Reader | None] | None = (
+            None
+        )
 
     def __bool__(self) -> bool:
         return self.held is not None
@@ -546,7 +553,11 @@ class Deferred:
         """Run the held writes in their transaction (once; nothing when none are held)."""
         held, self.held = self.held, None
         if held is not None:
-            _write(*held)
+            engine, pending, within, reader = held
+            _write(engine, pending, within, reader=reader)
+
+
+_Held = tuple[Engine, list[Callable[[Writes], object]], Session | None, "_Reader | None"]
 
 
 def _write(
@@ -554,16 +565,30 @@ def _write(
     pending: list[Callable[[Writes], object]],
     within: Session | None,
     deferred: Deferred | None = None,
+    reader: _Reader | None = None,
 ) -> None:
-    if not pending:
+    """Run the write phase `pending` (or hand it to `deferred`); `reader`, the read phase's
+    connection, is ended here, after serving a one-statement write phase (`_write_on_postgres`)."""
+    if pending and deferred is not None:
+        deferred.held = (engine, pending, within, reader)
         return
-    if deferred is not None:
-        deferred.held = (engine, pending, within)
-        return
+    try:
+        if pending:
+            _run_writes(engine, pending, within, reader)
+    finally:
+        if reader is not None:
+            reader.end()
+
+
+def _run_writes(
+    engine: Engine, pending: list[Callable[[Writes], object]], within: Session | None, reader: _Reader | None
+) -> None:
     if within is None:
         if engine.dialect.name == "postgresql":
-            _write_on_postgres(engine, pending)
+            _write_on_postgres(engine, pending, reader)
         else:
+            if reader is not None:
+                reader.end()  # not held while waiting for the writer's connection
             _group_writer(engine).write(pending)
         return
     from govshare.audit.service import batched
@@ -622,28 +647,34 @@ _INSERT_DEFAULTS: dict[Any, list[tuple[str, Callable[[], Any]]]] = {}
 _FUSED: dict[tuple[Any, ...], Any] = {}
 
 
-def _write_on_postgres(engine: Engine, pending: list[Callable[[Writes], object]]) -> None:
+def _write_on_postgres(
+    engine: Engine, pending: list[Callable[[Writes], object]], reader: _Reader | None = None
+) -> None:
     """A reads-first unit's write phase on PostgreSQL. When every write was registered as fusable
     (a data call's use record and audit event), their inserts run as one statement in autocommit
     (`_fused`), the events in the audit inbox, which the process's linker chains within a second
     (`audit.linker`): no `BEGIN`, no `COMMIT`, no wait for the chain's head, whose row lock every
     chained append takes in turn. Any other write phase is a transaction of the group writer."""
     if not all(isinstance(write, _Fusable) for write in pending):
+        if reader is not None:
+            reader.end()  # not held while waiting for the writer's connection
         _group_writer(engine).write(pending)
         return
     collector = _Collector()
     for write in pending:
         write(collector)
     if collector.statements:
-        _fused(engine, collector.statements)
+        _fused(engine, collector.statements, reader.pooled if reader is not None else None)
         from govshare.audit import linker
 
         linker.noted(engine)
 
 
-def _fused(engine: Engine, statements: list[tuple[Any, dict[str, Any]]]) -> None:
+def _fused(engine: Engine, statements: list[tuple[Any, dict[str, Any]]], lent: Any = None) -> None:
     """Single-row inserts as one statement in autocommit: each a part of a `WITH`, all or none of
-    them committed, with no `BEGIN` and no `COMMIT` (one round trip instead of four)."""
+    them committed, with no `BEGIN` and no `COMMIT` (one round trip instead of four). On `lent`, a
+    pooled connection in autocommit that the caller gives back (the read phase's, which spares a
+    turn of the pool), else on one taken for it."""
     shape = tuple((statement, tuple(sorted(params))) for statement, params in statements)
     fused = _FUSED.get(shape)
     if fused is None:
@@ -658,6 +689,9 @@ def _fused(engine: Engine, statements: list[tuple[Any, dict[str, Any]]]) -> None
             _FUSED.clear()
         _FUSED[shape] = fused
     values = {f"w{i}_{k}": v for i, (_statement, params) in enumerate(statements) for k, v in params.items()}
+    if lent is not None:
+        Direct(lent.driver_connection, engine.dialect).execute(fused, values)
+        return
     pooled = _take_autocommit(engine)
     try:
         Direct(pooled.driver_connection, engine.dialect).execute(fused, values)

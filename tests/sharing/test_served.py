@@ -7,12 +7,13 @@ with its event in the audit inbox (`db._write_on_postgres`)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from govshare.audit import service as audit
 from govshare.audit.models import AuditEvent, AuditInbox
@@ -116,3 +117,21 @@ def test_refused_and_delivered_calls_are_answered_and_on_record(
     assert handoffs == [1]  # no hand-off
     assert cached.json()["rows"] == cold.json()["rows"] == page.json()["rows"]
     assert _events(engine, "sharing.data_delivered") == 3
+
+    # A cached call takes one connection from the pool: on PostgreSQL its read connection, which is
+    # in autocommit, also runs its one-statement write phase (`db._fused`). (The linker's thread
+    # takes its own, later.)
+    checkouts: list[str] = []
+
+    def checked_out(*_args: Any) -> None:
+        if threading.current_thread().name != "govshare-audit-linker":
+            checkouts.append(threading.current_thread().name)
+
+    event.listen(engine.pool, "checkout", checked_out)
+    try:
+        again = client.get(url, params={"purpose": PURPOSE}, headers=bearer(token))
+    finally:
+        event.remove(engine.pool, "checkout", checked_out)
+    assert again.status_code == 200 and handoffs == [1]
+    assert len(checkouts) == (1 if engine.dialect.name == "postgresql" else 2), checkouts
+    assert _events(engine, "sharing.data_delivered") == 4
