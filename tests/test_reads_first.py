@@ -14,7 +14,16 @@ from sqlalchemy import Column, Engine, Integer, MetaData, Table, func, insert, s
 from sqlalchemy.exc import DBAPIError
 
 from govshare import crypto
-from govshare.db import READS_FIRST, Direct, NeedsThread, _group_writer, later, reads_first, unit_of_work
+from govshare.db import (
+    READS_FIRST,
+    Direct,
+    NeedsThread,
+    _group_writer,
+    _Ticket,
+    later,
+    reads_first,
+    unit_of_work,
+)
 from govshare.errors import Forbidden, Invalid
 
 
@@ -387,6 +396,39 @@ def test_a_failing_write_phase_in_a_group_fails_its_own_call_only(engine: Engine
     assert outcome[20] is True and outcome[22] is True
     assert isinstance(outcome[21], RuntimeError)
     assert _values(engine, scratch) == [1, 20, 22]
+
+
+def test_an_interruption_while_a_group_is_retried_fails_only_the_calls_not_yet_committed(
+    engine: Engine, scratch: str
+) -> None:
+    class Interrupted(BaseException):
+        pass
+
+    def insert(n: int) -> Any:
+        return lambda w: w.execute(text(f"INSERT INTO {scratch} (n) VALUES ({n})"))
+
+    def insert_then_fail(w: Any) -> None:
+        insert(31)(w)
+        raise RuntimeError("the write phase failed")
+
+    def interrupted(_w: Any) -> None:
+        raise Interrupted
+
+    # The group fails on the second call's writes; retried one by one, the first commits, the
+    # second fails again, and the third is interrupted before the fourth runs.
+    tickets = [
+        _Ticket([insert(30)]),
+        _Ticket([insert_then_fail]),
+        _Ticket([interrupted]),
+        _Ticket([insert(33)]),
+    ]
+    with pytest.raises(Interrupted):
+        _group_writer(engine)._run(tickets)
+    assert all(t.done for t in tickets)
+    assert tickets[0].error is None  # committed: its call returns normally
+    assert isinstance(tickets[1].error, RuntimeError)
+    assert isinstance(tickets[2].error, Interrupted) and isinstance(tickets[3].error, Interrupted)
+    assert _values(engine, scratch) == [1, 30]
 
 
 def test_a_groups_events_take_one_turn_of_the_chain_and_a_failing_call_leaves_none(  # type: ignore[no-untyped-def]

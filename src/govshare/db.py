@@ -926,6 +926,7 @@ class _GroupWriter:
             raise ticket.error
 
     def _run(self, batch: list[_Ticket]) -> None:
+        committed: list[_Ticket] = []
         try:
             try:
                 self._commit(batch)
@@ -936,11 +937,15 @@ class _GroupWriter:
                 for ticket in batch:
                     try:
                         self._commit([ticket])
+                        committed.append(ticket)
                     except Exception as exc:  # that caller's writes are rolled back, and it is told
                         ticket.error = exc
         except BaseException as exc:
+            # Interrupted (or failed alone): every caller whose writes did not commit is told, and
+            # only they: one whose writes committed on their own before it returns as it should.
             for ticket in batch:
-                ticket.error = ticket.error or exc
+                if ticket not in committed:
+                    ticket.error = ticket.error or exc
             raise
         finally:
             for ticket in batch:
