@@ -75,11 +75,11 @@ def test_the_page_of_rows_answers_as_through_the_router(client, app, engine, db,
         for name, params, headers in cases:
             direct = _answer(client.get(base, params=params, headers=headers))
             assert direct == _answer(routed.get(base, params=params, headers=headers)), name
-        unknown = "/api/v1/resources/987654321/rows"
-        assert _answer(client.get(unknown, params={"purpose": PURPOSE}, headers=civil)) == _answer(
-            routed.get(unknown, params={"purpose": PURPOSE}, headers=civil)
-        )
-        assert client.get(unknown, params={"purpose": PURPOSE}, headers=civil).status_code == 404
+        for number in ("987654321", "9" * 18):  # unknown, and beyond what the database's integers hold
+            unknown = f"/api/v1/resources/{number}/rows"
+            answer = _answer(client.get(unknown, params={"purpose": PURPOSE}, headers=civil))
+            assert answer == _answer(routed.get(unknown, params={"purpose": PURPOSE}, headers=civil))
+            assert answer[0] in (404, 422), answer
         # The second page through each, by the cursor each one gave.
         paged = {"purpose": PURPOSE, "limit": "2"}
         first = client.get(base, params=paged, headers=civil).json()
@@ -115,12 +115,15 @@ def test_qualifying_requests_never_reach_the_router(client, app, db, city) -> No
     assert client.post(base, headers=civil).status_code == 405
     assert client.get("/api/v1/resources/abc/rows", headers=civil).status_code == 422
     assert client.get("/api/v1/resources/١/rows", headers=civil).status_code == 422
+    too_long = "/api/v1/resources/" + "9" * 5000 + "/rows"
+    assert client.get(too_long, headers=civil).status_code == 422
     changes = f"/api/v1/resources/{population.id}/changes"
     assert client.get(changes, params={"purpose": PURPOSE}, headers=civil).status_code == 200
     assert reached == [
         ("POST", base),
         ("GET", "/api/v1/resources/abc/rows"),
         ("GET", "/api/v1/resources/١/rows"),
+        ("GET", too_long),
         ("GET", changes),
     ]
 

@@ -194,6 +194,9 @@ def give_turn(scope: Scope) -> None:
         give_up()
 
 
+MAX_DIGITS = 18  # a longer path integer goes the usual way (Python refuses int() past 4,300 digits)
+
+
 class DirectRoutes:
     """GET requests for `routes` go straight to their endpoints, not through the router.
 
@@ -205,7 +208,8 @@ class DirectRoutes:
     for them is to call the endpoint with the path's integers and send the response it returns.
     The errors it raises get the application's handlers, as the exception middleware would give
     them; the rest reaches the server-error middleware as before. Anything else, and any path
-    parameter that is not plain digits (the router answers 422), takes the usual way."""
+    parameter that is not plain digits (the router answers 422) or is longer than `MAX_DIGITS`,
+    takes the usual way."""
 
     def __init__(self, app: ASGIApp, *, routes: Sequence[APIRoute]) -> None:
         self.app = app
@@ -217,7 +221,7 @@ class DirectRoutes:
                 found = route.path_regex.match(scope["path"])
                 if found is not None:
                     given = found.groupdict()
-                    if all(v.isascii() and v.isdigit() for v in given.values()):
+                    if all(v.isascii() and v.isdigit() and len(v) <= MAX_DIGITS for v in given.values()):
                         await _dispatch(route, given, scope, receive, send)
                         return
                     break
