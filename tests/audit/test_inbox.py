@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from govshare.audit import jobs, linker
@@ -260,3 +260,68 @@ def test_a_calls_writes_do_not_wait_for_a_batch_of_the_resource_in_progress(
     call.join(10)
     assert done_during_batch
     assert _counts(engine)["uses"] == before["uses"] + 1
+
+
+def test_a_linked_batch_stores_every_value_as_recorded(engine: Engine) -> None:
+    """A linked batch keeps every value as it was hashed (nulls, quotes, braces, backslashes and
+    Chinese), and a value too long for its column fails the whole batch instead of being cut short."""
+    awkward = [
+        {"actor_id": None, "org_id": None, "object_type": None, "object_id": None, "source_ip": None},
+        {"actor_id": 7, "org_id": 3, "object_type": "resources", "object_id": "42", "source_ip": "::1"},
+        {"actor_id": None, "org_id": 3, "object_type": 'a "quoted", {braced} \\ name', "object_id": "{}"},
+    ]
+    details = [
+        {"marker": "数组-0", "text": 'He said "NULL", {a,b} \\N'},
+        {"marker": "数组-1", "list": [1, None, "二"]},
+        {"marker": "数组-2", "empty": ""},
+    ]
+    audit.link_pending(engine)  # what earlier tests left waiting
+    with unit_of_work(engine) as db:
+        for fields, detail in zip(awkward, details, strict=True):
+            db.execute(
+                insert(AuditInbox).values(
+                    occurred_at=audit.utcnow(),
+                    event_type=str(EventType.data_delivered),
+                    outcome="success",
+                    actor_kind="system",
+                    actor_name='收件箱测试系统 "引号"',
+                    details=audit.canonical_json(detail),
+                    **{"source_ip": "127.0.0.1", **fields},
+                )
+            )
+    assert audit.link_pending(engine) == 3
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(AuditEvent)
+            .where(AuditEvent.details.in_([audit.canonical_json(d) for d in details]))
+            .order_by(AuditEvent.seq)
+        ).all()
+    assert [row.details for row in stored] == [audit.canonical_json(d) for d in details]
+    for row, fields in zip(stored, awkward, strict=True):
+        expected = {"source_ip": "127.0.0.1", **fields}
+        assert {name: getattr(row, name) for name in expected} == expected
+        assert row.actor_name == '收件箱测试系统 "引号"' and row.occurred_at.tzinfo is not None
+    session = SessionFactory(bind=engine)
+    try:
+        assert audit.verify_chain(session).ok
+    finally:
+        session.close()
+
+    if engine.dialect.name != "postgresql":
+        return  # SQLite does not enforce a VARCHAR's length
+    before = _counts(engine)
+    event = {
+        "occurred_at": audit.utcnow(),
+        "event_type": str(EventType.data_delivered),
+        "outcome": "success",
+        "actor_kind": "system",
+        "actor_id": None,
+        "actor_name": "收件箱测试系统",
+        "org_id": None,
+        "object_type": "resources",
+        "source_ip": None,
+        "details": "{}",
+    }
+    with pytest.raises(DBAPIError, match="too long"), unit_of_work(engine) as db:  # object_id: 64
+        audit._append(db, [{**event, "object_id": "合格"}, {**event, "object_id": "x" * 65}])
+    assert _counts(engine) == before
