@@ -529,6 +529,10 @@ def _no_flush_while_reading(session: Session, _context: Any, _instances: Any) ->
         raise ReadPhaseWrite("changed objects in a reads-first read phase; use db.later()")
 
 
+# A deferred write phase: the engine, the writes, the tests' session if any, the read connection.
+_Held = tuple[Engine, list[Callable[[Writes], object]], Session | None, "_Reader | None"]
+
+
 class Deferred:
     """The writes of a `reads_first(deferred=…)` unit, held until `commit()`, with the read phase's
     connection when it kept one to write on (`_write`)."""
@@ -536,9 +540,7 @@ class Deferred:
     __slots__ = ("held",)
 
     def __init__(self) -> None:
-        self.held: tuple[Engine, list[Callable[[Writes], object]], Session | None, _Reader | None] | None = (
-            None
-        )
+        self.held: _Held | None = None
 
     def __bool__(self) -> bool:
         return self.held is not None
@@ -555,9 +557,6 @@ class Deferred:
         if held is not None:
             engine, pending, within, reader = held
             _write(engine, pending, within, reader=reader)
-
-
-_Held = tuple[Engine, list[Callable[[Writes], object]], Session | None, "_Reader | None"]
 
 
 def _write(
@@ -584,7 +583,7 @@ def _run_writes(
     engine: Engine, pending: list[Callable[[Writes], object]], within: Session | None, reader: _Reader | None
 ) -> None:
     if within is None:
-        if engine.dialect.name == "postgresql":
+        if engine.dialect.name == "postgresql" and all(isinstance(write, _Fusable) for write in pending):
             _write_on_postgres(engine, pending, reader)
         else:
             if reader is not None:
@@ -650,16 +649,12 @@ _FUSED: dict[tuple[Any, ...], Any] = {}
 def _write_on_postgres(
     engine: Engine, pending: list[Callable[[Writes], object]], reader: _Reader | None = None
 ) -> None:
-    """A reads-first unit's write phase on PostgreSQL. When every write was registered as fusable
-    (a data call's use record and audit event), their inserts run as one statement in autocommit
+    """A reads-first unit's write phase on PostgreSQL whose every write was registered as fusable (a
+    data call's use record and audit event): their inserts run as one statement in autocommit
     (`_fused`), the events in the audit inbox, which the process's linker chains within a second
     (`audit.linker`): no `BEGIN`, no `COMMIT`, no wait for the chain's head, whose row lock every
-    chained append takes in turn. Any other write phase is a transaction of the group writer."""
-    if not all(isinstance(write, _Fusable) for write in pending):
-        if reader is not None:
-            reader.end()  # not held while waiting for the writer's connection
-        _group_writer(engine).write(pending)
-        return
+    chained append takes in turn. Any other write phase is a transaction of the group writer
+    (`_run_writes`)."""
     collector = _Collector()
     for write in pending:
         write(collector)
@@ -689,14 +684,12 @@ def _fused(engine: Engine, statements: list[tuple[Any, dict[str, Any]]], lent: A
             _FUSED.clear()
         _FUSED[shape] = fused
     values = {f"w{i}_{k}": v for i, (_statement, params) in enumerate(statements) for k, v in params.items()}
-    if lent is not None:
-        Direct(lent.driver_connection, engine.dialect).execute(fused, values)
-        return
-    pooled = _take_autocommit(engine)
+    pooled = lent if lent is not None else _take_autocommit(engine)
     try:
         Direct(pooled.driver_connection, engine.dialect).execute(fused, values)
     finally:
-        _give_back_autocommit(engine, pooled)
+        if lent is None:
+            _give_back_autocommit(engine, pooled)
 
 
 class Rows(list[tuple[Any, ...]]):
