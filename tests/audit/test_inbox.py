@@ -173,25 +173,31 @@ def test_the_one_statement_stores_all_of_it_or_nothing(engine: Engine, noted: li
     assert noted == []
 
 
+def _inbox_event(**fields: Any) -> dict[str, Any]:
+    """An event's fields as a data call writes them to the inbox, with `fields` instead."""
+    return {
+        "occurred_at": audit.utcnow(),
+        "event_type": str(EventType.data_delivered),
+        "outcome": "success",
+        "actor_kind": "system",
+        "actor_id": None,
+        "actor_name": "收件箱测试系统",
+        "org_id": None,
+        "object_type": "resources",
+        "object_id": "1",
+        "source_ip": "127.0.0.1",
+        "details": "{}",
+        **fields,
+    }
+
+
 def _waiting(engine: Engine, count: int) -> list[str]:
     """`count` events put in the inbox as data calls put them; their markers, in order of arrival."""
     markers = [f"marker-{time.monotonic_ns()}-{i}" for i in range(count)]
     with unit_of_work(engine) as db:
         for marker in markers:
             db.execute(
-                insert(AuditInbox).values(
-                    occurred_at=audit.utcnow(),
-                    event_type=str(EventType.data_delivered),
-                    outcome="success",
-                    actor_kind="system",
-                    actor_id=None,
-                    actor_name="收件箱测试系统",
-                    org_id=None,
-                    object_type="resources",
-                    object_id="1",
-                    source_ip="127.0.0.1",
-                    details=audit.canonical_json({"marker": marker}),
-                )
+                insert(AuditInbox).values(_inbox_event(details=audit.canonical_json({"marker": marker})))
             )
     return markers
 
@@ -278,17 +284,10 @@ def test_a_linked_batch_stores_every_value_as_recorded(engine: Engine) -> None:
     audit.link_pending(engine)  # what earlier tests left waiting
     with unit_of_work(engine) as db:
         for fields, detail in zip(awkward, details, strict=True):
-            db.execute(
-                insert(AuditInbox).values(
-                    occurred_at=audit.utcnow(),
-                    event_type=str(EventType.data_delivered),
-                    outcome="success",
-                    actor_kind="system",
-                    actor_name='收件箱测试系统 "引号"',
-                    details=audit.canonical_json(detail),
-                    **{"source_ip": "127.0.0.1", **fields},
-                )
+            event = _inbox_event(
+                actor_name='收件箱测试系统 "引号"', details=audit.canonical_json(detail), **fields
             )
+            db.execute(insert(AuditInbox).values(event))
     assert audit.link_pending(engine) == 3
     with engine.connect() as conn:
         stored = conn.execute(
@@ -310,18 +309,6 @@ def test_a_linked_batch_stores_every_value_as_recorded(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         return  # SQLite does not enforce a VARCHAR's length
     before = _counts(engine)
-    event = {
-        "occurred_at": audit.utcnow(),
-        "event_type": str(EventType.data_delivered),
-        "outcome": "success",
-        "actor_kind": "system",
-        "actor_id": None,
-        "actor_name": "收件箱测试系统",
-        "org_id": None,
-        "object_type": "resources",
-        "source_ip": None,
-        "details": "{}",
-    }
     with pytest.raises(DBAPIError, match="too long"), unit_of_work(engine) as db:  # object_id: 64
-        audit._append(db, [{**event, "object_id": "合格"}, {**event, "object_id": "x" * 65}])
+        audit._append(db, [_inbox_event(object_id="合格"), _inbox_event(object_id="x" * 65)])
     assert _counts(engine) == before
