@@ -851,6 +851,33 @@ class Direct:
         finally:
             cursor.close()
 
+    def copy(self, table: Any, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+        """`rows` (values in the order of `columns`) into `table` with PostgreSQL's `COPY`, for
+        batches: the driver formats them in C and the database takes them as one statement, where
+        an `INSERT` a row cost each twice as much (the audit linker's batches, bench/README.md).
+        The values go to the driver as they are, without the columns' types' conversions: give
+        what the driver takes (aware datetimes, text, numbers, None)."""
+        if self.dialect.name != "postgresql":
+            raise NotImplementedError(f"COPY on {self.dialect.name}: use execute() with a list")
+        quote = self.dialect.identifier_preparer
+        sql = f"COPY {quote.format_table(table)} ({', '.join(quote.quote(c) for c in columns)}) FROM STDIN"
+        cursor = self.connection.cursor()
+        try:
+            with cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise _callers_value(exc) or DBAPIError.instance(
+                sql, None, exc, self.dialect.loaded_dbapi.Error, dialect=self.dialect
+            ) from exc
+        finally:
+            cursor.close()
+
+    @classmethod
+    def of_writes(cls, db: Writes) -> Direct:
+        """On the connection `db` writes on: itself when it is a `Direct`."""
+        return db if isinstance(db, Direct) else cls.of(cast(Session, db))
+
     def run(self, sql: str) -> None:
         """A statement of the transaction's own (`BEGIN`, `SAVEPOINT` …)."""
         cursor = self.connection.cursor()

@@ -269,17 +269,26 @@ def test_a_calls_writes_do_not_wait_for_a_batch_of_the_resource_in_progress(
 
 
 def test_a_linked_batch_stores_every_value_as_recorded(engine: Engine) -> None:
-    """A linked batch keeps every value as it was hashed (nulls, quotes, braces, backslashes and
-    Chinese), and a value too long for its column fails the whole batch instead of being cut short."""
+    """A linked batch keeps every value as it was hashed (nulls, quotes, braces, backslashes, tabs,
+    line breaks, COPY's end-of-data marker and Chinese), and a value too long for its column fails
+    the whole batch instead of being cut short."""
     awkward = [
         {"actor_id": None, "org_id": None, "object_type": None, "object_id": None, "source_ip": None},
         {"actor_id": 7, "org_id": 3, "object_type": "resources", "object_id": "42", "source_ip": "::1"},
         {"actor_id": None, "org_id": 3, "object_type": 'a "quoted", {braced} \\ name', "object_id": "{}"},
+        {
+            "actor_id": 8,
+            "org_id": None,
+            "object_type": "tab\there\r\nnext",
+            "object_id": "\\.",
+            "source_ip": "\\N",
+        },
     ]
     details = [
         {"marker": "数组-0", "text": 'He said "NULL", {a,b} \\N'},
         {"marker": "数组-1", "list": [1, None, "二"]},
         {"marker": "数组-2", "empty": ""},
+        {"marker": "数组-3", "lines": "one\ntwo\r\n\\.\n\tend"},
     ]
     audit.link_pending(engine)  # what earlier tests left waiting
     with unit_of_work(engine) as db:
@@ -288,7 +297,7 @@ def test_a_linked_batch_stores_every_value_as_recorded(engine: Engine) -> None:
                 actor_name='收件箱测试系统 "引号"', details=audit.canonical_json(detail), **fields
             )
             db.execute(insert(AuditInbox).values(event))
-    assert audit.link_pending(engine) == 3
+    assert audit.link_pending(engine) == 4
     with engine.connect() as conn:
         stored = conn.execute(
             select(AuditEvent)

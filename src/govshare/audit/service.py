@@ -19,7 +19,16 @@ from govshare.audit.events import EventType
 from govshare.audit.models import AuditCheckpoint, AuditEvent, AuditHead, AuditInbox
 from govshare.authz import Action, Actor, Scope, require, scope_of
 from govshare.crypto import SM2Signer, sm2_verify, sm3_hex
-from govshare.db import AUDIT_INBOX, FUSABLE, SessionFactory, Writes, dialect_of, transaction, utcnow
+from govshare.db import (
+    AUDIT_INBOX,
+    FUSABLE,
+    Direct,
+    SessionFactory,
+    Writes,
+    dialect_of,
+    transaction,
+    utcnow,
+)
 from govshare.settings import get_settings
 
 GENESIS_HASH = sm3_hex(b"govshare audit chain genesis")
@@ -53,6 +62,7 @@ LINK_BATCH = 500  # events chained in one transaction
 LINK_LOCK_TIMEOUT = "5s"  # how long linking waits for the chain's head before it leaves it for later
 _BATCH = "govshare_audit_batch"  # session.info key: events of a `batched` block
 _INSERT_EVENT = insert(_EVENTS)
+_EVENT_COLUMNS = ["seq", *_INBOX_FIELDS, "prev_hash", "hash"]
 _SET_HASH = update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("hash"))
 _INSERT_CHECKPOINT = insert(cast(Table, AuditCheckpoint.__table__))
 _SET_CHECKPOINT = (
@@ -190,13 +200,19 @@ def _append(db: Writes, events: list[dict[str, Any]]) -> None:
         values = {"seq": seq, **fields, "prev_hash": prev_hash}
         values["hash"] = prev_hash = event_hash(prev_hash, SimpleNamespace(**values))
         rows.append(values)
-    if len(rows) == 1 and dialect_of(db).name == "postgresql":
+    postgresql = dialect_of(db).name == "postgresql"
+    if len(rows) == 1 and postgresql:
         # The event and the head's new hash in one statement: a round trip fewer while the head's
         # row lock is held, which every other appender waits for. (SQLite has no INSERT in a WITH
-        # clause; a batch of several events goes in one executemany either way.)
+        # clause.)
         db.execute(_APPEND_ONE, {"head_hash": prev_hash, **{f"e_{k}": v for k, v in rows[0].items()}})
     else:
-        db.execute(_INSERT_EVENT, rows)
+        if postgresql:  # a batch (the linker's): one COPY, half the cost of an INSERT an event
+            Direct.of_writes(db).copy(
+                _EVENTS, _EVENT_COLUMNS, [tuple(r[c] for c in _EVENT_COLUMNS) for r in rows]
+            )
+        else:
+            db.execute(_INSERT_EVENT, rows)
         db.execute(_SET_HASH, {"hash": prev_hash})
     settings = get_settings()
     now = rows[-1]["occurred_at"]
