@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -243,6 +243,31 @@ def test_the_linker_chains_what_a_call_noted(engine: Engine) -> None:
     finally:
         own.stop()
     assert _chained(engine, markers) == markers
+
+
+def _vacuums(engine: Engine) -> int:
+    """Vacuums of the inbox run by hand, as PostgreSQL's statistics count them (autovacuum's apart)."""
+    with engine.connect() as conn:
+        return int(
+            conn.scalar(text("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'audit_inbox'"))
+        )
+
+
+def test_the_linker_vacuums_the_inbox_every_so_many_events(engine: Engine) -> None:
+    """Each event leaves a dead row in the inbox; the linker vacuums it every `VACUUM_AFTER` events
+    it has chained, whether or not autovacuum runs."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's data calls do not use the inbox")
+    own = linker.Linker(engine)
+    before = _vacuums(engine)
+    own.chained(linker.VACUUM_AFTER - 1)
+    assert own.linked == linker.VACUUM_AFTER - 1
+    own.chained(1)
+    assert own.linked == 0
+    deadline = time.monotonic() + 10  # the count reaches the statistics a moment after the vacuum
+    while _vacuums(engine) == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _vacuums(engine) == before + 1
 
 
 def test_a_calls_writes_do_not_wait_for_a_batch_of_the_resource_in_progress(

@@ -278,6 +278,25 @@ def link_pending(bind: Engine | Session) -> int:
             return linked
 
 
+_VACUUM_INBOX = text("VACUUM (SKIP_LOCKED) audit_inbox")
+
+
+def vacuum_inbox(engine: Engine) -> None:
+    """Reclaim the inbox's dead rows (PostgreSQL; SQLite's calls do not use the inbox).
+
+    Every event of a data call passes through the inbox: a row inserted by the call, deleted by the
+    linker. It gathers dead rows at the rate of the calls, which autovacuum takes away a minute
+    later at best, and never where it is turned off; meanwhile each of the linker's `ORDER BY id`
+    walks past them (305 index pages read to find 12 rows, after 53,000 events). The linker calls
+    this every `linker.VACUUM_AFTER` events it chains. `SKIP_LOCKED`: when another process is
+    vacuuming the inbox, that vacuum serves. Where the platform's role does not own the table,
+    PostgreSQL only warns and vacuums nothing."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(_VACUUM_INBOX)
+
+
 def pending_events(db: Session) -> int:
     """Events written but not yet chained (`link_inbox`)."""
     return db.scalar(select(func.count()).select_from(_INBOX)) or 0
