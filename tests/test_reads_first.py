@@ -10,7 +10,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Engine, Integer, MetaData, Table, func, insert, select, table, text, update
+from sqlalchemy import (
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    column,
+    func,
+    insert,
+    select,
+    table,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 
 from govshare import crypto
@@ -246,6 +259,9 @@ def test_a_cached_read_phase_reads_on_a_driver_connection_and_never_opens_the_se
         ):
             with pytest.raises(ReadPhaseWrite):
                 direct.execute(write)
+        if engine.dialect.name == "postgresql":
+            with pytest.raises(ReadPhaseWrite):
+                direct.copy(table(scratch, column("n")), ["n"], [(7,)])
         assert not db.in_transaction()
         later(db, lambda w: w.execute(text(f"INSERT INTO {scratch} (n) VALUES (2)")))
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]

@@ -859,6 +859,8 @@ class Direct:
         what the driver takes (aware datetimes, text, numbers, None)."""
         if self.dialect.name != "postgresql":
             raise NotImplementedError(f"COPY on {self.dialect.name}: use execute() with a list")
+        if self.reading:
+            raise ReadPhaseWrite(f"COPY into {table} in a reads-first read phase: use db.later()")
         quote = self.dialect.identifier_preparer
         sql = f"COPY {quote.format_table(table)} ({', '.join(quote.quote(c) for c in columns)}) FROM STDIN"
         cursor = self.connection.cursor()
