@@ -215,7 +215,7 @@ class _RawLoad:
     the steady state as wrk measures the API: every connection is opened and its first queries run
     before the clock starts, and the clock stops after a set time, not when the slowest thread
     ends its share. (Counting a fixed number of queries from the threads' start, as the rounds
-    before 2026-11-30 did, put 16 connections' set-up and the last threads' tail inside the
+    before 2026-11-29 22:30 did, put 16 connections' set-up and the last threads' tail inside the
     measurement, and understated raw SQL's rate by a sixth to a fifth.)"""
 
     def __init__(self, engine: Engine, sql: Any, clients: int) -> None:
