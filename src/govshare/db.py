@@ -33,10 +33,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, cast
 
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, bindparam, create_engine, event, make_url
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    MetaData,
+    TypeDecorator,
+    bindparam,
+    create_engine,
+    event,
+    make_url,
+    select,
+)
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from govshare.settings import Settings, get_settings
 
@@ -274,6 +285,10 @@ def transaction(session: Session) -> Iterator[Session]:
 
     A `DomainError` whose `keep_changes` is true (e.g. a failed login, whose failure count and
     audit event must survive) is committed before it propagates.
+
+    A row guarded by a version column (`version_id_col`) that another transaction changed since
+    this one read it fails the flush with SQLAlchemy's `StaleDataError`: nothing is written, and
+    the caller gets a `Conflict` that tells the person to reload (409, not a server error).
     """
     from govshare.errors import DomainError
 
@@ -286,9 +301,35 @@ def transaction(session: Session) -> Iterator[Session]:
         else:
             session.rollback()
         raise
+    except StaleDataError:
+        session.rollback()
+        raise changed_meanwhile() from None
     except BaseException:
         session.rollback()
         raise
+
+
+def changed_meanwhile() -> Exception:
+    """The Conflict for a record that someone else changed after this unit of work read it."""
+    from govshare.errors import Conflict
+
+    return Conflict(
+        "该记录刚被他人修改或办理，本次操作未保存。请刷新页面查看最新状态后再操作。",
+        "The record was changed meanwhile; nothing was saved.",
+    )
+
+
+def lock_row(db: Session, model: type[T], obj_id: int, *, key_share: bool = False) -> T:
+    """The row of `model` whose id is `obj_id`, read again under a row lock and refreshed in the
+    session: a change another transaction committed meanwhile is seen, and another unit of work
+    that locks the row waits until this one ends. Take it before checking the state a change
+    depends on (check-then-act). `key_share`: `FOR NO KEY UPDATE`, which lets other transactions
+    insert rows that refer to this one. PostgreSQL only: SQLite's units of work hold the database's
+    write lock from their first statement (`BEGIN IMMEDIATE`), so they never overlap."""
+    stmt = select(model).where(model.id == obj_id)  # type: ignore[attr-defined]
+    return db.execute(
+        stmt.with_for_update(key_share=key_share).execution_options(populate_existing=True)
+    ).scalar_one()
 
 
 @contextlib.contextmanager

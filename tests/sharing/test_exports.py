@@ -96,3 +96,44 @@ def test_a_rejected_export_is_never_downloaded_and_xlsx_is_traced_too(client, ci
     copy.write_bytes(file.content)
     traces, total = exports.trace_leak(db, actor=actor(db, "bureau_auditor"), path=copy)
     assert total == len(PEOPLE) and traces[0].export.id == workbook["id"]
+
+
+def test_an_export_is_neither_approved_nor_downloaded_while_its_grant_is_not_in_force(
+    client, city, db
+) -> None:
+    """An export carries what its own grant allows: suspended, it waits; revoked, a later grant for
+    the same purpose (here with more items) does not carry it."""
+    population = loaded(client, db)
+    civil, bureau, provider = (
+        login(client, "civil_user"),
+        login(client, "bureau_admin"),
+        login(client, "police_admin"),
+    )
+    first = granted(client, population, ["id_number", "name"])
+
+    def change(what: str, reason: str) -> None:
+        path = f"/api/v1/grants/{first['id']}/{what}"
+        changed = client.post(path, json={"reason": reason}, headers=provider)
+        assert changed.status_code == 200, changed.text
+
+    export = ask(client, civil, population.id).json()
+    url = f"/api/v1/exports/{export['id']}"
+    change("suspend", "核查调用情况")
+    waiting = client.post(f"{url}/decision", json={"approve": True, "reason": "同意"}, headers=bureau)
+    assert waiting.status_code == 409 and "暂停、撤销或过期" in waiting.json()["error"]["message"]
+    change("resume", "核查完毕")
+    approved = client.post(f"{url}/decision", json={"approve": True, "reason": "同意"}, headers=bureau)
+    assert approved.status_code == 200, approved.text
+
+    change("suspend", "再次核查")
+    assert client.get(f"{url}/file", headers=civil).status_code == 409
+    change("resume", "核查完毕")
+    file = client.get(f"{url}/file", headers=civil)
+    assert file.status_code == 200
+    assert file.content.decode("utf-8-sig").splitlines()[0] == "_row_id,id_number,name"
+
+    change("revoke", "用途已完成")
+    granted(client, population, ["id_number", "name", "gender", "region_code"])  # asked for again
+    refused = client.get(f"{url}/file", headers=civil)
+    assert refused.status_code == 409, refused.text
+    assert client.get(url, headers=civil).json()["downloads"] == 1  # the refusals counted nothing

@@ -195,6 +195,47 @@ def test_grants_are_suspended_resumed_renewed_revoked_and_expire(client, city, d
     assert [json.loads(c)["change"] for c in changes] == ["suspend", "resume", "renew", "expire"]
 
 
+def test_a_renewal_returns_an_expired_grant_to_what_it_was_and_never_lifts_a_suspension(
+    client, city, db
+) -> None:
+    """The expiry job turns suspended grants into expired ones too; a renewal afterwards must not
+    make a suspended grant usable again: only 恢复 lifts a suspension."""
+    civil, police_admin = login(client, "civil_user"), login(client, "police_admin")
+    suspended = ask(client, civil, resource(db, "人口基础信息")).json()["grant"]
+    active = ask(client, civil, resource(db, "人口基础信息"), purpose="困难群众救助资格复核").json()["grant"]
+    url = f"/api/v1/grants/{suspended['id']}"
+    paused = client.post(f"{url}/suspend", json={"reason": "核查调用情况"}, headers=police_admin)
+    assert paused.status_code == 200
+    db.execute(
+        update(Grant)
+        .where(Grant.id.in_((suspended["id"], active["id"])))
+        .values(valid_until=utcnow() - timedelta(minutes=1))
+    )
+    assert service.expire_grants(db) == 2
+    db.commit()  # as the job's unit of work does
+    renew = {"reason": "业务延续", "days": 30}
+    again = client.post(f"{url}/renew", json=renew, headers=police_admin).json()
+    assert again["status"] == "suspended" and again["valid_until"] > utcnow().isoformat()
+    population = resource(db, "人口基础信息")
+    called = client.get(f"/api/v1/resources/{population.id}/rows", params={"purpose": PURPOSE}, headers=civil)
+    assert called.status_code == 403
+    renewed = client.post(f"/api/v1/grants/{active['id']}/renew", json=renew, headers=police_admin).json()
+    assert renewed["status"] == "active"
+    resumed = client.post(f"{url}/resume", json={"reason": "核查完毕"}, headers=police_admin).json()
+    assert resumed["status"] == "active"
+    changes = db.scalars(
+        select(AuditEvent.details)
+        .where(AuditEvent.event_type == "sharing.grant_changed", AuditEvent.object_id == str(suspended["id"]))
+        .order_by(AuditEvent.id)
+    ).all()
+    assert [(json.loads(c)["change"], json.loads(c)["after"]) for c in changes] == [
+        ("suspend", "suspended"),
+        ("expire", "expired"),
+        ("renew", "suspended"),
+        ("resume", "active"),
+    ]
+
+
 @pytest.mark.parametrize("field", ["purpose", "basis"])
 def test_purpose_and_basis_are_required(client, city, db, field: str) -> None:
     response = ask(client, login(client, "civil_user"), resource(db, "人口基础信息"), **{field: ""})

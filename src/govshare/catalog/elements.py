@@ -20,7 +20,7 @@ from govshare.authz import Action, Actor, Role, require
 from govshare.catalog.models import DataElement, ElementConflict, Resource, ResourceVersion
 from govshare.catalog.schemas import ConflictDecision, DataElementIn
 from govshare.catalog.vocab import ConflictStatus
-from govshare.db import utcnow
+from govshare.db import lock_row, utcnow
 from govshare.errors import Conflict, Invalid, NotFound
 from govshare.orgs import service as orgs
 from govshare.orgs.models import Organisation
@@ -254,6 +254,7 @@ def get_conflict(db: Session, *, actor: Actor, conflict_id: int) -> ElementConfl
 def resolve(db: Session, *, actor: Actor, conflict_id: int, data: ConflictDecision) -> ElementConflict:
     """The Bureau keeps the element's owner or transfers it to the claimant."""
     conflict = get_conflict(db, actor=actor, conflict_id=conflict_id)
+    conflict = lock_row(db, ElementConflict, conflict.id)  # a decision taken meanwhile is seen
     if conflict.status != ConflictStatus.open.value:
         raise Conflict("该冲突已处理。", "The conflict is already resolved.")
     element = db.get(DataElement, conflict.element_id)

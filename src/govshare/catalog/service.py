@@ -37,7 +37,7 @@ from govshare.catalog.vocab import (
     VersionState,
 )
 from govshare.classification import scheme as classification
-from govshare.db import utcnow
+from govshare.db import lock_row, utcnow
 from govshare.errors import Conflict, Invalid, NotFound
 from govshare.orgs import service as orgs
 from govshare.orgs.models import Organisation
@@ -637,7 +637,13 @@ def review(db: Session, *, actor: Actor, resource_id: int, data: ReviewDecision)
     """The Bureau's decision on the submitted version (M10, M15(2): the Bureau accepts the basis)."""
     resource = get_resource(db, actor=actor, resource_id=resource_id)
     require(actor, Action.catalog_review, resource)
-    version = db.get(ResourceVersion, resource.working_version_id) if resource.working_version_id else None
+    # Two reviewers deciding at once: the second waits here, then finds nothing submitted.
+    resource = lock_row(db, Resource, resource.id)
+    version = (
+        db.get(ResourceVersion, resource.working_version_id, populate_existing=True)
+        if resource.working_version_id
+        else None
+    )
     if version is None or version.state != VersionState.submitted.value:
         raise Conflict("该条目没有待审核的版本（可能已被其他审核员处理）。", "Nothing is waiting for review.")
     now = utcnow()

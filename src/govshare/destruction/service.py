@@ -29,7 +29,7 @@ from govshare.authz import Action, Actor, Role, allowed, get_visible, register_v
 from govshare.catalog import service as catalog
 from govshare.catalog.models import Resource
 from govshare.crypto import sm3_hex
-from govshare.db import utcnow
+from govshare.db import lock_row, utcnow
 from govshare.destruction import execution
 from govshare.destruction.models import DestructionRequest
 from govshare.encryption import keys
@@ -255,13 +255,7 @@ def _supervisor(db: Session, actor: Actor, resource: Resource, user_id: int) -> 
 def _locked(db: Session, actor: Actor, request_id: int) -> DestructionRequest:
     """The request, re-read under a row lock: a decision made meanwhile by someone else is seen."""
     request = get_request(db, actor=actor, request_id=request_id)
-    db.execute(
-        select(DestructionRequest)
-        .where(DestructionRequest.id == request.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return request
+    return lock_row(db, DestructionRequest, request.id)
 
 
 def _stage_check(request: DestructionRequest, expected: str) -> None:

@@ -20,7 +20,7 @@ from govshare.audit import service as audit
 from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, Role, get_visible, require, visible
 from govshare.crypto import sm3_hex
-from govshare.db import utcnow
+from govshare.db import lock_row, utcnow
 from govshare.orgs import service as orgs
 from govshare.orgs.models import Organisation
 from govshare.pagination import PageParams, paginate
@@ -100,7 +100,7 @@ def escalate_overdue(db: Session, *, actor: Actor | None = None, on: date | None
     on = on or today()
     done = []
     for notice in overdue(db, on=on):
-        service.lock_row(db, RectificationNotice, notice.id)
+        lock_row(db, RectificationNotice, notice.id)
         if notice.status not in ("issued", "returned") or notice.escalated_at is not None:
             continue
         year = on.year

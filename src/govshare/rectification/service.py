@@ -29,7 +29,7 @@ from govshare.authz import Action, Actor, Role, allowed, get_visible, register_v
 from govshare.calendar import deadlines
 from govshare.calendar import service as calendar_service
 from govshare.crypto import sm3_hex
-from govshare.db import utcnow
+from govshare.db import lock_row, utcnow
 from govshare.errors import Conflict, Invalid, NotFound
 from govshare.orgs import service as orgs
 from govshare.orgs.models import Organisation, OrgKind
@@ -119,13 +119,6 @@ def _expect(obj: Violation | RectificationNotice, expected: int | None, what: st
             "Stale version.",
             details={"current_version": obj.version},
         )
-
-
-def lock_row(db: Session, model: type[Any], obj_id: int) -> None:
-    """Re-read the row under a lock (PostgreSQL), so a decision made meanwhile is seen."""
-    db.execute(
-        select(model).where(model.id == obj_id).with_for_update().execution_options(populate_existing=True)
-    )
 
 
 # --- violations ----------------------------------------------------------------------------------

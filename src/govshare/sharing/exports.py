@@ -139,8 +139,8 @@ def decide_export(db: Session, *, actor: Actor, export_id: int, approve: bool, r
     if approve:
         # The scheme may have changed since the request: the approval checks the levels again.
         resource = db.get(Resource, export.resource_id)
-        grant = db.get(Grant, export.grant_id)
-        assert resource is not None and grant is not None
+        grant = _grant_in_force(db, export)
+        assert resource is not None
         names = set(export.fields or grant.items)
         classification.exportable(
             classification.load(db), [i for i in published_items(db, resource) if i["name"] in names]
@@ -160,6 +160,24 @@ def decide_export(db: Session, *, actor: Actor, export_id: int, approve: bool, r
         details={"approved": approve, "reason": export.decision_reason},
     )
     return export
+
+
+def _grant_in_force(db: Session, export: DataExport) -> Grant:
+    """The grant the export was asked for under, refused unless it is active and valid now: an
+    export carries what that grant allows, never what a later grant for the same purpose does."""
+    grant = db.get(Grant, export.grant_id)
+    if grant is None or not grant.in_force(utcnow()):
+        raise _grant_gone(export)
+    return grant
+
+
+def _grant_gone(export: DataExport) -> Conflict:
+    return Conflict(
+        f"该导出所依据的授权（第 {export.grant_id} 号）已暂停、撤销或过期，不能审批或下载。"
+        "授权恢复后可继续；否则请在新的授权下重新提出导出申请。",
+        "The export's grant is not in force.",
+        details={"grant_id": export.grant_id},
+    )
 
 
 @dataclass
@@ -187,6 +205,7 @@ def download(db: Session, *, actor: Actor, export_id: int) -> ExportFile:
             "The export expired.",
             keep_changes=True,
         )
+    grant = _grant_in_force(db, export)
     reading = rows.reading_for(
         db,
         actor=actor,
@@ -195,6 +214,8 @@ def download(db: Session, *, actor: Actor, export_id: int) -> ExportFile:
         fields=",".join(export.fields or []) or None,
         channel="export",
     )
+    if reading.grant.id != grant.id:  # (a department holds one active grant per resource and purpose)
+        raise _grant_gone(export)
     query = [(name, value) for name, value in export.filters]
     header = ["_row_id", *reading.columns]
     fingerprint = rowids.RowIds(export.org_id, export_id=export.id)

@@ -21,12 +21,13 @@ from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, Role, allowed, require
 from govshare.catalog import service as catalog
 from govshare.catalog.models import Resource
-from govshare.db import utcnow
+from govshare.db import lock_row, utcnow
 from govshare.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.exchange import store
 from govshare.exchange.access import published_items
 from govshare.exchange.models import Batch
 from govshare.exchange.trace import business_key
+from govshare.orgs.models import Organisation
 from govshare.settings import get_settings
 from govshare.sharing import rowids
 from govshare.sharing.models import Feedback
@@ -102,6 +103,8 @@ def file_feedback(
         )
     assert actor.org_id is not None
     key = _locate(db, resource, actor.org_id, row_id, keys, grant.row_scope)
+    # The department's reports take turns from here: two reports of one row at once open one case.
+    lock_row(db, Organisation, actor.org_id, key_share=True)
     already = db.scalar(
         select(Feedback.id).where(
             Feedback.resource_id == resource.id,

@@ -88,6 +88,10 @@ class Grant(Base):
     # active | suspended | revoked | expired
     status: Mapped[str] = mapped_column(String(16))
     status_reason: Mapped[str | None] = mapped_column(String(500))
+    # What an expired grant was when its validity ran out (active | suspended): a renewal returns it
+    # there, so a suspension outlives the expiry. None for a grant that has not expired (and for
+    # grants that expired before this was recorded: they renew to active).
+    expired_from: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     lock_version: Mapped[int] = mapped_column(default=1)

@@ -29,10 +29,11 @@ from govshare.calendar import service as calendar_service
 from govshare.catalog import service as catalog
 from govshare.catalog.models import CatalogClass, Resource
 from govshare.classification import scheme as classification
-from govshare.db import FUSABLE, Writes, later, utcnow
+from govshare.db import FUSABLE, Writes, later, lock_row, utcnow
 from govshare.errors import Conflict, Forbidden, Invalid, NotFound
 from govshare.exchange.access import published_items
 from govshare.orgs import service as orgs
+from govshare.orgs.models import Organisation
 from govshare.settings import get_settings
 from govshare.sharing.models import DataUse, Grant, ShareRequest
 from govshare.systems.models import BusinessSystem
@@ -212,6 +213,9 @@ def file_request(db: Session, *, actor: Actor, data: RequestIn) -> tuple[ShareRe
     )
     assert actor.org_id is not None
     system_id = _consumer_system(db, actor, data.system_id)
+    # The department's filings take turns from here, so of two identical requests filed at once
+    # the second sees the first one's request (or grant) and is refused.
+    lock_row(db, Organisation, actor.org_id, key_share=True)
     open_request = db.scalar(
         select(ShareRequest.id).where(
             ShareRequest.resource_id == resource.id,
@@ -722,8 +726,8 @@ def change_grant(
             route=None,  # the provider (or the Bureau) renews: that is the approval
         )
         grant.valid_until = base + timedelta(days=days)
-        if grant.status == "expired":
-            grant.status = "active"
+        if grant.status == "expired":  # back to what it was: a suspended grant stays suspended
+            grant.status, grant.expired_from = grant.expired_from or "active", None
     elif change in CHANGES:
         required, target, label = CHANGES[change]
         if (
@@ -773,6 +777,7 @@ def expire_grants(db: Session, now: datetime | None = None) -> int:
     )
     for grant in expired:
         before, grant.status = grant.status, "expired"
+        grant.expired_from = before
         grant.status_reason = "授权期限届满"
         audit.record(
             db,
