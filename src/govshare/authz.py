@@ -452,6 +452,9 @@ class Actor:
     roles: frozenset[Role] = field(default_factory=frozenset)
     session_id: int | None = None
     ip: str | None = None
+    # A person whose password an administrator set: until they change it, they may do nothing else
+    # (`web.deps.for_temporary_password`).
+    password_temporary: bool = False
 
     @classmethod
     def operator(cls, name: str = "operator") -> Actor:

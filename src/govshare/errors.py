@@ -64,6 +64,17 @@ class Forbidden(DomainError):
     default_en = "You are not allowed to perform this action."
 
 
+class PasswordChangeRequired(DomainError):
+    """A person signed in with a temporary password (set by an administrator) asks for anything
+    but changing it. Not a `Forbidden`: it is not a denial of an authorisation, and does not count
+    towards the abuse detector's denials."""
+
+    status = 403
+    code = "password_change_required"
+    default_zh = "您的密码是管理员设置的临时密码，请先修改密码，再继续使用平台。"
+    default_en = "The password is temporary: change it first."
+
+
 class NotFound(DomainError):
     status = 404
     code = "not_found"

@@ -120,6 +120,36 @@ def test_password_change_enforces_policy(client, city) -> None:
     )
 
 
+def test_a_temporary_password_allows_nothing_but_changing_it(client, city, db) -> None:
+    """A password an administrator set is temporary: until its holder changes it, every route but
+    changing it, signing out and `me` answers 403 password_change_required (not counted as a denial)."""
+    person = db.scalar(select(User).where(User.username == "civil_user"))
+    reset = client.post(
+        f"/api/v1/users/{person.id}/password-reset",
+        json={"new_password": "Temp-Pass-2026!"},
+        headers=login(client, "bureau_admin"),
+    )
+    assert reset.status_code == 200, reset.text
+    token = client.post("/api/v1/auth/login", json={"username": "civil_user", "password": "Temp-Pass-2026!"})
+    assert token.json()["must_change_password"] is True
+    headers = bearer(token.json()["access_token"])
+    denials = len(events(db, "access.denied"))
+
+    refused = client.get("/api/v1/grants?side=held", headers=headers)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "password_change_required"
+    assert "临时密码" in refused.json()["error"]["message"]
+    assert client.get("/api/v1/auth/me", headers=headers).json()["name"] == "civil_user"
+    assert len(events(db, "access.denied")) == denials
+    changed = client.post(
+        "/api/v1/auth/password",
+        headers=headers,
+        json={"current_password": "Temp-Pass-2026!", "new_password": "Own-Pass-2026!"},
+    )
+    assert changed.status_code == 204
+    assert client.get("/api/v1/grants?side=held", headers=headers).status_code == 200
+
+
 def test_ui_session_cookie_is_httponly_and_csrf_protected(client, city) -> None:
     page = client.get("/login").text
     token = login_csrf(page)

@@ -222,7 +222,23 @@ def test_unlock_and_reset_password(app, city, db) -> None:
     assert weak.status_code == 422 and "密码不符合安全要求" in text(weak.text, "form-error")
     assert reset.status_code == 303
     assert "密码已重置" in text(admin.get(reset.headers["location"]).text, "notice")
-    assert Browser(app).login("civil_user", NEW_PASSWORD).get("/").status_code == 200
+    # The temporary password leads to the form to change it, and to nothing else until then.
+    person_browser = Browser(app).login("civil_user", NEW_PASSWORD)
+    home = person_browser.get("/")
+    assert home.status_code == 303 and home.headers["location"] == "/password"
+    assert person_browser.get("/sharing/requests").headers["location"] == "/password"
+    refused = person_browser.post("/catalog/1/request", {"purpose": "核查"})
+    assert refused.status_code == 403 and "临时密码" in refused.text
+    changed = person_browser.post(
+        "/password",
+        {
+            "current_password": NEW_PASSWORD,
+            "new_password": "Own-Pass-2026!",
+            "confirm_password": "Own-Pass-2026!",
+        },
+    )
+    assert changed.status_code == 200
+    assert person_browser.get("/").status_code == 200
 
 
 def test_post_without_csrf_token_is_refused(app, city, db) -> None:

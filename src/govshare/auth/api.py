@@ -7,7 +7,7 @@ from govshare.auth.schemas import LoginIn, MeOut, TokenOut
 from govshare.authz import Action, allowed
 from govshare.users import service as users
 from govshare.users.schemas import PasswordChange
-from govshare.web.deps import DB, CurrentActor, client_ip, public
+from govshare.web.deps import DB, CurrentActor, client_ip, for_temporary_password, public
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -27,11 +27,13 @@ def login(data: LoginIn, request: Request, db: DB) -> TokenOut:
 
 
 @router.post("/logout", status_code=204)
+@for_temporary_password
 def logout(actor: CurrentActor, db: DB) -> None:
     service.logout(db, actor=actor)
 
 
 @router.get("/me", response_model=MeOut)
+@for_temporary_password
 def me(actor: CurrentActor) -> MeOut:
     return MeOut(
         kind=actor.kind,
@@ -45,5 +47,6 @@ def me(actor: CurrentActor) -> MeOut:
 
 
 @router.post("/password", status_code=204)
+@for_temporary_password
 def change_password(data: PasswordChange, actor: CurrentActor, db: DB) -> None:
     users.change_own_password(db, actor=actor, current=data.current_password, new=data.new_password)

@@ -45,6 +45,7 @@ def actor_for(db: Session, user: User, *, session_id: int | None = None, ip: str
         roles=frozenset(Role(r) for r in user.role_names) if active_org else frozenset(),
         session_id=session_id,
         ip=ip,
+        password_temporary=user.must_change_password,
     )
 
 

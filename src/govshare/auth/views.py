@@ -13,7 +13,15 @@ from govshare.errors import DomainError, Invalid
 from govshare.settings import get_settings
 from govshare.tasks import service as tasks
 from govshare.users import service as users
-from govshare.web.deps import DB, SESSION_COOKIE, CurrentActor, MaybeActor, client_ip, public
+from govshare.web.deps import (
+    DB,
+    SESSION_COOKIE,
+    CurrentActor,
+    MaybeActor,
+    client_ip,
+    for_temporary_password,
+    public,
+)
 from govshare.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -102,6 +110,7 @@ def login_submit(
 
 
 @router.post("/logout")
+@for_temporary_password
 def logout(actor: CurrentActor, db: DB) -> Response:
     service.logout(db, actor=actor)
     response = RedirectResponse("/login", status_code=303)
@@ -116,11 +125,13 @@ def home(request: Request, actor: CurrentActor, db: DB) -> Response:
 
 
 @router.get("/password", response_class=HTMLResponse)
+@for_temporary_password
 def password_page(request: Request, actor: CurrentActor) -> Response:
     return render(request, "auth/password.html", {"done": False})
 
 
 @router.post("/password", response_class=HTMLResponse)
+@for_temporary_password
 def password_submit(
     request: Request,
     actor: CurrentActor,

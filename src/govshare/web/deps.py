@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from govshare.auth import service as auth
 from govshare.authz import Actor
 from govshare.db import Deferred, NeedsThread
-from govshare.errors import Forbidden, Unauthorized
+from govshare.errors import Forbidden, PasswordChangeRequired, Unauthorized
 from govshare.settings import get_settings
 from govshare.web.middleware import give_turn
 
@@ -54,6 +54,18 @@ def own_unit(endpoint: F) -> F:
 
 def has_own_unit(endpoint: Callable[..., Any]) -> bool:
     return getattr(endpoint, "__govshare_own_unit__", False) is True
+
+
+def for_temporary_password(endpoint: F) -> F:
+    """Mark a route that a person signed in with a temporary password may use: changing it,
+    signing out, who am I. Every other route answers them `PasswordChangeRequired` (a page
+    redirects to the form)."""
+    endpoint.__govshare_temporary_password__ = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+def _for_temporary_password(endpoint: Callable[..., Any] | None) -> bool:
+    return getattr(endpoint, "__govshare_temporary_password__", False) is True
 
 
 def reads_first(endpoint: F) -> F:
@@ -184,6 +196,12 @@ def actor_for(request: Request, db: Session, csrf: str | None) -> Actor:
             )
         request.state.csrf_token = auth.csrf_token(cookie)
     request.state.actor = actor
+    if actor.password_temporary and not _for_temporary_password(request.scope.get("endpoint")):
+        raise PasswordChangeRequired(
+            "您的密码是管理员设置的临时密码，请先修改密码（页面“修改密码”，或 POST /api/v1/auth/password），"
+            "再继续使用平台。",
+            "The password is temporary: change it first (POST /api/v1/auth/password).",
+        )
     return actor
 
 

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from govshare.audit import service as audit
 from govshare.audit.events import EventType
-from govshare.errors import DomainError, Forbidden, Invalid, NotFound, Unauthorized
+from govshare.errors import DomainError, Forbidden, Invalid, NotFound, PasswordChangeRequired, Unauthorized
 from govshare.web.templating import render
 
 log = logging.getLogger("govshare.web")
@@ -52,6 +52,12 @@ def render_error(request: Request, error: DomainError) -> Response:
 def _error_response(request: Request, error: DomainError) -> Response:
     if wants_json(request):
         return JSONResponse(error.to_dict(), status_code=error.status)
+    if (
+        isinstance(error, PasswordChangeRequired)
+        and request.method == "GET"
+        and "hx-request" not in request.headers
+    ):
+        return RedirectResponse("/password", status_code=303)
     if isinstance(error, Unauthorized) and request.method == "GET" and "hx-request" not in request.headers:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
