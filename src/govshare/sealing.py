@@ -9,10 +9,9 @@ sealed value copied onto another record does not open. A sealed value reads
 from __future__ import annotations
 
 import base64
-import hmac
 from functools import lru_cache
 
-from govshare.crypto import hmac_sm3, sm3_hex, sm4_gcm_decrypt, sm4_gcm_encrypt
+from govshare.crypto import constant_time_equal, hmac_sm3, sm3_hex, sm4_gcm_decrypt, sm4_gcm_encrypt
 from govshare.settings import get_settings
 
 PREFIX = "sm4gcm1"
@@ -66,7 +65,7 @@ def unseal(sealed: str, *, purpose: str, context: str) -> str:
         raise SealError("not a sealed value") from None
     if prefix != PREFIX:
         raise SealError("not a sealed value")
-    if not hmac.compare_digest(kid, key_id(master)):
+    if not constant_time_equal(kid, key_id(master)):  # (any text: a caller's cursor)
         raise SealError("sealed with another master key")
     try:
         return sm4_gcm_decrypt(_key(master, purpose), blob, context.encode()).decode()

@@ -34,6 +34,25 @@ if TYPE_CHECKING:
 BEIJING = timezone(timedelta(hours=8), "CST")
 
 
+# The dates a person may give the platform (an effective date, a search range, a time range of
+# rows): wide enough for any record, and far enough inside Python's years 1–9999 that a date a day,
+# a month or a time zone away still exists.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
+def plausible(day: date, *, field: str, label: str) -> date:
+    """`day`, or Invalid naming `label` when it lies outside FIRST_DAY–LAST_DAY."""
+    from govshare.errors import Invalid
+
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise Invalid(
+            f"{label}应在 {FIRST_DAY.year} 年到 {LAST_DAY.year} 年之间，请检查年份。",
+            f"{field} out of range.",
+            details={"field": field},
+        )
+    return day
+
+
 def today() -> date:
     """Today in China (dates of reviews, deadlines and reports are Beijing dates)."""
     return datetime.now(BEIJING).date()

@@ -17,12 +17,13 @@ from fastapi.responses import HTMLResponse, Response
 from govshare.audit import service
 from govshare.audit.events import EVENT_LABELS, EventType
 from govshare.authz import Action
+from govshare.errors import Invalid
 from govshare.orgs import service as orgs
 from govshare.pagination import PageParams
 from govshare.web.deps import DB, CurrentActor
 from govshare.web.forms import page_context, parse_int
 from govshare.web.templating import render
-from govshare.workdays import BEIJING
+from govshare.workdays import BEIJING, plausible
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,10 +55,12 @@ def _day(value: str, label: str, errors: list[str]) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        return plausible(date.fromisoformat(value), field=label, label=label)
     except ValueError:
         errors.append(f"{label}“{value}”不是有效日期，请按 年-月-日 填写（例如 2026-11-26）。")
-        return None
+    except Invalid as exc:
+        errors.append(exc.message)
+    return None
 
 
 def _beijing_midnight(day: date) -> datetime:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from govshare.auth import service
+from govshare.crypto import constant_time_equal
 from govshare.errors import DomainError, Invalid
 from govshare.settings import get_settings
 from govshare.tasks import service as tasks
@@ -76,7 +77,7 @@ def login_submit(
 ) -> Response:
     """Form login; the double-submit cookie stops a foreign site from logging a victim in."""
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not cookie or not secrets.compare_digest(cookie, login_csrf):
+    if not cookie or not constant_time_equal(cookie, login_csrf):
         return _login_form(
             request,
             next=_safe_next(next),

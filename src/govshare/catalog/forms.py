@@ -150,21 +150,21 @@ class EntryForm(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    category: FilterText = ""
-    name: FilterText = ""
-    summary: FilterText = ""
+    category: Text = ""
+    name: Text = ""
+    summary: Text = ""
     format: Text = ResourceFormat.database.value
-    format_detail: FilterText = ""
+    format_detail: Text = ""
     provision_method: Text = ProvisionMethod.table.value
     sharing_type: Text = SharingType.unconditional.value
-    sharing_condition: FilterText = ""
-    not_shared_reason: FilterText = ""
-    legal_basis_kind: FilterText = ""
-    legal_basis: FilterText = ""
+    sharing_condition: Text = ""
+    not_shared_reason: Text = ""
+    legal_basis_kind: Text = ""
+    legal_basis: Text = ""
     open_type: Text = OpenType.closed.value
-    open_condition: FilterText = ""
+    open_condition: Text = ""
     update_cycle: Text = UpdateCycle.irregular.value
-    related: FilterText = ""
+    related: Text = ""
     item_row: Column = []
     item_name: Column = []
     item_title: Column = []
@@ -177,8 +177,8 @@ class EntryForm(BaseModel):
     item_element: Column = []
     item_authoritative: Column = []
     item_description: Column = []
-    lock_version: FilterText = ""
-    change_reason: FilterText = ""
+    lock_version: Text = ""
+    change_reason: Text = ""
 
     @classmethod
     def of(cls, version: VersionOut, *, lock_version: int, change_reason: str) -> EntryForm:

@@ -9,6 +9,7 @@ The search text is the entry's code, name, summary, provider and item titles (se
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,9 +84,13 @@ def _term_condition(db: Session, term: str) -> ColumnElement[bool]:
     return Resource.search_text.like(_like_pattern(term), escape="\\")
 
 
+_SEPARATORS = re.compile(r"[\s\x00-\x1f\x7f]+")
+
+
 def terms_of(q: str | None) -> list[str]:
-    """The search terms in `q` (split on white space, at most MAX_TERMS, case-folded)."""
-    return [t.lower() for t in (q or "").split()][:MAX_TERMS]
+    """The search terms in `q` (split on white space and control characters, which no entry's text
+    holds and SQLite's full-text syntax refuses; at most MAX_TERMS, case-folded)."""
+    return [t.lower() for t in _SEPARATORS.split(q or "") if t][:MAX_TERMS]
 
 
 def visible_condition(actor: Actor) -> ColumnElement[bool]:

@@ -42,6 +42,7 @@ from govshare.pagination import PageParams, paginate
 from govshare.sharing.service import clean_text
 from govshare.tasks import service as tasks
 from govshare.users.models import User
+from govshare.workdays import plausible
 
 register_view_action(DestructionRequest, Action.destruction_view)
 
@@ -145,6 +146,7 @@ def _utc(value: datetime | None, field: str) -> datetime:
         raise Invalid("请填写接收时间段的起止时间。", f"{field} is required.", details={"field": field})
     if value.tzinfo is None:
         raise Invalid("时间须带时区。", f"{field} must be timezone-aware.", details={"field": field})
+    plausible(value.date(), field=field, label="接收时间")
     return value.astimezone(UTC)
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from govshare.authz import Action, Actor, allowed
 from govshare.catalog.models import Resource
 from govshare.catalog.vocab import OpenType, UpdateCycle
+from govshare.crypto import constant_time_equal
 from govshare.errors import Forbidden, Invalid, NotFound
 from govshare.masking.models import MaskingProfile
 from govshare.opendata import applications, ratelimit, service
@@ -65,7 +66,7 @@ def _form_token(response: Response, token: str) -> Response:
 
 def _check_form(request: Request, presented: str) -> None:
     cookie = request.cookies.get(FORM_COOKIE, "")
-    if not cookie or not secrets.compare_digest(cookie, presented):
+    if not cookie or not constant_time_equal(cookie, presented):
         raise Forbidden(
             "页面已过期或请求来源不可信，请返回资源页面刷新后重新提交。", "Form token check failed."
         )

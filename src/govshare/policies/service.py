@@ -32,6 +32,7 @@ from govshare.policies.models import (
     SecurityPolicyVersion,
 )
 from govshare.tasks import service as tasks
+from govshare.workdays import plausible
 from govshare.workdays import today as beijing_today
 
 MAX_TITLE = 200
@@ -226,6 +227,7 @@ def create_policy(db: Session, *, actor: Actor, data: PolicyText) -> SecurityPol
             details={"field": "kind"},
         )
     months = _months(data.review_months)
+    plausible(data.effective_on, field="effective_on", label="生效日期")
     policy = SecurityPolicy(
         org_id=actor.org_id,
         kind=data.kind.value,
@@ -269,6 +271,7 @@ def revise_policy(
     title = _text(data.title, "title", "制度名称", MAX_TITLE)
     body = _text(data.body, "body", "制度正文", MAX_BODY, keep_lines=True)
     months = _months(data.review_months)
+    plausible(data.effective_on, field="effective_on", label="生效日期")
     today = beijing_today()
     policy.title, policy.body, policy.review_months = title, body, months
     policy.effective_on = data.effective_on
