@@ -22,7 +22,7 @@ Counting is always "N working days after X": the day after X is day 1 when it is
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -51,6 +51,13 @@ def plausible(day: date, *, field: str, label: str) -> date:
             details={"field": field},
         )
     return day
+
+
+def beijing_day(moment: datetime) -> date:
+    """The date in China at `moment` (a naive moment is UTC, as SQLite gives aggregates back)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(BEIJING).date()
 
 
 def today() -> date:

@@ -224,3 +224,11 @@ def test_the_open_data_profile_hides_people_even_at_l1_and_is_strict_above() -> 
     opened = profile("open")
     for level in ("L2", "L3"):
         assert opened.levels[level] == strict.levels[level]
+
+
+def test_a_householder_is_a_persons_name_and_is_masked_at_l2() -> None:
+    """户主 is a person's title on its own (not 户主人): its values are names."""
+    householder = item("hz", "户主", level="L2")
+    assert kind_of(householder) == "name"
+    masker = RowMasker.compile(profile("standard"), [householder])
+    assert masker({"hz": "张三丰"}) == {"hz": "张**"}

@@ -102,6 +102,19 @@ TRICKY_VALUES = [
     ("address", "浙江省杭州市西湖区文三路", "浙江省杭州市西湖区****"),
     ("address", "内蒙古自治区锡林郭勒盟正蓝旗上都镇", "内蒙古自治区锡林郭勒盟正蓝旗****"),
     ("address", "河北省石家庄市正定县常山路5号", "河北省石家庄市正定县****"),
+    # A road is no county: 路 begins county names (路南区) but never stands inside one.
+    ("address", "湖北省仙桃市钱沟路二区12号", "湖北省仙桃市****"),
+    ("address", "河北省辛集市教育路东方超市", "河北省辛集市****"),
+    ("address", "河北省唐山市路南区新华道1号", "河北省唐山市路南区****"),
+    ("address", "浙江省台州市路桥区路桥大道", "浙江省台州市路桥区****"),
+    # Autonomous counties and banners may have long names.
+    ("address", "河北省承德市围场满族蒙古族自治县围场镇新华街1号", "河北省承德市围场满族蒙古族自治县****"),
+    (
+        "address",
+        "内蒙古自治区呼伦贝尔市莫力达瓦达斡尔族自治旗尼尔基镇",
+        "内蒙古自治区呼伦贝尔市莫力达瓦达斡尔族自治旗****",
+    ),
+    ("address", "重庆市石柱土家族自治县南宾街道", "重庆市石柱土家族自治县****"),
     # keep and its other spelling, on text and on values that are not text.
     ("mask(3,4)", "13912345678", "139****5678"),
     ("mask( 1 , 1 )", "石家庄", "石*庄"),
@@ -149,17 +162,21 @@ def _address_by_steps(text: str) -> str:
     when it ends like a place inside one (小区 …). `masking.rules` does it in one regular expression."""
     text = text.strip()
     end = 0
-    for pattern, county in (
-        (r"([\u4e00-\u9fff]{2,8}?)(?:省|自治区|特别行政区)", False),
-        (r"([\u4e00-\u9fff]{2,9}?)(?:市|自治州|地区|盟)", False),
-        (r"([\u4e00-\u9fff]{1,6}?)(?:区|县|旗|市)", True),
+    for patterns, county in (
+        ([r"([\u4e00-\u9fff]{2,8}?)(?:省|自治区|特别行政区)"], False),
+        ([r"([\u4e00-\u9fff]{2,9}?)(?:市|自治州|地区|盟)"], False),
+        ([r"([\u4e00-\u9fff]{2,12}?)自治[县旗]", r"([\u4e00-\u9fff]{1,6}?)(?:区|县|旗|市)"], True),
     ):
-        found = re.compile(pattern).match(text, end)
-        if found is None or re.search(r"[省市区县旗盟街巷弄号村楼栋室]|自治州", found[1]):
-            continue
-        if county and found[0].endswith(tuple(c + "区" for c in "小社园校景街厂营院片商")):
-            continue
-        end = found.end()
+        for pattern in patterns:
+            found = re.compile(pattern).match(text, end)
+            if found is None or re.search(r"[省市区县旗盟街巷弄号村楼栋室]|自治州", found[1]):
+                continue
+            if county and "自治" not in found[0] and "路" in found[1][1:]:
+                continue  # a road, not a county (路南区 begins with 路)
+            if county and found[0].endswith(tuple(c + "区" for c in "小社园校景街厂营院片商")):
+                continue
+            end = found.end()
+            break
     return text[:end] + "****"
 
 
@@ -168,6 +185,7 @@ def test_the_address_rule_keeps_what_its_specification_keeps() -> None:
     # plain characters, digits and spaces: the one-pass rule agrees with the rule step by step.
     alphabet = "河北省石家庄市长安区中山东路自治州区县旗盟街巷弄号村楼栋室特别行政地小社园校景厂营院片商"
     alphabet += "内蒙古锡林郭勒正蓝新疆维吾尔延边朝鲜族0123 a-"
+    alphabet += "自治县自治旗路路南二教育超围场满蒙"
     rng = random.Random(20261129)
     for _ in range(20_000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))

@@ -88,7 +88,7 @@ _KIND_PATTERNS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     ),
     (
         "name",
-        re.compile(r"姓名|^(所有|法定代表|联系|负责|申请|经办|监护|户主|当事)人$"),
+        re.compile(r"姓名|^(?:(?:所有|法定代表|联系|负责|申请|经办|监护|当事)人|户主)$"),
         re.compile(r"^(name|xm|full_name|person_name)$"),
     ),
 )

@@ -109,12 +109,17 @@ def _chinese_except(excluded: str) -> str:
 
 
 _NAME_CHAR = f"(?:[{_chinese_except(NOT_IN_NAMES + '自')}]|自(?!治州))"
+# 路 begins county names (唐山市路南区, 路北区; 台州市路桥区) but is never inside one: inside, it is a
+# road (仙桃市钱沟路二区…, 辛集市教育路东方超市), and the road is not kept.
+_INNER_CHAR = f"(?:[{_chinese_except(NOT_IN_NAMES + '自路')}]|自(?!治州))"
 # One match from the start of the address, each unit optional: a unit that is not there costs no
-# backtracking into the ones before, since everything after it is optional too.
+# backtracking into the ones before, since everything after it is optional too. An autonomous
+# county or banner may have a long name (围场满族蒙古族自治县, 莫力达瓦达斡尔族自治旗).
 _ADDRESS_UNITS = re.compile(
     f"(?:{_NAME_CHAR}{{2,8}}?(?:省|自治区|特别行政区))?"
     f"(?:{_NAME_CHAR}{{2,9}}?(?:市|自治州|地区|盟))?"
-    f"(?:{_NAME_CHAR}{{1,6}}?(?:(?<![{NOT_COUNTY_ENDINGS}])区|县|旗|市))?"
+    f"(?:{_NAME_CHAR}{{2,12}}?自治[县旗]"
+    f"|{_NAME_CHAR}{_INNER_CHAR}{{0,5}}?(?:(?<![{NOT_COUNTY_ENDINGS}])区|县|旗|市))?"
 )
 ADDRESS_TAIL = "****"
 

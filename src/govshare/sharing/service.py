@@ -39,7 +39,7 @@ from govshare.sharing.models import DataUse, Grant, ShareRequest
 from govshare.systems.models import BusinessSystem
 from govshare.systems.service import carry_token_use
 from govshare.tasks import service as tasks
-from govshare.workdays import Calendar, today
+from govshare.workdays import Calendar, beijing_day, today
 
 MAX_DAYS = 3 * 366  # the longest grant a request may ask for
 SHARING_LABELS = {"unconditional": "无条件共享", "conditional": "有条件共享", "not_shared": "不予共享"}
@@ -312,10 +312,15 @@ def reply_due(db: Session, filed_on: date) -> tuple[date, bool]:
 
 def recompute_due_dates(db: Session, calendar: Calendar, year: int) -> int:
     """When the Bureau loads a year's holidays: every provisional reply due date of a pending request
-    and every provisional due date of an open feedback case, counted again (the load's hook)."""
+    and every provisional due date of an open feedback case, counted again (the load's hook).
+
+    A request or case escalated as overdue on its provisional date whose real due date has not
+    passed yet was not late after all: the escalation and the reminder are withdrawn (the Bureau's
+    task closed; the reminder comes again before the new date)."""
     from govshare.sharing.models import Feedback
 
     settings = get_settings()
+    now = today()
     changed = 0
     for request in db.scalars(
         select(ShareRequest).where(ShareRequest.status == "pending", ShareRequest.due_provisional.is_(True))
@@ -325,12 +330,19 @@ def recompute_due_dates(db: Session, calendar: Calendar, year: int) -> int:
             due = calendar.add_working_days(day, days)
             day, provisional = due.day, provisional or due.provisional
         request.due_date, request.due_provisional = day, provisional
+        if now <= day and (request.overdue_at is not None or request.reminded_at is not None):
+            request.overdue_at = request.reminded_at = None
+            for kind in ("share_overdue", "share_reminder"):
+                tasks.close_tasks(db, subject_type="share_requests", subject_id=request.id, kind=kind)
         changed += 1
     for case in db.scalars(
         select(Feedback).where(Feedback.status == "open", Feedback.due_provisional.is_(True))
     ):
         due = calendar.add_working_days(case.clock_from, settings.feedback_reply_working_days)
         case.due_date, case.due_provisional = due.day, due.provisional
+        if now <= due.day and case.overdue_at is not None:
+            case.overdue_at = None
+            tasks.close_tasks(db, subject_type="data_feedback", subject_id=case.id, kind="feedback_overdue")
         changed += 1
     db.flush()
     return changed
@@ -449,7 +461,8 @@ def decide(
             "items": grant.items if grant else [],
             "row_scope": grant.row_scope if grant else None,
             "masking_profile": grant.masking_profile if grant else None,
-            "on_time": request.due_date is None or request.decided_at.date() <= request.due_date,
+            # Due dates are Beijing dates: a reply at 07:30 the morning after is late.
+            "on_time": request.due_date is None or beijing_day(request.decided_at) <= request.due_date,
         },
     )
     return request, grant

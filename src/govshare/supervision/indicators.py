@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
@@ -39,7 +39,7 @@ from govshare.exchange.service_models import ApiService
 from govshare.orgs.models import Organisation, OrgKind
 from govshare.sharing.models import DataUse, Feedback, ShareRequest
 from govshare.supervision.periods import Period
-from govshare.workdays import BEIJING, Calendar
+from govshare.workdays import BEIJING, Calendar, beijing_day
 
 DECIDED = ("approved", "partial", "rejected")  # decided after the period: pending within it
 SUPERVISED_KINDS = (OrgKind.department.value, OrgKind.district.value)
@@ -161,12 +161,6 @@ def aware(moment: datetime | None) -> datetime | None:
     if moment is not None and moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment
-
-
-def _beijing_day(moment: datetime) -> date:
-    found = aware(moment)
-    assert found is not None
-    return found.astimezone(BEIJING).date()
 
 
 def visible_orgs(actor: Actor) -> list[int] | None:
@@ -310,7 +304,7 @@ def requests_in(db: Session, ids: list[int], start: datetime, end: datetime) -> 
 def answered_in_time(request: ShareRequest, end: datetime) -> bool:
     if request.decided_at is None or request.decided_at >= end or request.due_date is None:
         return False
-    return _beijing_day(request.decided_at) <= request.due_date
+    return beijing_day(request.decided_at) <= request.due_date
 
 
 def _requests(
@@ -322,7 +316,7 @@ def _requests(
         row.requests_due += 1
         if r.decided_at is not None and r.decided_at < end:
             row.answered += 1
-            row.reply_days_total += calendar.working_days_between(r.filed_on, _beijing_day(r.decided_at)).days
+            row.reply_days_total += calendar.working_days_between(r.filed_on, beijing_day(r.decided_at)).days
             row.answered_in_time += answered_in_time(r, end)
         else:
             row.pending_overdue += 1
