@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from govshare.authz import Action, Actor, allowed
 from govshare.catalog.models import Resource
-from govshare.errors import Forbidden
-from govshare.sharing.service import active_grants
+from govshare.errors import Forbidden, Invalid
+from govshare.sharing.service import active_grants, check_levels
 
 
 def authorize_call(db: Session, *, actor: Actor, resource: Resource, purpose: str) -> None:
@@ -31,7 +31,24 @@ def authorize_call(db: Session, *, actor: Actor, resource: Resource, purpose: st
         grants = active_grants(
             db, org_id=actor.org_id, resource_id=resource.id, purpose=purpose, system_id=actor.system_id
         )
-        if any(g.system_id is None or actor.kind == "system" for g in grants):
+        usable = [g for g in grants if g.system_id is None or actor.kind == "system"]
+        if usable:
+            # As every delivery: the items' levels may have changed since the grant was given.
+            try:
+                check_levels(
+                    db,
+                    resource,
+                    items=usable[0].items,
+                    masking_profile=usable[0].masking_profile,
+                    days=None,
+                    route=None,
+                )
+            except (Forbidden, Invalid) as exc:
+                raise Forbidden(
+                    exc.message,
+                    "The classification scheme no longer allows this grant.",
+                    details={"reason": "level_controls", "resource_id": resource.id},
+                ) from None
             return
         if active_grants(db, org_id=actor.org_id, resource_id=resource.id):
             raise Forbidden(

@@ -87,6 +87,10 @@ def save_profile(db: Session, *, actor: Actor, code: str, data: ProfileIn) -> tu
             details={"field": "code"},
         )
     _parsed(code, data.name, data.levels, data.elements)
+    from govshare.opendata import service as opendata  # (it imports this module)
+
+    if code == opendata.masking_profile(db):  # the public gets what this profile leaves
+        opendata.check_openable(data.name, data.levels, data.elements)
     profile = by_code(db, code)
     other = db.scalar(select(MaskingProfile.code).where(MaskingProfile.name == data.name))
     if other is not None and other != code:

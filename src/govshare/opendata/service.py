@@ -37,7 +37,7 @@ from govshare.errors import Forbidden, Invalid, NotFound
 from govshare.exchange import store
 from govshare.masking import row_masker
 from govshare.masking.models import MaskingProfile
-from govshare.masking.profiles import AS_IS_LABEL, RowMasker
+from govshare.masking.profiles import AS_IS, AS_IS_LABEL, ELEMENT_KINDS, RowMasker
 from govshare.opendata.models import OpenApplication, OpenSetting
 from govshare.orgs.models import Organisation
 from govshare.pagination import PageParams
@@ -213,6 +213,29 @@ def masking_profile(db: Session) -> str:
     return chosen.value if chosen is not None else get_settings().open_masking_profile
 
 
+PERSONAL_KINDS = ("name", "id_number", "mobile", "bank_card")
+
+
+def check_openable(name: str, levels: Mapping[str, Any], elements: Mapping[str, Any]) -> None:
+    """Raise Invalid when a profile would open people's identifiers in clear: an L1 rule for a name,
+    ID, phone or bank card that is `as_is`, or such a rule for a standard data element of one of
+    those kinds (element rules override the level table). Checked when the profile is chosen for
+    open data and whenever the profile in use is edited."""
+    bare = {k for k in PERSONAL_KINDS if str(levels.get("L1", {}).get(k, "")).strip() == AS_IS}
+    bare |= {
+        ELEMENT_KINDS[code]
+        for code, rule in elements.items()
+        if ELEMENT_KINDS.get(code) in PERSONAL_KINDS and str(rule).strip() == AS_IS
+    }
+    if bare:
+        raise Invalid(
+            f"脱敏方案“{name}”对姓名、证件号码、电话号码或银行卡号原样提供，不能用于向社会开放的数据。"
+            "请对这些类别脱敏（如“开放数据脱敏”方案）。",
+            "The profile passes personal identifiers through.",
+            details={"field": "profile", "kinds": sorted(bare)},
+        )
+
+
 def set_masking_profile(db: Session, *, actor: Actor, code: str) -> bool:
     """Choose the open-data masking profile (Bureau, `open.settings`); returns whether it changed.
 
@@ -224,19 +247,7 @@ def set_masking_profile(db: Session, *, actor: Actor, code: str) -> bool:
         raise Invalid(
             f"找不到脱敏方案“{code}”，请从列表中选择。", "Unknown profile.", details={"field": "profile"}
         )
-    bare = [
-        k
-        for k in ("name", "id_number", "mobile", "bank_card")
-        if profile.levels.get("L1", {}).get(k) == "as_is"
-    ]
-    if bare:
-        raise Invalid(
-            f"脱敏方案“{profile.name}”对 L1 级的姓名、证件号码、电话号码或银行卡号原样提供，"
-            "不能用于向社会开放的数据。"
-            "请选择对这些类别脱敏的方案（如“开放数据脱敏”）。",
-            "The profile passes L1 personal identifiers through.",
-            details={"field": "profile", "kinds": bare},
-        )
+    check_openable(profile.name, profile.levels, profile.elements)
     before = masking_profile(db)
     if before == code:
         return False

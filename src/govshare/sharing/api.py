@@ -295,6 +295,8 @@ class CloseBody(BaseModel):
 
 def _feedback_out(db: DB, actor: CurrentActor, case: Any) -> dict[str, Any]:
     out = feedback.feedback_dict(case)
+    if actor.org_id != case.org_id:  # a row id is the consumer's own: linked to a key, it unmasks
+        out["row_id"] = None
     if actor.org_id == case.provider_org_id:  # the provider sees which of its rows it is
         out["row"] = feedback.provider_row(db, case)
     return out

@@ -41,16 +41,25 @@ STATUS = {"open": "待核实", "answered": "已答复", "closed": "已办结"}
 NOT_FOUND = "找不到该数据行：请用数据接口返回的 _row_id，或该行的业务主键值。"
 
 
-def _locate(
-    db: Session, resource: Resource, org_id: int, row_id: str | None, keys: dict[str, str] | None, scope: Any
-) -> str:
-    """The store key of the row a consumer means, if it exists within its grant's row scope."""
+def _locate(db: Session, resource: Resource, org_id: int, row_id: str | None, keys: Any, grant: Any) -> str:
+    """The store key of the live row a consumer means, if it exists within its grant's row scope.
+
+    By business-key values only when the grant gives every key item: otherwise a consumer could
+    test clear values it is not given (is this ID number in the table?) and learn their row ids."""
     items = published_items(db, resource)
     if row_id:
         key = rowids.row_key(org_id, row_id.strip().lower())
         if key is None:
             raise NotFound(NOT_FOUND, "Unknown row id.")
     elif keys:
+        ungranted = [i["title"] for i in items if i.get("is_key") and i["name"] not in grant.items]
+        if ungranted:
+            raise Forbidden(
+                f"业务主键 {'、'.join(ungranted)} 不在本单位的授权内，不能按业务主键指明数据行；"
+                "请用数据接口返回的 _row_id。",
+                "The business key is not granted: name the row by its _row_id.",
+                details={"field": "keys"},
+            )
         key = business_key(items, keys)
     else:
         raise Invalid(
@@ -59,11 +68,11 @@ def _locate(
     if not store.exists(db, resource.id):
         raise NotFound(NOT_FOUND, "No such row.")
     table = store.table_for(db, resource.id, items)
-    stmt = select(table.c._key).where(table.c._key == key)
+    stmt = select(table.c._key).where(table.c._key == key, table.c._retired_at.is_(None))
     every = {i["name"]: i for i in items}
     from govshare.exchange.quality import TYPE_PARSERS
 
-    for item, values in (scope or {}).items():  # a row outside the grant's scope is as missing
+    for item, values in (grant.row_scope or {}).items():  # a row outside the grant's scope is as missing
         parse = TYPE_PARSERS.get(every[item]["data_type"])
         stmt = stmt.where(store.equals(table, item, [parse(v) if parse else v for v in values]))
     if db.scalar(stmt) is None:
@@ -102,7 +111,7 @@ def file_feedback(
             details={"field": "items"},
         )
     assert actor.org_id is not None
-    key = _locate(db, resource, actor.org_id, row_id, keys, grant.row_scope)
+    key = _locate(db, resource, actor.org_id, row_id, keys, grant)
     # The department's reports take turns from here: two reports of one row at once open one case.
     lock_row(db, Organisation, actor.org_id, key_share=True)
     already = db.scalar(

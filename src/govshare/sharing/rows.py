@@ -148,12 +148,17 @@ class Reading:
         return base64.urlsafe_b64encode(sealed.encode()).decode().rstrip("=")
 
     def position(self, cursor: str | None, field: str) -> str | None:
-        """The position a cursor of this grant stands for (422 for anything else)."""
+        """The position a cursor of this grant stands for (422 for anything else). A page's cursor
+        (`cursor`) holds a store key; the change feed's (`since`) a moment and a key, joined by `|`:
+        one kind given for the other is refused too."""
         if cursor is None:
             return None
         try:
             sealed = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-            return unseal(sealed, purpose="rows-cursor", context=f"{self.resource.id}:{self.grant.id}")
+            found = unseal(sealed, purpose="rows-cursor", context=f"{self.resource.id}:{self.grant.id}")
+            if ("|" in found) != (field == "since"):
+                raise ValueError("a cursor of the other kind")
+            return found
         except (ValueError, SealError):
             raise Invalid(
                 f"{field} 无效：请使用本资源上一次返回的游标（游标与授权绑定）。",
