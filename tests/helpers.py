@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
@@ -70,3 +72,46 @@ def own_database(directory: Path, tag: str) -> Iterator[Engine]:
         engine.dispose()
         if base:
             _drop_database(url)
+
+
+def race(
+    engine: Engine,
+    monkeypatch: Any,
+    where: Any,
+    name: str,
+    *works: Callable[[Session], Any],
+) -> list[Any]:
+    """Run each work in a unit of work of its own, in threads, all held at their first call of
+    `where.name` until every one has reached it (at most 3 s); returns each result or exception."""
+    barrier = threading.Barrier(len(works), timeout=3)
+    original = getattr(where, name)
+    local = threading.local()
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        if not getattr(local, "waited", True):
+            local.waited = True
+            # SQLite: the other one waits for our commit, and the barrier times out.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(where, name, held)
+    outcomes: list[Any] = [None] * len(works)
+
+    def run(i: int, work: Callable[[Session], Any]) -> None:
+        local.waited = False
+        try:
+            from govshare.db import unit_of_work
+
+            with unit_of_work(engine) as db:
+                outcomes[i] = work(db)
+        except BaseException as exc:  # reported to the test
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(works)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    monkeypatch.setattr(where, name, original)
+    return outcomes

@@ -11,8 +11,6 @@ barrier times out and the calls run one after the other.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -28,7 +26,7 @@ from govshare.errors import Conflict
 from govshare.sharing import service as sharing
 from govshare.sharing.models import Grant, ShareRequest
 from tests.catalog.conftest import entry, published, submit
-from tests.helpers import actor, own_database
+from tests.helpers import actor, own_database, race
 from tests.sharing.test_requests import BASIS, PURPOSE
 from tests.sharing.test_rows import granted, loaded
 
@@ -40,47 +38,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """A database of its own, demo city committed: what the tests commit stays among them."""
     with own_database(tmp_path_factory.mktemp("review-concurrency"), "reviewrace") as engine:
         yield engine
-
-
-def race(
-    engine: Engine,
-    monkeypatch: pytest.MonkeyPatch,
-    where: Any,
-    name: str,
-    *works: Callable[[Session], Any],
-) -> list[Any]:
-    """Run each work in a unit of work of its own, in threads, all held at their first call of
-    `where.name` until every one has reached it (at most 3 s); returns each result or exception."""
-    barrier = threading.Barrier(len(works), timeout=3)
-    original = getattr(where, name)
-    local = threading.local()
-
-    def held(*args: Any, **kwargs: Any) -> Any:
-        if not getattr(local, "waited", True):
-            local.waited = True
-            # SQLite: the other one waits for our commit, and the barrier times out.
-            with contextlib.suppress(threading.BrokenBarrierError):
-                barrier.wait()
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(where, name, held)
-    outcomes: list[Any] = [None] * len(works)
-
-    def run(i: int, work: Callable[[Session], Any]) -> None:
-        local.waited = False
-        try:
-            with unit_of_work(engine) as db:
-                outcomes[i] = work(db)
-        except BaseException as exc:  # reported to the test
-            outcomes[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(works)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    monkeypatch.setattr(where, name, original)
-    return outcomes
 
 
 def actors(engine: Engine, *names: str) -> list[Any]:

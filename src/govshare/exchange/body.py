@@ -15,6 +15,7 @@ import json
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
@@ -137,16 +138,21 @@ class BatchRequest:
 # --- reading the body ----------------------------------------------------------------------------
 
 
+def _declared(declared: str) -> str:
+    """The codec a declared `?encoding=` names (Invalid, naming the field, when none)."""
+    try:
+        return codecs.lookup(declared).name
+    except LookupError:
+        raise Invalid(
+            f"不认识的编码“{declared}”；常用的是 utf-8 和 gb18030（兼容 GBK）。",
+            f"Unknown encoding {declared!r}.",
+            details={"field": "encoding"},
+        ) from None
+
+
 def _encoding(file: IO[bytes], declared: str | None) -> str:
     if declared:
-        try:
-            return codecs.lookup(declared).name
-        except LookupError:
-            raise Invalid(
-                f"不认识的编码“{declared}”；常用的是 utf-8 和 gb18030（兼容 GBK）。",
-                f"Unknown encoding {declared!r}.",
-                details={"field": "encoding"},
-            ) from None
+        return _declared(declared)
     head = file.read(SNIFF_BYTES)
     file.seek(0)
     try:
@@ -213,12 +219,13 @@ def records(
             yield line_no, dict(zip(header, row, strict=True))
         return
     if fmt is Format.ndjson:
-        for line_no, line in enumerate(_text_lines(file, req.encoding or "utf-8-sig"), start=1):
+        encoding = _declared(req.encoding) if req.encoding else "utf-8-sig"
+        for line_no, line in enumerate(_text_lines(file, encoding), start=1):
             if not line.strip():
                 continue
             yield line_no, _json_record(line, line_no, names, keys)
         return
-    encoding = req.encoding or "utf-8-sig"
+    encoding = _declared(req.encoding) if req.encoding else "utf-8-sig"
     stream = io.TextIOWrapper(file, encoding=encoding)
     try:
         for index, record in enumerate(json_array(stream), start=1):
@@ -241,7 +248,7 @@ def records(
 
 def _json_record(line: str, line_no: int, names: set[str], keys: list[str]) -> dict[str, Any]:
     try:
-        record = json.loads(line)
+        record = json.loads(line, parse_float=Decimal)  # amounts are never rounded through floats
     except json.JSONDecodeError:
         return {"__error__": "该行不是合法的 JSON"}
     if not isinstance(record, dict):

@@ -21,6 +21,7 @@ from govshare.audit.events import EventType
 from govshare.authz import Action, Actor, allowed
 from govshare.catalog import service as catalog
 from govshare.catalog.models import Resource
+from govshare.db import lock_row
 from govshare.errors import Invalid, NotFound
 from govshare.exchange.access import provision_resource
 from govshare.exchange.body import Spooled
@@ -67,6 +68,9 @@ def upload(
             details={"field": "X-Content-SM3"},
         )
     name = _SAFE.sub("_", Path(filename).name).strip("._")[:150] or "file"
+    # Uploads of one resource take turns from here: each takes the next number, and two copies of
+    # one file never write the same temporary file at once.
+    lock_row(db, Resource, resource.id, key_share=True)
     number = (
         db.scalar(select(func.max(ResourceFile.number)).where(ResourceFile.resource_id == resource.id)) or 0
     ) + 1

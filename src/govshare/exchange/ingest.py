@@ -101,6 +101,19 @@ class _Applier:
         self.fresh = fresh and mode is not Mode.delete
         self.counts = _Counts()
         self.reasons: dict[str, int] = {}
+        self.bad_keys: dict[int, str] = {}  # line -> business key of a quarantined row that has one
+        # Whether earlier batches left quarantined rows open that a row of this one may resolve.
+        self.open_quarantine = mode is not Mode.delete and bool(
+            db.scalar(
+                select(QuarantinedRow.id)
+                .where(
+                    QuarantinedRow.resource_id == batch.resource_id,
+                    QuarantinedRow.status == "open",
+                    QuarantinedRow.row_key.is_not(None),
+                )
+                .limit(1)
+            )
+        )
         self.samples: list[dict[str, Any]] = []  # accepted rows for sensitive-data discovery
         self.now = utcnow()
         self.provenance = {  # the same for every row the batch writes
@@ -134,6 +147,7 @@ class _Applier:
                     "batch_id": self.batch.id,
                     "resource_id": self.batch.resource_id,
                     "line_no": line,
+                    "row_key": self.bad_keys.get(line),
                     "data": self._quarantined(raw),
                     "reasons": [{k: v for k, v in r.items() if k != SUMMARY} for r in reasons],
                     "status": "open",
@@ -152,6 +166,15 @@ class _Applier:
         return data
 
     def chunk(self, checked: Checked) -> None:
+        if checked.failed_keys and self.mode is Mode.snapshot:
+            # Rows the snapshot holds but quarantined keep their stored version: not retired.
+            t = self.table
+            self.db.execute(
+                update(t)
+                .where(t.c._key == bindparam("k"), t.c._retired_at.is_(None))
+                .values(_seen_batch_id=self.batch.id),
+                [{"k": k} for k in checked.failed_keys.values()],
+            )
         good, bad = self._sort(checked)
         if self.fresh:
             counts, reasons = replace(self.counts), dict(self.reasons)
@@ -198,10 +221,13 @@ class _Applier:
                 bad.append((line, raw, [{"reason": raw["__error__"]}]))
             elif n in checked.failed:
                 bad.append((line, raw, checked.failed[n]))
+                if n in checked.failed_keys:
+                    self.bad_keys[line] = checked.failed_keys[n]
         contents = checked.contents or [""] * len(checked.clean)
         for i, key, content in zip(checked.clean, checked.row_keys, contents, strict=True):
             line, raw = records[i]
             if key in good:
+                self.bad_keys[line] = key
                 bad.append(
                     (
                         line,
@@ -229,6 +255,7 @@ class _Applier:
         """Quarantine `bad` and write `good`, given the stored rows (`existing`) of its keys."""
         for key in [k for k, r in existing.items() if r._seen_batch_id == self.batch.id]:
             line, raw, _i, _h = good.pop(key)
+            self.bad_keys[line] = key
             bad.append((line, raw, [{"reason": "与本批次之前的行业务主键重复"}]))
         if self.unique and good:
             while self._check_unique(good, existing, bad):
@@ -266,6 +293,18 @@ class _Applier:
         if seen:
             self.db.execute(
                 update(t).where(t.c._key == bindparam("k")).values(_seen_batch_id=self.batch.id), seen
+            )
+        if self.open_quarantine and good:
+            # Sent again and accepted: an earlier batch's quarantined row of the key is resolved.
+            self.db.execute(
+                update(QuarantinedRow)
+                .where(
+                    QuarantinedRow.resource_id == self.batch.resource_id,
+                    QuarantinedRow.status == "open",
+                    QuarantinedRow.batch_id != self.batch.id,
+                    QuarantinedRow.row_key.in_(list(good)),
+                )
+                .values(status="resubmitted", resolved_batch_id=self.batch.id)
             )
         self.counts.accepted += len(good)
         self.counts.inserted += len(inserts)
@@ -311,6 +350,7 @@ class _Applier:
                     continue
                 del good[key]
                 stored_kept = stored_kept or key in existing
+                self.bad_keys[line] = key
                 bad.append(
                     (
                         line,
@@ -378,6 +418,14 @@ def ingest(
         raise Invalid("只能向已发布的目录条目提供数据。", "The resource is not published.")
     if resource.provision_method != "table":
         raise Invalid("该资源不是库表类资源，不能按批次推送数据行。", "Not a table resource.")
+    if req.declared_sm3 and req.declared_sm3.strip().lower() != req.body.sm3:
+        raise Invalid(
+            "X-Content-SM3 与收到的内容不一致：传输中数据可能损坏或被截断，批次未处理，请重新发送。",
+            "X-Content-SM3 does not match the body.",
+            details={"field": "X-Content-SM3", "received_sm3": req.body.sm3},
+        )
+    # A retry that arrives while its first attempt is still being applied waits here, then finds it.
+    lock_batches(db, resource.id)
     if req.idempotency_key:
         earlier = db.scalar(
             select(Batch).where(
@@ -392,13 +440,6 @@ def ingest(
                     details={"batch_id": earlier.id},
                 )
             return earlier, True
-    if req.declared_sm3 and req.declared_sm3.strip().lower() != req.body.sm3:
-        raise Invalid(
-            "X-Content-SM3 与收到的内容不一致：传输中数据可能损坏或被截断，批次未处理，请重新发送。",
-            "X-Content-SM3 does not match the body.",
-            details={"field": "X-Content-SM3", "received_sm3": req.body.sm3},
-        )
-    lock_batches(db, resource.id)
     version = db.get(ResourceVersion, resource.published_version_id)
     assert version is not None
     items = version.items

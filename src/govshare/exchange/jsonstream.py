@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import IO, Any
 
 from govshare.errors import Invalid
@@ -25,7 +26,7 @@ def json_array(text: IO[str], read_chars: int = JSON_READ_CHARS) -> Iterator[Any
     that is not an array, is cut short (no closing `]`) or has anything but `,` between elements;
     elements yielded before the error were valid, so the caller's unit of work must roll back.
     """
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_float=Decimal)  # amounts are never rounded through floats
     buffer, pos, dropped, eof = "", 0, 0, False
 
     def fill(at_least: int = 0) -> bool:

@@ -54,7 +54,10 @@ class QuarantinedRow(Base):
     """A row that failed the quality rules: kept with its reasons, never silently dropped (S15)."""
 
     __tablename__ = "quarantined_rows"
-    __table_args__ = (Index("ix_quarantined_rows_batch", "batch_id", "line_no"),)
+    __table_args__ = (
+        Index("ix_quarantined_rows_batch", "batch_id", "line_no"),
+        Index("ix_quarantined_rows_key", "resource_id", "row_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"))
@@ -64,6 +67,9 @@ class QuarantinedRow(Base):
     reasons: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | resubmitted | dismissed
     resolved_batch_id: Mapped[str | None] = mapped_column(String(36))
+    # The row's business key (as the store's `_key`) when its key values were valid: a later batch
+    # that has the key accepted resolves it (resubmitted).
+    row_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

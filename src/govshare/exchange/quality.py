@@ -56,9 +56,16 @@ def _datetime(value: str) -> datetime:
         raise Refused("时间格式应为 YYYY-MM-DD HH:MM:SS") from None
 
 
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+
+
 def _decimal(value: str) -> Decimal:
+    if "," in value:  # only as a thousands separator: "12,5" is not 125
+        if not _GROUPED.fullmatch(value.strip()):
+            raise Refused("数字中的逗号只能作千位分隔符（如 1,234.50）；小数点请用“.”")
+        value = value.replace(",", "")
     try:
-        number = Decimal(value.replace(",", ""))
+        number = Decimal(value)
     except InvalidOperation:
         raise Refused("应为数字") from None
     if not number.is_finite():

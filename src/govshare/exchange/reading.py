@@ -65,6 +65,10 @@ class Checked:
     row_keys: list[str]
     contents: list[str]
     position: int | None
+    # The keys of the rows that broke a rule of an item other than the key, by index: such a row
+    # stands for a stored row (a snapshot must not retire it), and its quarantine is resolved when
+    # a later batch sends that key again and it is accepted.
+    failed_keys: dict[int, str] = field(default_factory=dict)
 
 
 def check_chunk(
@@ -80,7 +84,18 @@ def check_chunk(
     }
     row_keys = digests([text[k] for k in plan.keys])
     contents = digests([text[n] for n in names]) if plan.mode is not Mode.delete else []
-    return Checked(chunk, columns, failed, clean, row_keys, contents, position)
+    failed_keys: dict[int, str] = {}
+    keyed = [
+        i
+        for i, reasons in failed.items()
+        if "__error__" not in raws[i] and not any(r.get("item") in plan.keys for r in reasons)
+    ]
+    if keyed:
+        at = dict(zip(names, columns, strict=True))
+        failed_keys = dict(
+            zip(keyed, digests([texts([at[k][i] for i in keyed]) for k in plan.keys]), strict=True)
+        )
+    return Checked(chunk, columns, failed, clean, row_keys, contents, position, failed_keys)
 
 
 def _in_process(req: BatchRequest, plan: Plan) -> Generator[Checked, None, None]:

@@ -1,17 +1,14 @@
-"""Review of data provision (M13, S14–S18): defects found in how data comes into the platform.
+"""Data provision at its edges (M13, S14–S18): amounts, commas and encodings in a batch, a snapshot
+with quarantined rows, quarantine resolved by a later batch, and retries and uploads that race.
 
-Each test asserts the behaviour the documentation promises and fails on the code as reviewed. The
-two race tests run two units of work on separate connections of a database of their own
-(`own_database`); on SQLite every transaction is `BEGIN IMMEDIATE`, so they only race (and fail) on
-PostgreSQL (`GOVSHARE_TEST_DATABASE_URL`).
+The two race tests run two units of work on separate connections of a database of their own
+(`own_database`); on SQLite every transaction is `BEGIN IMMEDIATE`, so they only race on PostgreSQL.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -29,7 +26,7 @@ from govshare.exchange import store
 from govshare.exchange.body import BatchRequest, from_file
 from govshare.exchange.models import Batch, QuarantinedRow, ResourceFile
 from tests.exchange.test_ingest import GOOD1, GOOD2, csv_body, idn, line, push
-from tests.helpers import actor, login, own_database
+from tests.helpers import actor, login, own_database, race
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -173,42 +170,6 @@ def test_quarantined_rows_sent_again_and_accepted_are_no_longer_open(client, cit
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     with own_database(tmp_path_factory.mktemp("review-provision"), "reviewprov") as engine:
         yield engine
-
-
-def race(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch, where: Any, name: str, *works: Callable[[Session], Any]
-) -> list[Any]:
-    """Each work in a unit of work of its own, in threads, held at their first call of `where.name`
-    until every one reached it (at most 3 s; on SQLite the second waits for the first's commit)."""
-    barrier = threading.Barrier(len(works), timeout=3)
-    original = getattr(where, name)
-    local = threading.local()
-
-    def held(*args: Any, **kwargs: Any) -> Any:
-        if not getattr(local, "waited", True):
-            local.waited = True
-            with contextlib.suppress(threading.BrokenBarrierError):
-                barrier.wait()
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(where, name, held)
-    outcomes: list[Any] = [None] * len(works)
-
-    def run(i: int, work: Callable[[Session], Any]) -> None:
-        local.waited = False
-        try:
-            with unit_of_work(engine) as db:
-                outcomes[i] = work(db)
-        except BaseException as exc:  # reported to the test
-            outcomes[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(works)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    monkeypatch.setattr(where, name, original)
-    return outcomes
 
 
 def test_a_retry_racing_its_first_attempt_gets_the_first_batchs_answer(
