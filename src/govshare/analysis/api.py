@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from govshare.analysis import service
+from govshare.authz import Actor
 from govshare.pagination import Page, PageParams
 from govshare.web.deps import DB, CurrentActor
 
@@ -59,7 +60,7 @@ def list_queries(
     """The caller's queries, newest first; `scope=all`: everyone's (auditors)."""
     found, total = service.list_queries(db, actor=actor, params=params, everyone=scope == "all")
     return Page[dict[str, Any]](
-        items=[service.query_dict(q) for q in found],
+        items=[_query_out(actor, q) for q in found],
         total=total,
         page=params.page,
         page_size=params.page_size,
@@ -68,7 +69,16 @@ def list_queries(
 
 @router.get("/queries/{query_id}")
 def get_query(query_id: int, actor: CurrentActor, db: DB) -> dict[str, Any]:
-    return service.query_dict(service.get_query(db, actor=actor, query_id=query_id))
+    return _query_out(actor, service.get_query(db, actor=actor, query_id=query_id))
+
+
+def _query_out(actor: Actor, query: Any) -> dict[str, Any]:
+    """A query as its analyst sees it; anyone else (an auditor) gets its SQL, provenance and checks,
+    not the rows (they hold no grant for them; the audit event of the run holds the rows' SM3)."""
+    out = service.query_dict(query)
+    if actor.user_id != query.user_id:
+        out["rows"] = None
+    return out
 
 
 @router.post("/queries/{query_id}/release", response_model=None)

@@ -42,12 +42,13 @@ TITLES = {
     "differencing": "差分攻击",
 }
 
-_MOBILE = re.compile(r"1[3-9]\d{9}")
-_CARD = re.compile(r"\d{16,19}")
-_ID_LIKE = re.compile(r"\d{17}[\dXx]")
-_MASKED_ID = re.compile(r"\d{6}\*{5,8}\d{3}[\dXx]")
-_MASKED_MOBILE = re.compile(r"1\d{2}\*{4}\d{4}")
-_MASKED_CARD = re.compile(r"\d{6}\*{6,9}\d{4}")
+# Found anywhere in a value, not only as the whole value: 'x'||id_number is still an ID number.
+_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_CARD = re.compile(r"(?<!\d)\d{16,19}(?!\d)")
+_ID_LIKE = re.compile(r"(?<!\d)\d{17}[\dXx](?![\dXx])")
+_MASKED_ID = re.compile(r"(?<!\d)\d{6}\*{5,8}\d{3}[\dXx]")
+_MASKED_MOBILE = re.compile(r"(?<!\d)1\d{2}\*{4}\d{4}(?!\d)")
+_MASKED_CARD = re.compile(r"(?<!\d)\d{6}\*{6,9}\d{4}(?!\d)")
 _COMPOUND = ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "慕容", "司徒", "令狐", "夏侯", "尉迟", "公孙")
 _SURNAMES = set(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"
@@ -108,17 +109,17 @@ def looks_like_name(text: str) -> bool:
 
 def _identifier_kind(text: str) -> str | None:
     """What direct identifier `text` is, if any."""
-    if _ID_LIKE.fullmatch(text) and id_number_valid(text):
+    if any(id_number_valid(m) for m in _ID_LIKE.findall(text)):
         return "身份证号"
-    if _MOBILE.fullmatch(text):
+    if _MOBILE.search(text):
         return "手机号码"
-    if _CARD.fullmatch(text) and luhn(text):
+    if any(luhn(m) for m in _CARD.findall(text)):
         return "银行卡号"
-    if _MASKED_ID.fullmatch(text):
+    if _MASKED_ID.search(text):
         return "部分遮盖的身份证号"
-    if _MASKED_MOBILE.fullmatch(text):
+    if _MASKED_MOBILE.search(text):
         return "部分遮盖的手机号码"
-    if _MASKED_CARD.fullmatch(text):
+    if _MASKED_CARD.search(text):
         return "部分遮盖的银行卡号"
     return None
 
@@ -299,15 +300,19 @@ def small_cells(
 
 def _groups(
     columns: Sequence[str], outputs: Sequence[Output], rows: Sequence[Sequence[Any]]
-) -> dict[tuple[Any, ...], float]:
+) -> dict[tuple[str, ...], tuple[float, str]]:
+    """Each group's count and how it reads (`r=130102`), keyed by the group's values alone: renaming
+    a column (or listing the group columns in another order) changes nothing."""
     count = _first_count(outputs, len(columns))
     if count is None:
         return {}
     keys = [i for i, o in enumerate(outputs[: len(columns)]) if not o.measure]
-    found: dict[tuple[Any, ...], float] = {}
+    found: dict[tuple[str, ...], tuple[float, str]] = {}
     for row in rows:
-        key = tuple((columns[i], str(row[i])) for i in keys)
-        found[key] = found.get(key, 0.0) + (_number(row[count]) or 0.0)
+        key = tuple(sorted(str(row[i]) for i in keys))
+        label = "，".join(f"{columns[i]}={row[i]}" for i in keys) or "全部"
+        before = found.get(key, (0.0, label))[0]
+        found[key] = (before + (_number(row[count]) or 0.0), label)
     return found
 
 
@@ -323,29 +328,28 @@ def differencing(
         return [entry(name, True, "数据来源的最高级别不要求差分检查（k=1）。")]
     mine = _groups(columns, outputs, rows)
     if not mine or not earlier:
-        return [entry(name, True, "没有可与本结果相减的本人已发布结果。")]
+        return [entry(name, True, "没有可与本结果相减的本单位已发布结果。")]
     failed: list[dict[str, Any]] = []
     for before in earlier:
         theirs = _groups(before.columns, before.outputs, before.rows)
-        for key, now in mine.items():
-            then = theirs.get(key)
-            if then is None:
+        for key, (now, group) in mine.items():
+            if key not in theirs:
                 continue
+            then = theirs[key][0]
             diff = abs(now - then)
             if 0 < diff < k:
-                group = "，".join(f"{c}={v}" for c, v in key) or "全部"
                 failed.append(
                     entry(
                         name,
                         False,
-                        f"与您已发布的第 {before.query_id} 号结果相比，组（{group}）的计数为 "
+                        f"与本单位已发布的第 {before.query_id} 号结果相比，组（{group}）的计数为 "
                         f"{now:g} 与 {then:g}，相差 {diff:g} 人，少于 k={k}：两个结果相减即可识别出这些人。"
                         "请扩大筛选范围或不发布本结果。",
                         group=group,
                     )
                 )
     if not failed:
-        return [entry(name, True, f"与本人 {len(earlier)} 个已发布结果相比，没有相差少于 {k} 人的分组。")]
+        return [entry(name, True, f"与本单位 {len(earlier)} 个已发布结果相比，没有相差少于 {k} 人的分组。")]
     return _more(failed, name, len(failed))
 
 

@@ -56,6 +56,7 @@ SQLITE_FUNCTIONS = frozenset(
     }
 )
 MAX_VALUE_BYTES = 16 * 1024 * 1024
+MAX_RESULT_BYTES = 16 * 1024 * 1024  # a result in all, counted while it is fetched
 _READS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ}
 _TYPES = {"N": "NUMERIC", "Y": "NUMERIC", "I": "INTEGER", "B": "REAL", "F": "REAL"}
 
@@ -116,7 +117,20 @@ class Sandbox:
         self.conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
         try:
             cursor = self.conn.execute(sql)
-            found = cursor.fetchmany(max_rows + 1)
+            found = []
+            size = 0
+            for row in cursor:
+                found.append(row)
+                size += sum(len(v) if isinstance(v, str | bytes) else 8 for v in row)
+                if size > MAX_RESULT_BYTES:
+                    raise Invalid(
+                        f"查询结果过大（超过 {MAX_RESULT_BYTES // (1024 * 1024)} MB）："
+                        "请减少列、缩短文本或先汇总后重试。",
+                        "The result is too large.",
+                        details={"field": "sql", "reason": "too_large"},
+                    )
+                if len(found) > max_rows:
+                    break
         except sqlite3.OperationalError as exc:
             if "interrupted" in str(exc):
                 raise Invalid(

@@ -141,12 +141,12 @@ def _outputs(query: AnalysisQuery) -> list[Output]:
 
 
 def _earlier(db: Session, query: AnalysisQuery) -> list[risk.Earlier]:
-    """The same analyst's released results over the same set of sources (not `query` itself)."""
+    """The department's released results over the same set of sources (not `query` itself): a
+    colleague's release subtracts as well as one's own, since derived datasets are the department's."""
     resources = sorted(s["resource_id"] for s in query.sources)
     released = db.scalars(
         select(AnalysisQuery)
         .where(
-            AnalysisQuery.user_id == query.user_id,
             AnalysisQuery.org_id == query.org_id,
             AnalysisQuery.id != query.id,
             AnalysisQuery.id.in_(select(AnalysisRelease.query_id)),

@@ -108,6 +108,21 @@ def _refuse(message: str, english: str, **details: str) -> Invalid:
     return Invalid(message, english, details={"field": "sql", **details})
 
 
+MAX_NESTING = 64  # parentheses deep: sqlglot parses and qualifies by recursion
+
+
+def _depth(text: str) -> int:
+    """How deep the parentheses of `text` nest (string literals included: an upper bound)."""
+    deepest = depth = 0
+    for ch in text:
+        if ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth -= 1
+    return deepest
+
+
 def parse(sql: str) -> exp.Query:
     """The single query in `sql`; raises Invalid for anything but one read-only query."""
     text = sql.strip()
@@ -115,8 +130,12 @@ def parse(sql: str) -> exp.Query:
         raise _refuse("请填写 SQL 查询语句（一条 SELECT 语句）。", "sql is empty.")
     if len(text) > MAX_SQL:
         raise _refuse(f"SQL 过长（最多 {MAX_SQL} 个字符），请精简查询。", "sql too long.")
+    if _depth(text) > MAX_NESTING:
+        raise _refuse(f"SQL 嵌套过深（括号超过 {MAX_NESTING} 层），请精简查询。", "sql is nested too deeply.")
     try:
         statements = [s for s in sqlglot.parse(text, read="sqlite") if s is not None]
+    except RecursionError:
+        raise _refuse("SQL 嵌套过深，无法解析，请精简查询。", "sql is nested too deeply.") from None
     except (ParseError, SqlglotError) as exc:
         first = str(exc).splitlines()[0][:200]
         raise _refuse(
@@ -200,13 +219,16 @@ def _outputs(tree: exp.Query) -> tuple[list[Output], bool]:
     assert isinstance(select, exp.Select)
     outputs = []
     aggregate = bool(select.args.get("group"))
+    counted = tree.find(exp.Count) is not None  # anywhere, a subquery's count included
     for projection in select.expressions:
         inner = projection.unalias()
-        is_count = isinstance(inner, exp.Count) or (
-            isinstance(inner, exp.Sum) and isinstance(inner.this, exp.Literal) and inner.this.name == "1"
+        # A count is what COUNT (or SUM(1)) computes, however it is wrapped (COUNT(*)+0 too), or a
+        # column named like one that a subquery counted: never a name alone (`999 AS n`).
+        is_count = inner.find(exp.Count) is not None or any(
+            isinstance(s.this, exp.Literal) and s.this.name == "1" for s in inner.find_all(exp.Sum)
         )
         name = projection.alias_or_name
-        is_count = is_count or bool(COUNT_NAME.search(name))
+        is_count = is_count or (counted and isinstance(inner, exp.Column) and bool(COUNT_NAME.search(name)))
         measure = inner.find(exp.AggFunc) is not None
         aggregate = aggregate or measure
         outputs.append(Output(name=name, count=is_count, measure=measure or is_count))
