@@ -427,8 +427,26 @@ def verify_chain(db: Session, *, progress: Any = None) -> VerifyReport:
         else:
             verified += 1
 
-    head = db.get(AuditHead, 1)
     last_seq = expected_seq - 1
+    # Checkpoints must be there, not only valid where they are: deleting them would otherwise let
+    # whoever can write the database rewrite the chain and its head unnoticed. Appending signs one
+    # at the first event and after every `audit_checkpoint_every` (a linked batch may overshoot by
+    # its size), so no stretch of the chain goes longer without one.
+    allowed = get_settings().audit_checkpoint_every + LINK_BATCH
+    signed = 0
+    for seq in [*sorted(checkpoints), last_seq + 1]:
+        first = signed == 0 and seq == last_seq + 1 and last_seq > 0  # none at all: the first append signs
+        if first or (seq - signed > allowed and seq > signed + 1):
+            note(
+                Problem(
+                    signed + 1,
+                    "checkpoint_missing",
+                    f"events #{signed + 1}-#{min(seq, last_seq + 1) - 1} have no signed checkpoint within "
+                    f"{allowed} events (checkpoints deleted?)",
+                )
+            )
+        signed = seq
+    head = db.get(AuditHead, 1)
     if head is not None and (head.last_seq != last_seq or head.last_hash != prev_hash):
         note(Problem(head.last_seq, "head", f"chain ends at #{last_seq}, head says #{head.last_seq}"))
     problems.sort(key=lambda p: (p.seq is None, p.seq or 0))

@@ -94,16 +94,15 @@ def create(
             sink = _Counting(raw)
             writer = archive.ArchiveWriter(sink, header, backup_key)  # type: ignore[arg-type]
             for dump in snapshot.tables(conn):
-                writer.entry(
-                    {
-                        "k": "table",
-                        "name": dump.name,
-                        "scope": dump.scope,
-                        "columns": dump.columns,
-                        "codecs": dump.codecs,
-                        **dump.extra,
-                    }
-                )
+                table_entry = {
+                    "k": "table",
+                    "name": dump.name,
+                    "scope": dump.scope,
+                    "columns": dump.columns,
+                    "codecs": dump.codecs,
+                    **dump.extra,
+                }
+                writer.entry(table_entry)
                 total = snapshot.TableSum()
                 for batch in dump.rows:
                     for line in batch:
@@ -111,7 +110,9 @@ def create(
                     writer.write_line(b'{"k":"rows","rows":[' + b",".join(batch) + b"]}\n")
                     if progress:
                         progress(dump.name, len(batch))
-                manifest.tables[dump.name] = total.as_dict()
+                # The table's layout (columns, codecs, types …) is signed with its rows: remapping
+                # columns would otherwise change what the rows mean without touching their sums.
+                manifest.tables[dump.name] = {**total.as_dict(), "layout": sm3_hex(canonical(table_entry))}
                 rows += total.rows
             conn.rollback()
             if scope == "full":
@@ -240,6 +241,7 @@ def verify(path: Path, settings: Settings, *, public_key: str | None = None) -> 
     trusted = _trusted_public_key(header, settings, public_key)
     sums: dict[str, snapshot.TableSum] = {}
     columns: dict[str, list[str]] = {}
+    layouts: dict[str, str] = {}
     files: dict[str, dict[str, Any]] = {}
     current: snapshot.TableSum | None = None
     digest: Any = None
@@ -252,6 +254,7 @@ def verify(path: Path, settings: Settings, *, public_key: str | None = None) -> 
         if kind == "table":
             current = sums[entry["name"]] = snapshot.TableSum()
             columns[entry["name"]] = entry["columns"]
+            layouts[entry["name"]] = sm3_hex(canonical(entry))
         elif kind == "rows" and current is not None:
             for row in entry["rows"]:
                 current.add(canonical(row))
@@ -280,7 +283,12 @@ def verify(path: Path, settings: Settings, *, public_key: str | None = None) -> 
             "备份清单的签名无效或不是由受信任的密钥签署，拒绝恢复",
             "the manifest's signature is invalid or not made by a trusted key",
         )
-    if {n: s.as_dict() for n, s in sums.items()} != manifest["tables"]:
+    # Backups made before 2026-11-30 sign no layout; later ones do, and it must match.
+    found = {
+        n: {**s.as_dict(), **({"layout": layouts[n]} if "layout" in manifest["tables"].get(n, {}) else {})}
+        for n, s in sums.items()
+    }
+    if found != manifest["tables"]:
         raise archive._damaged("数据表与清单不符")
     if files != manifest["files"]:
         raise archive._damaged("文件与清单不符")
@@ -382,7 +390,8 @@ def _load(
     if compare_checksums and not mismatches:
         got = _checksums(conn, verified)
         for name, want in expected.items():
-            if got.get(name) != want:
+            sums = {k: v for k, v in want.items() if k != "layout"}  # (the layout was checked at verify)
+            if got.get(name) != sums:
                 mismatches.append(f"{name}: 校验和与清单不符")
     if files_dir is not None:
         for rel, want in verified.manifest["files"].items():

@@ -34,6 +34,7 @@ from govshare.audit.service import canonical_json
 from govshare.catalog.models import Resource
 from govshare.crypto import sm3_hex
 from govshare.destruction.models import DestructionRequest
+from govshare.encryption import cells
 from govshare.errors import Invalid
 from govshare.exchange import store
 from govshare.exchange.access import published_items
@@ -140,10 +141,14 @@ def _quarantined(db: Session, request: DestructionRequest, resource: Resource) -
             items = published_items(db, resource)
             found = []
             for row in db.scalars(stmt):
-                try:
-                    key = business_key(items, {k: str(v) for k, v in row.data.items() if v is not None})
-                except Invalid:
-                    continue
+                if row.row_key is not None:  # recorded at quarantine (rows since 2026-11-30)
+                    key = row.row_key
+                else:  # an older row: its key values, encrypted ones opened first
+                    data = cells.reveal(db, resource.id, row.data)
+                    try:
+                        key = business_key(items, {k: str(v) for k, v in data.items() if v is not None})
+                    except Invalid:
+                        continue
                 if key in wanted:
                     found.append(row)
             return found

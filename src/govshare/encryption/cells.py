@@ -161,6 +161,35 @@ def reveal(db: Session, resource_id: int, data: dict[str, Any]) -> dict[str, Any
     return out
 
 
+def reencrypt_quarantine(db: Session, resource_id: int) -> int:
+    """Rewrite the encrypted values of the resource's quarantined rows under its current data key
+    (the caller has rotated it), so that erasing the older versions leaves them readable; returns
+    the number of values rewritten. A value whose key is destroyed already stays as it is."""
+    from sqlalchemy import select
+
+    from govshare.exchange.models import QuarantinedRow
+
+    prepare(db, resource_id)
+    current = _keys(resource_id).current
+    assert current is not None
+    rewritten = 0
+    for row in db.scalars(select(QuarantinedRow).where(QuarantinedRow.resource_id == resource_id)):
+        data = dict(row.data)
+        for name, value in row.data.items():
+            if not (isinstance(value, str) and value.startswith(PREFIX + ":")):
+                continue
+            try:
+                if version_of(value) != current.version:
+                    data[name] = encrypt(resource_id, name, decrypt(resource_id, name, value))
+                    rewritten += 1
+            except (keys.KeysDestroyed, ValueError):
+                continue
+        if data != row.data:
+            row.data = data
+    db.flush()
+    return rewritten
+
+
 def reencrypt(db: Session, table: Any) -> int:
     """Rewrite every encrypted cell of a store `table` under the resource's current data key (the
     caller has rotated it); returns the number of cells rewritten. Reads go on meanwhile: a row is

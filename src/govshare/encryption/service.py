@@ -37,6 +37,7 @@ def rotate_resource(db: Session, resource: Resource, *, actor: Actor) -> Rotated
     if store.exists(db, resource.id):
         table = store.table_for(db, resource.id, published_items(db, resource), writing=True)
         rewritten = cells.reencrypt(db, table)
+    rewritten += cells.reencrypt_quarantine(db, resource.id)  # quarantined rows hold cells too
     retired = keys.retire_older(db, resource.id, new.version)
     cells.forget(resource.id)
     record(

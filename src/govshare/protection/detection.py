@@ -169,6 +169,11 @@ def _signature(ev: Ev) -> str:
     return json.dumps(ev.details.get("filters") or {}, sort_keys=True, ensure_ascii=False)
 
 
+def _missed(ev: Ev) -> bool:
+    """A first page that found nothing (a later page may be empty at the end of what it found)."""
+    return not ev.details.get("rows") and not ev.details.get("page")
+
+
 class Lookups(Window):
     """Distinct single-value filters, and distinct ones that found nothing."""
 
@@ -178,11 +183,11 @@ class Lookups(Window):
 
     def add(self, ev: Ev) -> None:
         self.all[_signature(ev)] += 1
-        if not ev.details.get("rows"):
+        if _missed(ev):
             self.empty[_signature(ev)] += 1
 
     def drop(self, ev: Ev) -> None:
-        for counter, counted in ((self.all, True), (self.empty, not ev.details.get("rows"))):
+        for counter, counted in ((self.all, True), (self.empty, _missed(ev))):
             if counted:
                 counter[_signature(ev)] -= 1
                 if counter[_signature(ev)] <= 0:
@@ -220,14 +225,27 @@ def is_working_time(calendar: Calendar, at: datetime, start_hour: int, end_hour:
 
 
 def _single_lookup(ev: Ev) -> bool:
+    # A later page counts too (the signature is the filters': one lookup however many pages), or
+    # one cursor sent with every lookup would hide them all.
     filters = ev.details.get("filters")
-    if not isinstance(filters, dict) or not filters or ev.details.get("page"):
+    if not isinstance(filters, dict) or not filters:
         return False
     # Equality on one value per item (`item=v`), not ranges (`item__gte=v`) nor lists of values.
     return all("__" not in k and isinstance(v, list) and len(v) == 1 for k, v in filters.items())
 
 
-_DENIALS = (str(EventType.access_denied), str(EventType.system_address_refused), str(EventType.data_refused))
+_DENIALS = (
+    str(EventType.access_denied),
+    str(EventType.system_address_refused),
+    str(EventType.data_refused),
+    str(EventType.service_called),  # a refused call is recorded as the call, outcome refused
+)
+
+
+def _denial(ev: Ev) -> bool:
+    if ev.type == EventType.service_called:
+        return ev.details.get("outcome") == "refused"
+    return ev.type != EventType.data_refused or ev.details.get("reason") != "purpose_mismatch"
 
 
 def _count(label: str) -> Callable[[Window, dict[str, int]], str]:
@@ -238,7 +256,7 @@ WINDOW_RULES: list[WindowRule] = [
     WindowRule(
         "denial_burst",
         _DENIALS,
-        lambda ev, p, c: ev.type != EventType.data_refused or ev.details.get("reason") != "purpose_mismatch",
+        lambda ev, p, c: _denial(ev),
         actor_subject,
         lambda: Total(lambda ev: 1),
         lambda w, p: w.measure() >= p["count"],
