@@ -161,7 +161,12 @@ def test_key_enumeration_is_not_evaded_by_sending_a_cursor(client, city, db) -> 
 
 
 def test_refused_service_calls_count_towards_a_denial_burst(
-    client, city, db, licences, upstream, local  # noqa: F811
+    client,
+    city,
+    db,
+    licences,  # noqa: F811 (fixtures of tests/exchange/test_services.py)
+    upstream,  # noqa: F811
+    local,  # noqa: F811
 ) -> None:
     """A call of another department's API service without a grant is refused (403) and recorded as
     `data.service_called` (outcome denied) with `keep_changes`, so no `access.denied` is written — and
