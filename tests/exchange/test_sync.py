@@ -427,3 +427,14 @@ def test_a_source_on_the_platforms_own_host_needs_the_operators_leave(
     with settings_override(sync_allowed_networks="[]"):  # stopping works wherever the source now is
         stopped = client.delete(f"/api/v1/resources/{population.id}/sync-source", headers=admin)
         assert stopped.status_code == 200 and stopped.json()["enabled"] is False
+
+
+@pytest.mark.parametrize("port", [-1, 0, 65536, 99999])
+def test_a_source_port_out_of_range_is_refused_when_the_source_is_saved(port: int) -> None:
+    """Not first when a sync runs: the connection address is checked when it is given."""
+    from govshare.errors import Invalid
+    from govshare.exchange import sources
+
+    with pytest.raises(Invalid) as refused:
+        sources.parse_url(f"postgresql://qzk@10.1.2.3:{port}/qzk")
+    assert "1 到 65535" in refused.value.message and refused.value.details == {"field": "url"}

@@ -154,6 +154,9 @@ def test_a_feedback_case_is_filed_from_a_row_answered_reopened_corrected_and_clo
 
     answered = civil.get(f"/sharing/feedback/{case_id}").text
     assert text(answered, "feedback-answer-kind") == "经核实无误" and text(answered, "feedback-close-form")
+    undecided = civil.post(f"/sharing/feedback/{case_id}/close", {"comment": "住址仍未更正"})
+    assert undecided.status_code == 422 and "请选择办结或重新打开" in undecided.text
+    assert "住址仍未更正" in undecided.text  # the form comes back with what was typed
     no_reason = civil.post(f"/sharing/feedback/{case_id}/close", {"accept": "no", "comment": ""})
     assert no_reason.status_code == 422 and "重新打开的理由" in text(no_reason.text, "field-error-comment")
     reopened = civil.post(

@@ -113,7 +113,7 @@ def list_years(db: Session, *, actor: Actor) -> list[YearInfo]:
 def _check_year(year: int) -> None:
     if not FIRST_YEAR <= year <= LAST_YEAR:
         raise Invalid(
-            f"年份应在 {FIRST_YEAR}–{LAST_YEAR} 之间，请检查地址中的年份。",
+            f"年份应在 {FIRST_YEAR}–{LAST_YEAR} 之间，请检查填写的年份。",
             f"The year must be between {FIRST_YEAR} and {LAST_YEAR}.",
         )
 

@@ -100,6 +100,12 @@ def parse_url(raw: str, password: str | None = None) -> SourceUrl:
             "Source URL needs a host and a database.",
             details={"field": "url"},
         )
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise Invalid(
+            f"端口 {url.port} 无效：端口应在 1 到 65535 之间（PostgreSQL 通常为 5432，MySQL 为 3306）。",
+            "Source port out of range.",
+            details={"field": "url"},
+        )
     _refuse_platform_database(dialect, url)
     _refuse_local_hosts(url)
     return SourceUrl(dialect, url)

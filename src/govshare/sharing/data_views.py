@@ -379,9 +379,9 @@ def feedback_close(
 ) -> Response:
     """The consumer accepts the answer (办结) or reopens the case with a comment."""
     case = feedback.get_feedback(db, actor=actor, feedback_id=feedback_id)
-    if accept not in ("yes", "no"):
-        raise Invalid("请选择办结或重新打开。", "accept must be yes or no.")
     try:
+        if accept not in ("yes", "no"):  # (refused on the form, which keeps the comment typed)
+            raise Invalid("请选择办结或重新打开。", "accept must be yes or no.", details={"field": "accept"})
         with db.begin_nested():  # see sharing.views.request_create
             feedback.close_feedback(
                 db, actor=actor, feedback_id=case.id, accept=accept == "yes", comment=comment
