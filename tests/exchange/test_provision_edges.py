@@ -32,13 +32,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @pytest.fixture
-def population(db: Session) -> Resource:
-    resource = db.scalar(select(Resource).where(Resource.name == "人口基础信息"))
-    assert resource is not None
-    return resource
-
-
-@pytest.fixture
 def allowance(db: Session) -> Resource:
     resource = db.scalar(select(Resource).where(Resource.name == "最低生活保障对象信息"))
     assert resource is not None

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
+from itertools import pairwise
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -433,19 +434,20 @@ def verify_chain(db: Session, *, progress: Any = None) -> VerifyReport:
     # at the first event and after every `audit_checkpoint_every` (a linked batch may overshoot by
     # its size), so no stretch of the chain goes longer without one.
     allowed = get_settings().audit_checkpoint_every + LINK_BATCH
-    signed = 0
-    for seq in [*sorted(checkpoints), last_seq + 1]:
-        first = signed == 0 and seq == last_seq + 1 and last_seq > 0  # none at all: the first append signs
-        if first or (seq - signed > allowed and seq > signed + 1):
-            note(
-                Problem(
-                    signed + 1,
-                    "checkpoint_missing",
-                    f"events #{signed + 1}-#{min(seq, last_seq + 1) - 1} have no signed checkpoint within "
-                    f"{allowed} events (checkpoints deleted?)",
+    if last_seq and not checkpoints:  # the first append signs one
+        note(Problem(1, "checkpoint_missing", "the chain has no signed checkpoint (checkpoints deleted?)"))
+    elif last_seq:
+        bounds = [0, *sorted(checkpoints), last_seq + 1]
+        for before, after in pairwise(bounds):
+            if after - before > allowed:
+                note(
+                    Problem(
+                        before + 1,
+                        "checkpoint_missing",
+                        f"events #{before + 1}-#{after - 1} have no signed checkpoint within {allowed} "
+                        "events (checkpoints deleted?)",
+                    )
                 )
-            )
-        signed = seq
     head = db.get(AuditHead, 1)
     if head is not None and (head.last_seq != last_seq or head.last_hash != prev_hash):
         note(Problem(head.last_seq, "head", f"chain ends at #{last_seq}, head says #{head.last_seq}"))

@@ -30,7 +30,7 @@ from govshare.exchange.trace import business_key
 from govshare.orgs.models import Organisation
 from govshare.settings import get_settings
 from govshare.sharing import rowids
-from govshare.sharing.models import Feedback
+from govshare.sharing.models import Feedback, Grant
 from govshare.sharing.service import bureau_task, by_side, clean_text, grant_for_use, working_days_after
 from govshare.tasks import service as tasks
 from govshare.workdays import today
@@ -41,7 +41,14 @@ STATUS = {"open": "待核实", "answered": "已答复", "closed": "已办结"}
 NOT_FOUND = "找不到该数据行：请用数据接口返回的 _row_id，或该行的业务主键值。"
 
 
-def _locate(db: Session, resource: Resource, org_id: int, row_id: str | None, keys: Any, grant: Any) -> str:
+def _locate(
+    db: Session,
+    resource: Resource,
+    org_id: int,
+    row_id: str | None,
+    keys: dict[str, str] | None,
+    grant: Grant,
+) -> str:
     """The store key of the live row a consumer means, if it exists within its grant's row scope.
 
     By business-key values only when the grant gives every key item: otherwise a consumer could
